@@ -1,0 +1,217 @@
+// loadModel(path, options) -> Promise<NativeModel> and the NativeModel class (src/engine/native.ts).
+// Loading runs in an AsyncWorker (opening, metadata, weight binding, thread pool start); the
+// JavaScript object only holds a shared_ptr to the Model, which its sessions share, so dispose()
+// frees the model once its last session is gone.
+#include "addon/engine/engine_wrap.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace petrel::addon::engine {
+namespace {
+
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+// Reads an optional non-negative integer option; false (with a JS exception) when malformed.
+bool optional_count(Napi::Env env, Napi::Object opts, const char* key, const char* where, int64_t* out) {
+  if (!opts.Has(key)) return true;
+  Napi::Value v = opts.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return true;
+  if (!v.IsNumber()) {
+    throw_invalid(env, std::string(where) + ": " + key + " must be a number");
+    return false;
+  }
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d < 0 || d != std::trunc(d) || d > kMaxSafeInteger) {
+    throw_invalid(env, std::string(where) + ": " + key + " must be a whole number >= 0");
+    return false;
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "NativeModel",
+                       {
+                           InstanceAccessor("info", &ModelWrap::info, nullptr, napi_enumerable),
+                           InstanceAccessor("disposed", &ModelWrap::disposed, nullptr, napi_enumerable),
+                           InstanceMethod("createSession", &ModelWrap::create_session),
+                           InstanceMethod("dispose", &ModelWrap::dispose),
+                       });
+  }
+
+  // The loader hands the model over through this slot, so JavaScript cannot construct one.
+  static inline thread_local std::shared_ptr<Model>* pending = nullptr;
+
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+    if (!pending) {
+      throw_invalid(info.Env(), "NativeModel cannot be constructed directly; use loadModel(path)");
+      return;
+    }
+    model_ = std::move(*pending);
+    pending = nullptr;
+  }
+
+ private:
+  bool check_live(Napi::Env env, const char* method) {
+    if (model_) return true;
+    coded_error(env, kErrDisposed, std::string("NativeModel.") + method + "() called after dispose()")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+
+  Napi::Value info(const Napi::CallbackInfo& cb) {
+    Napi::Env env = cb.Env();
+    if (!check_live(env, "info")) return env.Undefined();
+    const ModelInfo& mi = model_->info();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("arch", mi.arch);
+    o.Set("name", mi.name);
+    o.Set("nLayer", mi.n_layer);
+    o.Set("nLayerNextn", mi.n_layer_nextn);
+    o.Set("nVocab", mi.n_vocab);
+    o.Set("nEmbd", mi.n_embd);
+    o.Set("contextLengthTrain", static_cast<double>(mi.n_ctx_train));
+    o.Set("contextLength", static_cast<double>(mi.context_length));
+    o.Set("nExpert", mi.n_expert);
+    o.Set("nExpertUsed", mi.n_expert_used);
+    o.Set("tiedOutput", mi.tied_output);
+    Napi::Array layers = Napi::Array::New(env, mi.recurrent.size());
+    for (size_t i = 0; i < mi.recurrent.size(); ++i) {
+      layers.Set(static_cast<uint32_t>(i), mi.recurrent[i] ? "deltanet" : "attention");
+    }
+    o.Set("layerTypes", layers);
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(mi.fingerprint));
+    o.Set("fingerprint", hex);
+    o.Set("stateBytes", static_cast<double>(mi.state_bytes_fixed));
+    o.Set("kvBytesPerToken", static_cast<double>(mi.kv_bytes_per_token));
+    return o;
+  }
+
+  Napi::Value disposed(const Napi::CallbackInfo& cb) { return Napi::Boolean::New(cb.Env(), !model_); }
+
+  Napi::Value create_session(const Napi::CallbackInfo& cb) {
+    Napi::Env env = cb.Env();
+    if (!check_live(env, "createSession")) return env.Undefined();
+    SessionOptions options;
+    if (cb.Length() >= 1 && !cb[0].IsUndefined() && !cb[0].IsNull()) {
+      if (!cb[0].IsObject()) {
+        throw_invalid(env, "createSession(options): options must be an object");
+        return env.Undefined();
+      }
+      if (!optional_count(env, cb[0].As<Napi::Object>(), "contextLength", "createSession", &options.context_length)) {
+        return env.Undefined();
+      }
+    }
+    std::unique_ptr<Session> session;
+    const Status st = model_->create_session(options, &session);
+    if (!st.ok()) {
+      throw_status(env, st);
+      return env.Undefined();
+    }
+    return make_session_object(env, std::move(session));
+  }
+
+  Napi::Value dispose(const Napi::CallbackInfo& cb) {
+    model_.reset();  // sessions keep their own reference
+    return cb.Env().Undefined();
+  }
+
+  std::shared_ptr<Model> model_;
+};
+
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, Napi::Promise::Deferred deferred, Napi::FunctionReference* ctor, std::string path,
+             ModelOptions options)
+      : Napi::AsyncWorker(env, "petrel.loadModel"),
+        deferred_(deferred),
+        ctor_(ctor),
+        path_(std::move(path)),
+        options_(options) {}
+
+ protected:
+  void Execute() override { status_ = Model::load(path_, options_, &model_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      deferred_.Reject(status_error(env, status_).Value());
+      return;
+    }
+    ModelWrap::pending = &model_;
+    Napi::Object obj = ctor_->New({});
+    ModelWrap::pending = nullptr;
+    if (env.IsExceptionPending()) {
+      deferred_.Reject(env.GetAndClearPendingException().Value());
+      return;
+    }
+    deferred_.Resolve(obj);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::FunctionReference* ctor_;
+  std::string path_;
+  ModelOptions options_;
+  Status status_;
+  std::shared_ptr<Model> model_;
+};
+
+Napi::Value load_model(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+  auto reject = [&](const Status& st) {
+    deferred.Reject(status_error(env, st).Value());
+    return deferred.Promise();
+  };
+  if (info.Length() < 1 || !info[0].IsString() || info[0].As<Napi::String>().Utf8Value().empty()) {
+    return reject(Status(StatusCode::invalid_argument, "loadModel(path, options): path must be a non-empty string"));
+  }
+  ModelOptions options;
+  if (info.Length() >= 2 && !info[1].IsUndefined() && !info[1].IsNull()) {
+    if (!info[1].IsObject()) return reject(Status(StatusCode::invalid_argument, "loadModel: options must be an object"));
+    Napi::Object opts = info[1].As<Napi::Object>();
+    int64_t threads = 0;
+    int64_t ctx = 0;
+    if (!optional_count(env, opts, "threads", "loadModel", &threads) ||
+        !optional_count(env, opts, "contextLength", "loadModel", &ctx)) {
+      deferred.Reject(env.GetAndClearPendingException().Value());
+      return deferred.Promise();
+    }
+    if (threads > 4096) return reject(Status(StatusCode::invalid_argument, "loadModel: threads must be at most 4096"));
+    options.n_threads = static_cast<int>(threads);
+    options.context_length = ctx;
+  }
+  auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
+  auto* worker = new LoadWorker(env, deferred, ctor, info[0].As<Napi::String>().Utf8Value(), options);
+  worker->Queue();
+  return deferred.Promise();
+}
+
+}  // namespace
+}  // namespace petrel::addon::engine
+
+namespace petrel::addon {
+
+void init_engine(Napi::Env env, Napi::Object exports) {
+  Napi::Function model_cls = engine::ModelWrap::define(env);
+  if (env.IsExceptionPending()) return;
+  Napi::Function session_cls = engine::define_session_class(env);
+  if (env.IsExceptionPending()) return;
+  auto* model_ctor = new Napi::FunctionReference(Napi::Persistent(model_cls));
+  auto* session_ctor = new Napi::FunctionReference(Napi::Persistent(session_cls));
+  env.AddCleanupHook([model_ctor, session_ctor] {
+    delete model_ctor;
+    delete session_ctor;
+  });
+  engine::set_session_constructor(session_ctor);
+  exports.Set("loadModel", Napi::Function::New(env, engine::load_model, "loadModel", model_ctor));
+}
+
+}  // namespace petrel::addon

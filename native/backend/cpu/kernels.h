@@ -1,0 +1,63 @@
+// The CPU kernel table: one struct of function pointers that every ISA variant fills in full
+// (generic/, x86/avx2/, x86/avx512/, arm/neon/), chosen once at run time by dispatch.cpp.
+// Kernel names carry their operand formats; the scalar meaning of each is the generic variant
+// (which reuses quant/ref/ for conversions). Dequantizers are bit-identical across variants;
+// float reductions differ only by summation order.
+//
+// Rules for the per-ISA files (they are built with -mavx2 / -mavx512* / -march=armv8.2-a+...):
+// keep every helper `static` and use no std:: templates or other header inline functions, so the
+// linker can never pick an ISA-specific copy of shared code for callers on older CPUs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "petrel/status.h"
+#include "quant/blocks.h"
+
+namespace petrel::cpu {
+
+struct CpuKernels {
+  const char* name;  // "generic", "avx2", "avx512", "neon"
+
+  // fp16 / bf16 bits -> float32, n values (any n).
+  void (*dequantize_row_f16)(const uint16_t* x, float* y, int64_t n);
+  void (*dequantize_row_bf16)(const uint16_t* x, float* y, int64_t n);
+  // n values, a whole number of Q8_0 blocks.
+  void (*dequantize_row_q8_0)(const BlockQ8_0* x, float* y, int64_t n);
+
+  // sum(a[i] * b[i]), any n.
+  float (*dot_f32)(const float* a, const float* b, int64_t n);
+  // sum over blocks of fp16(a.d) * fp16(b.d) * sum(a.qs * b.qs); n values, a whole number of
+  // blocks. a (weights) may hold any int8; b (activations, from quantize_row_q8_0) must stay in
+  // [-127, 127]: the AVX2 variant folds a's sign into b, as ggml does, and -128 would wrap.
+  float (*vec_dot_q8_0_q8_0)(const BlockQ8_0* a, const BlockQ8_0* b, int64_t n);
+};
+
+// ---- the variants (each defined in its own folder) ----
+const CpuKernels& cpu_kernels_generic();
+#if defined(PETREL_ARCH_X86)
+const CpuKernels& cpu_kernels_avx2();    // needs avx2 + fma + f16c + bmi2
+const CpuKernels& cpu_kernels_avx512();  // needs avx2 base + avx512 f + bw + vl + dq + vnni
+#endif
+#if defined(PETREL_ARCH_ARM64)
+const CpuKernels& cpu_kernels_neon();    // needs neon + dotprod
+#endif
+
+// ---- dispatch (dispatch.cpp) ----
+
+// The table to use. Chosen on first call: the best variant this CPU runs
+// (avx512 > avx2 > generic on x86, neon > generic on arm64) unless PETREL_CPU_KERNELS names one.
+// If that variable is invalid, cpu_kernels_status() says why and this returns the automatic choice.
+const CpuKernels& cpu_kernels();
+Status cpu_kernels_status();
+
+// Every variant compiled in that this CPU can run, generic first (the tests compare them).
+std::vector<const CpuKernels*> cpu_kernels_runnable();
+
+// The variant called `name`: invalid_argument for an unknown name, unsupported when it is not
+// compiled into this build or the CPU lacks what it needs.
+Status find_cpu_kernels(const std::string& name, const CpuKernels** out);
+
+}  // namespace petrel::cpu

@@ -1,0 +1,71 @@
+// Internal to the CPU backend: the context every op implementation receives (thread pool,
+// kernel table, grow-only scratch) and the op entry points, one family per .cpp file.
+// The argument conventions are those of backend.h; cpu_backend.cpp only forwards to these.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/ops/thread_pool.h"
+
+namespace petrel::cpu {
+
+// Scratch memory reused across calls: one buffer per pool thread plus one shared buffer.
+// A thread only ever touches its own buffer (thread_index is unique among running tasks), so
+// growing it inside a task is safe. The backend serialises ops, so buffers are never shared
+// between two calls.
+class Scratch {
+ public:
+  explicit Scratch(int n_threads) : per_thread_(static_cast<size_t>(n_threads)) {}
+  float* thread_buffer(int thread_index, size_t n) { return grow(per_thread_[static_cast<size_t>(thread_index)], n); }
+  // Call only outside parallel_for (before dispatching the tasks that read it).
+  float* shared_buffer(size_t n) { return grow(shared_, n); }
+
+ private:
+  static float* grow(std::vector<float>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
+  }
+  std::vector<std::vector<float>> per_thread_;
+  std::vector<float> shared_;
+};
+
+// Chunk size for parallel_for: about 4 chunks per thread, but never chunks of less than ~32K
+// multiply-adds, so tiny ops run inline instead of paying a dispatch (microseconds, or a whole
+// scheduler tick on a busy machine) for nanoseconds of work.
+inline int64_t grain_for(const ThreadPool& pool, int64_t n_tasks, int64_t work_per_task) {
+  constexpr int64_t kMinWorkPerChunk = 32768;
+  const int64_t by_work = kMinWorkPerChunk / (work_per_task > 0 ? work_per_task : 1) + 1;
+  const int64_t by_balance = n_tasks / (4 * static_cast<int64_t>(pool.n_threads()));
+  return by_work > by_balance ? by_work : (by_balance > 0 ? by_balance : 1);
+}
+
+struct OpContext {
+  ThreadPool& pool;
+  const CpuKernels& kernels;
+  Scratch& scratch;
+};
+
+// Dequantizes one weight row of n elements to float32 (the SIMD table for f16/bf16/q8_0, the
+// reference converters for everything else). False for a type that cannot be converted.
+bool dequantize_weight_row(const CpuKernels& kernels, GgmlType type, const uint8_t* src, float* dst, int64_t n);
+
+void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y);
+void op_get_rows(OpContext& ctx, const WeightView& table, const int32_t* ids, int64_t n, float* out);
+void op_rms_norm(OpContext& ctx, const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y);
+void op_rope_neox(OpContext& ctx, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot,
+                  const int32_t* positions, float freq_base);
+void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, const float* k_cache,
+                  const float* v_cache, int64_t pos0, int64_t n_tokens, float* out);
+void op_conv1d_silu(OpContext& ctx, const float* x, const float* weights, float* state, int64_t n_tokens,
+                    int64_t channels, int64_t kernel, float* y);
+void op_delta_net(OpContext& ctx, const DeltaNetShape& shape, const float* q, const float* k, const float* v,
+                  const float* g, const float* beta, float* state, int64_t n_tokens, float* out);
+
+// Fills n floats with a quiet NaN: what an op writes when its arguments break the contract
+// (the model loader validates shapes and types, so this is a guard, loud rather than silent).
+void fill_nan(float* y, int64_t n);
+
+}  // namespace petrel::cpu

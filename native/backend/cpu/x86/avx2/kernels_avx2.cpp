@@ -1,0 +1,119 @@
+// AVX2 + FMA + F16C kernel table (Haswell / Zen and later). Built with -mavx2 -mfma -mf16c -mbmi2;
+// only called after dispatch.cpp has seen those features. Every helper is static (see kernels.h).
+// The core library globs backend/cpu/ recursively, so this file is also compiled for other
+// architectures: there it must be empty.
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include "backend/cpu/kernels.h"
+
+namespace petrel::cpu {
+namespace {
+
+// Horizontal sum of 8 floats.
+static inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// vcvtph2ps is exact and quiets NaNs like the reference, so results are bit-identical.
+static void dequantize_row_f16(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+  }
+  for (; i < n; ++i) y[i] = _cvtsh_ss(x[i]);
+}
+
+static void dequantize_row_bf16(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    _mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+  }
+  for (; i < n; ++i) {
+    const uint32_t bits = static_cast<uint32_t>(x[i]) << 16;
+    float f;
+    __builtin_memcpy(&f, &bits, sizeof f);
+    y[i] = f;
+  }
+}
+
+// int8 -> float is exact and q * d is one rounding, as in the reference.
+static void dequantize_row_q8_0(const BlockQ8_0* x, float* y, int64_t n) {
+  const int64_t nb = n / QK8_0;
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(x[ib].d));
+    for (int k = 0; k < QK8_0; k += 8) {
+      const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[ib].qs + k));
+      const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8));
+      _mm256_storeu_ps(y + ib * QK8_0 + k, _mm256_mul_ps(q, d));
+    }
+  }
+}
+
+static float dot_f32(const float* a, const float* b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// Integer products of one block pair, summed to 8 int32 lanes. maddubs needs an unsigned operand:
+// use |a| and move a's sign onto b. Exact while b != -128 (pair sums stay within int16).
+static inline __m256i dot_q8_block(const int8_t* a, const int8_t* b) {
+  const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+  const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+  const __m256i abs_a = _mm256_sign_epi8(qa, qa);
+  const __m256i signed_b = _mm256_sign_epi8(qb, qa);
+  const __m256i pairs = _mm256_maddubs_epi16(abs_a, signed_b);
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+static float vec_dot_q8_0_q8_0(const BlockQ8_0* a, const BlockQ8_0* b, int64_t n) {
+  const int64_t nb = n / QK8_0;
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t ib = 0;
+  for (; ib + 2 <= nb; ib += 2) {
+    const __m256 d0 = _mm256_set1_ps(_cvtsh_ss(a[ib].d) * _cvtsh_ss(b[ib].d));
+    const __m256 d1 = _mm256_set1_ps(_cvtsh_ss(a[ib + 1].d) * _cvtsh_ss(b[ib + 1].d));
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_q8_block(a[ib].qs, b[ib].qs)), d0, acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_q8_block(a[ib + 1].qs, b[ib + 1].qs)), d1, acc1);
+  }
+  float sumf = hsum_ps(_mm256_add_ps(acc0, acc1));
+  for (; ib < nb; ++ib) {
+    int sumi = 0;
+    for (int j = 0; j < QK8_0; ++j) sumi += a[ib].qs[j] * b[ib].qs[j];
+    sumf += static_cast<float>(sumi) * (_cvtsh_ss(a[ib].d) * _cvtsh_ss(b[ib].d));
+  }
+  return sumf;
+}
+
+const CpuKernels kAvx2 = {
+    "avx2",
+    dequantize_row_f16,
+    dequantize_row_bf16,
+    dequantize_row_q8_0,
+    dot_f32,
+    vec_dot_q8_0_q8_0,
+};
+
+}  // namespace
+
+const CpuKernels& cpu_kernels_avx2() { return kAvx2; }
+
+}  // namespace petrel::cpu
+
+#endif  // defined(__x86_64__)

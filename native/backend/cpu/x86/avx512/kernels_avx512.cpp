@@ -1,0 +1,120 @@
+// AVX-512 kernel table (Ice Lake / Sapphire Rapids / Zen 4 and later). Built with AVX-512
+// F/BW/VL/DQ/VNNI/BF16 flags; dispatch.cpp only picks it on CPUs with F + BW + VL + DQ + VNNI (plus the
+// AVX2 / FMA / F16C base), so the code below uses nothing beyond those. Helpers are static
+// (see kernels.h).
+// The core library globs backend/cpu/ recursively, so this file is also compiled for other
+// architectures: there it must be empty.
+#if defined(__x86_64__)
+
+// GCC 12's AVX-512 headers trip false -W(maybe-)uninitialized warnings (their _mm512_undefined_*
+// pass-through operands); silence them for this file only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include "backend/cpu/kernels.h"
+
+namespace petrel::cpu {
+namespace {
+
+static void dequantize_row_f16(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))));
+  }
+  for (; i < n; ++i) y[i] = _cvtsh_ss(x[i]);
+}
+
+static void dequantize_row_bf16(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)));
+    _mm512_storeu_ps(y + i, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+  }
+  for (; i < n; ++i) {
+    const uint32_t bits = static_cast<uint32_t>(x[i]) << 16;
+    float f;
+    __builtin_memcpy(&f, &bits, sizeof f);
+    y[i] = f;
+  }
+}
+
+static void dequantize_row_q8_0(const BlockQ8_0* x, float* y, int64_t n) {
+  const int64_t nb = n / QK8_0;
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const __m512 d = _mm512_set1_ps(_cvtsh_ss(x[ib].d));
+    for (int k = 0; k < QK8_0; k += 16) {
+      const __m128i q8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[ib].qs + k));
+      const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q8));
+      _mm512_storeu_ps(y + ib * QK8_0 + k, _mm512_mul_ps(q, d));
+    }
+  }
+}
+
+static float dot_f32(const float* a, const float* b, int64_t n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), acc2);
+    acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), acc3);
+  }
+  for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+  float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// Two blocks at once (one per 256-bit half). vpdpbusd multiplies unsigned by signed bytes and
+// adds 4 products into each int32 lane without saturation; with a + 128 as the unsigned operand
+// and 128 * sum(b) subtracted, the result is exact for every int8 a and b.
+static float vec_dot_q8_0_q8_0(const BlockQ8_0* a, const BlockQ8_0* b, int64_t n) {
+  const int64_t nb = n / QK8_0;
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512 acc = _mm512_setzero_ps();
+  int64_t ib = 0;
+  for (; ib + 2 <= nb; ib += 2) {
+    const __m512i qa = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib + 1].qs)), 1);
+    const __m512i qb = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib].qs))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib + 1].qs)), 1);
+    const __m512i biased = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(qa, bias), qb);
+    const __m512i correction = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, qb);
+    const __m512i sumi = _mm512_sub_epi32(biased, correction);
+    const float d0 = _cvtsh_ss(a[ib].d) * _cvtsh_ss(b[ib].d);
+    const float d1 = _cvtsh_ss(a[ib + 1].d) * _cvtsh_ss(b[ib + 1].d);
+    // lanes 0-7 belong to block ib, lanes 8-15 to block ib + 1
+    const __m512 d = _mm512_mask_blend_ps(static_cast<__mmask16>(0xFF00), _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), d, acc);
+  }
+  float sumf = _mm512_reduce_add_ps(acc);
+  for (; ib < nb; ++ib) {
+    int sumi = 0;
+    for (int j = 0; j < QK8_0; ++j) sumi += a[ib].qs[j] * b[ib].qs[j];
+    sumf += static_cast<float>(sumi) * (_cvtsh_ss(a[ib].d) * _cvtsh_ss(b[ib].d));
+  }
+  return sumf;
+}
+
+const CpuKernels kAvx512 = {
+    "avx512",
+    dequantize_row_f16,
+    dequantize_row_bf16,
+    dequantize_row_q8_0,
+    dot_f32,
+    vec_dot_q8_0_q8_0,
+};
+
+}  // namespace
+
+const CpuKernels& cpu_kernels_avx512() { return kAvx512; }
+
+}  // namespace petrel::cpu
+
+#endif  // defined(__x86_64__)

@@ -1,0 +1,50 @@
+// The insides of petrel::Model and petrel::Session (engine.h keeps them opaque). Shared by
+// model.cpp (loading), session.cpp (evaluation, sampling, clone) and snapshot.cpp (blobs, files).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "engine/sampler.h"
+#include "gguf/model_files.h"
+#include "model/qwen35/forward.h"
+#include "model/qwen35/hparams.h"
+#include "model/qwen35/state.h"
+#include "model/qwen35/weights.h"
+#include "petrel/engine.h"
+
+namespace petrel {
+
+struct Model::Impl {
+  std::string path;
+  std::unique_ptr<GgufModel> gguf;  // owns the mappings the weights point into
+  qwen35::Hparams hp;
+  qwen35::ModelWeights weights;
+  std::unique_ptr<Backend> backend;
+  // The backend is one thread pool; forward passes of different sessions take turns on it.
+  std::mutex compute_mutex;
+  ModelInfo info;
+};
+
+struct Session::Impl {
+  std::shared_ptr<Model> model;
+  int64_t context_length = 0;
+  qwen35::SequenceState state;
+  qwen35::Workspace workspace;
+  std::vector<int32_t> tokens;  // history, tokens.size() == state.n_pos
+  std::vector<float> logits;    // rows of n_vocab from the last evaluate
+  int64_t logits_rows = 0;
+  Rng rng;
+  SamplerScratch sampler;
+  // Set when an evaluation failed half-way (out of memory): the state is then undefined, and only
+  // restore() makes the session usable again.
+  bool broken = false;
+};
+
+// The model fingerprint a snapshot must match (arch, layer pattern, dimensions, tensor count).
+uint64_t model_fingerprint(const qwen35::Hparams& hp, uint64_t n_tensors);
+
+}  // namespace petrel

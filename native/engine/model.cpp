@@ -1,0 +1,114 @@
+// Model loading: open the GGUF (memory-mapped, split files joined), read the hyperparameters,
+// bind and shape-check every weight, start the CPU backend's thread pool. Nothing reads tensor
+// data here, so load time and memory do not grow with the model size; pages are faulted in
+// from the page cache the first time a forward pass touches them.
+#include <algorithm>
+#include <new>
+#include <thread>
+
+#include "backend/cpu/ops/cpu_backend.h"
+#include "engine/engine_impl.h"
+
+namespace petrel {
+namespace {
+
+// FNV-1a over the fields that decide the state layout and the meaning of the weights' shapes.
+class Fnv {
+ public:
+  void add(uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h_ ^= (v >> (8 * i)) & 0xff;
+      h_ *= 0x100000001b3ull;
+    }
+  }
+  void add(const std::string& s) {
+    for (unsigned char c : s) {
+      h_ ^= c;
+      h_ *= 0x100000001b3ull;
+    }
+    add(s.size());
+  }
+  uint64_t value() const { return h_; }
+
+ private:
+  uint64_t h_ = 0xcbf29ce484222325ull;
+};
+
+ModelInfo make_info(const Model::Impl& m, const ModelOptions& options) {
+  const qwen35::Hparams& hp = m.hp;
+  ModelInfo info;
+  info.arch = qwen35::arch_name(hp.arch);
+  info.name = hp.name;
+  info.n_layer = hp.n_layer;
+  info.n_layer_nextn = hp.n_layer_nextn;
+  info.n_vocab = hp.n_vocab;
+  info.n_embd = hp.n_embd;
+  info.n_ctx_train = hp.n_ctx_train;
+  info.context_length = options.context_length > 0 ? options.context_length : hp.n_ctx_train;
+  info.n_expert = hp.n_expert;
+  info.n_expert_used = hp.n_expert_used;
+  info.tied_output = m.weights.tied_output;
+  info.recurrent = hp.recurrent;
+  info.fingerprint = model_fingerprint(hp, m.weights.n_tensors);
+  for (int32_t il = 0; il < hp.n_layer; ++il) {
+    if (hp.recurrent[static_cast<size_t>(il)]) {
+      info.state_bytes_fixed +=
+          static_cast<uint64_t>(qwen35::conv_state_floats(hp) + qwen35::ssm_state_floats(hp)) * sizeof(float);
+    } else {
+      info.kv_bytes_per_token += static_cast<uint64_t>(2 * qwen35::kv_floats_per_token(hp, il)) * sizeof(float);
+    }
+  }
+  return info;
+}
+
+}  // namespace
+
+uint64_t model_fingerprint(const qwen35::Hparams& hp, uint64_t n_tensors) {
+  Fnv f;
+  f.add(std::string(qwen35::arch_name(hp.arch)));
+  f.add(static_cast<uint64_t>(hp.n_layer));
+  f.add(static_cast<uint64_t>(hp.n_embd));
+  f.add(static_cast<uint64_t>(hp.n_vocab));
+  f.add(static_cast<uint64_t>(hp.head_dim));
+  f.add(static_cast<uint64_t>(hp.ssm_d_conv));
+  f.add(static_cast<uint64_t>(hp.ssm_d_inner));
+  f.add(static_cast<uint64_t>(hp.ssm_d_state));
+  f.add(static_cast<uint64_t>(hp.ssm_dt_rank));
+  f.add(static_cast<uint64_t>(hp.ssm_n_group));
+  f.add(static_cast<uint64_t>(hp.n_expert));
+  for (int32_t il = 0; il < hp.n_layer; ++il) {
+    f.add(static_cast<uint64_t>(hp.recurrent[static_cast<size_t>(il)]));
+    f.add(static_cast<uint64_t>(hp.n_head_kv[static_cast<size_t>(il)]));
+  }
+  f.add(n_tensors);
+  return f.value();
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+const ModelInfo& Model::info() const { return impl_->info; }
+
+Status Model::load(const std::string& path, const ModelOptions& options, std::shared_ptr<Model>* out) {
+  if (options.n_threads < 0) return Status(StatusCode::invalid_argument, "loadModel: threads must be >= 0");
+  if (options.context_length < 0) return Status(StatusCode::invalid_argument, "loadModel: contextLength must be >= 0");
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    PETREL_RETURN_IF_ERROR(GgufModel::open(path, &impl->gguf));
+    const std::string what = gguf_printable(path);
+    PETREL_RETURN_IF_ERROR(qwen35::load_hparams(*impl->gguf, what, &impl->hp));
+    PETREL_RETURN_IF_ERROR(qwen35::bind_weights(*impl->gguf, what, &impl->hp, &impl->weights));
+    int n_threads = options.n_threads;
+    if (n_threads == 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    impl->backend = make_cpu_backend(n_threads);
+    if (!impl->backend) return Status(StatusCode::unsupported, "the CPU backend could not be started");
+    impl->info = make_info(*impl, options);
+    *out = std::shared_ptr<Model>(new Model(std::move(impl)));
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::out_of_memory, gguf_printable(path) + ": not enough memory to load the model");
+  }
+  return Status();
+}
+
+}  // namespace petrel

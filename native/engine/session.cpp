@@ -1,0 +1,141 @@
+// Sessions: one sequence each, with its own state (recurrent + conv per DeltaNet layer, KV cache
+// per attention layer), token history, last logits and sampler RNG. evaluate() checks everything
+// that can be checked before touching the state (token ids, the context limit, KV space), then
+// runs the batch through the model in micro-batches so scratch memory stays bounded however long
+// the prompt is. Snapshots and files live in snapshot.cpp.
+#include <algorithm>
+#include <new>
+
+#include "engine/engine_impl.h"
+
+namespace petrel {
+namespace {
+
+// Largest batch one forward call takes; longer prompts run as several calls (same result).
+constexpr int64_t kMicroBatch = 512;
+
+}  // namespace
+
+Status Model::create_session(const SessionOptions& options, std::unique_ptr<Session>* out) {
+  if (options.context_length < 0) {
+    return Status(StatusCode::invalid_argument, "createSession: contextLength must be >= 0");
+  }
+  try {
+    auto impl = std::make_unique<Session::Impl>();
+    impl->model = shared_from_this();
+    impl->context_length = options.context_length > 0 ? options.context_length : impl_->info.context_length;
+    PETREL_RETURN_IF_ERROR(qwen35::make_state(impl_->hp, &impl->state));
+    *out = std::make_unique<Session>(std::move(impl));
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::out_of_memory, "not enough memory for a new session");
+  }
+  return Status();
+}
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+const Model& Session::model() const { return *impl_->model; }
+int64_t Session::position() const { return impl_->state.n_pos; }
+int64_t Session::context_length() const { return impl_->context_length; }
+const std::vector<int32_t>& Session::tokens() const { return impl_->tokens; }
+const std::vector<float>& Session::logits() const { return impl_->logits; }
+int64_t Session::logits_rows() const { return impl_->logits_rows; }
+
+Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode) {
+  Impl& s = *impl_;
+  Model::Impl& m = s.model->impl();
+  const qwen35::Hparams& hp = m.hp;
+  if (s.broken) {
+    return Status(StatusCode::invalid_argument, "the session's state was lost in a failed evaluation; restore a snapshot first");
+  }
+  if (n <= 0) return Status(StatusCode::invalid_argument, "evaluate: no tokens given");
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= hp.n_vocab) {
+      return Status(StatusCode::invalid_argument, "evaluate: token id " + std::to_string(tokens[i]) + " at index " +
+                                                      std::to_string(i) + " is outside the vocabulary (0.." +
+                                                      std::to_string(hp.n_vocab - 1) + ")");
+    }
+  }
+  if (s.state.n_pos + n > s.context_length) {
+    return Status(StatusCode::invalid_argument,
+                  "context length exceeded: the session holds " + std::to_string(s.state.n_pos) + " tokens, " +
+                      std::to_string(n) + " more would pass its context length of " + std::to_string(s.context_length));
+  }
+  PETREL_RETURN_IF_ERROR(qwen35::reserve_kv(hp, &s.state, s.state.n_pos + n, s.context_length));
+
+  try {
+    s.tokens.reserve(s.tokens.size() + static_cast<size_t>(n));
+    std::vector<float> chunk_logits;
+    std::vector<float> all_logits;
+    if (mode == LogitsMode::all) all_logits.reserve(static_cast<size_t>(n) * static_cast<size_t>(hp.n_vocab));
+    std::lock_guard<std::mutex> lock(m.compute_mutex);
+    for (int64_t done = 0; done < n;) {
+      const int64_t chunk = std::min(kMicroBatch, n - done);
+      const bool last_chunk = done + chunk == n;
+      qwen35::OutputRows rows = qwen35::OutputRows::none;
+      if (mode == LogitsMode::all) rows = qwen35::OutputRows::all;
+      if (mode == LogitsMode::last && last_chunk) rows = qwen35::OutputRows::last;
+      qwen35::forward(hp, m.weights, *m.backend, s.workspace, &s.state, tokens + done, chunk, rows, &chunk_logits);
+      s.tokens.insert(s.tokens.end(), tokens + done, tokens + done + chunk);
+      if (mode == LogitsMode::all) all_logits.insert(all_logits.end(), chunk_logits.begin(), chunk_logits.end());
+      done += chunk;
+    }
+    switch (mode) {
+      case LogitsMode::none:
+        s.logits.clear();
+        s.logits_rows = 0;
+        break;
+      case LogitsMode::last:
+        s.logits.swap(chunk_logits);
+        s.logits_rows = 1;
+        break;
+      case LogitsMode::all:
+        s.logits.swap(all_logits);
+        s.logits_rows = n;
+        break;
+    }
+  } catch (const std::bad_alloc&) {
+    s.broken = true;
+    return Status(StatusCode::out_of_memory, "evaluate: out of memory (the session must be restored from a snapshot)");
+  }
+  return Status();
+}
+
+Status Session::sample(const SamplingParams& params, int32_t* token) {
+  Impl& s = *impl_;
+  const int32_t n_vocab = s.model->impl().hp.n_vocab;
+  if (s.logits_rows == 0 || s.logits.size() < static_cast<size_t>(n_vocab)) {
+    return Status(StatusCode::invalid_argument,
+                  "sample: there are no logits to sample from; evaluate tokens with logits 'last' (or prefill a prompt) first");
+  }
+  const float* last = s.logits.data() + (s.logits_rows - 1) * static_cast<int64_t>(n_vocab);
+  try {
+    return sample_token(last, n_vocab, params, s.tokens.data(), s.tokens.size(), s.rng, s.sampler, token);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::out_of_memory, "sample: out of memory");
+  }
+}
+
+void Session::seed_sampler(uint64_t seed) { impl_->rng.seed(seed); }
+
+Status Session::clone(std::unique_ptr<Session>* out) const {
+  const Impl& s = *impl_;
+  if (s.broken) return Status(StatusCode::invalid_argument, "clone: the session's state was lost in a failed evaluation");
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->model = s.model;
+    impl->context_length = s.context_length;
+    impl->state = s.state;  // deep copy: states and KV (the KV copy keeps its capacity)
+    impl->tokens = s.tokens;
+    impl->logits = s.logits;
+    impl->logits_rows = s.logits_rows;
+    impl->rng = s.rng;
+    *out = std::make_unique<Session>(std::move(impl));
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::out_of_memory, "clone: not enough memory for a copy of the session");
+  }
+  return Status();
+}
+
+}  // namespace petrel

@@ -1,0 +1,268 @@
+// Session snapshots: the whole session as one little-endian byte blob, and files holding one.
+//
+//   header   "PTRLSNAP", u32 version (1), u32 header bytes (64), u64 model fingerprint,
+//            i64 position, i64 context length (informational), u64 history length,
+//            u32 n_layer, u32 n_vocab when the last logits row is included (else 0)
+//   body     u64 rng[4]; i32 history[history length]; f32 logits[n_vocab] (if included);
+//            per layer: u8 kind (1 = DeltaNet: f32 conv, f32 ssm; 0 = attention: f32 K and V of
+//            positions [0, position) only, so a snapshot grows with the sequence, not the limit)
+//   trailer  u64 FNV-1a of everything before it
+//
+// restore() validates the header, every size against this model, the position against the
+// session's context limit and the checksum before it changes anything. Truncating a session back
+// to an earlier point is restoring the snapshot taken there. Files are written to a temporary name
+// in the same directory and renamed over the target, so readers never see half a snapshot.
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include <unistd.h>
+
+#include "engine/engine_impl.h"
+
+namespace petrel {
+namespace {
+
+constexpr char kMagic[8] = {'P', 'T', 'R', 'L', 'S', 'N', 'A', 'P'};
+constexpr uint32_t kVersion = 1;
+constexpr uint32_t kHeaderBytes = 64;
+
+uint64_t fnv1a(const uint8_t* p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+class Writer {
+ public:
+  explicit Writer(std::vector<uint8_t>* out) : out_(out) {}
+  void bytes(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    out_->insert(out_->end(), b, b + n);
+  }
+  template <class T>
+  void pod(T v) { bytes(&v, sizeof v); }
+  void floats(const float* p, size_t n) { bytes(p, n * sizeof(float)); }
+
+ private:
+  std::vector<uint8_t>* out_;
+};
+
+class Reader {
+ public:
+  Reader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
+  bool bytes(void* dst, size_t n) {
+    if (n > n_ - pos_) return false;
+    std::memcpy(dst, p_ + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  template <class T>
+  bool pod(T* v) { return bytes(v, sizeof *v); }
+  bool floats(std::vector<float>* v, size_t n) {
+    if (n > (n_ - pos_) / sizeof(float)) return false;
+    v->resize(n);
+    return bytes(v->data(), n * sizeof(float));
+  }
+  size_t pos() const { return pos_; }
+  size_t remaining() const { return n_ - pos_; }
+
+ private:
+  const uint8_t* p_;
+  size_t n_;
+  size_t pos_ = 0;
+};
+
+Status corrupt(const std::string& why) { return Status(StatusCode::corrupt_file, "snapshot: " + why); }
+
+}  // namespace
+
+Status Session::snapshot(std::vector<uint8_t>* out) const {
+  const Impl& s = *impl_;
+  const Model::Impl& m = s.model->impl();
+  const qwen35::Hparams& hp = m.hp;
+  if (s.broken) return Status(StatusCode::invalid_argument, "snapshot: the session's state was lost in a failed evaluation");
+  try {
+    std::vector<uint8_t> blob;
+    Writer w(&blob);
+    const bool with_logits = s.logits_rows > 0 && s.logits.size() >= static_cast<size_t>(hp.n_vocab);
+    w.bytes(kMagic, sizeof kMagic);
+    w.pod(kVersion);
+    w.pod(kHeaderBytes);
+    w.pod(m.info.fingerprint);
+    w.pod(static_cast<int64_t>(s.state.n_pos));
+    w.pod(static_cast<int64_t>(s.context_length));
+    w.pod(static_cast<uint64_t>(s.tokens.size()));
+    w.pod(static_cast<uint32_t>(hp.n_layer));
+    w.pod(static_cast<uint32_t>(with_logits ? hp.n_vocab : 0));
+    blob.resize(kHeaderBytes, 0);  // reserved space up to the fixed header size
+    for (uint64_t x : s.rng.state) w.pod(x);
+    w.bytes(s.tokens.data(), s.tokens.size() * sizeof(int32_t));
+    if (with_logits) w.floats(s.logits.data() + (s.logits_rows - 1) * static_cast<int64_t>(hp.n_vocab), static_cast<size_t>(hp.n_vocab));
+    for (int32_t il = 0; il < hp.n_layer; ++il) {
+      const qwen35::LayerState& ls = s.state.layers[static_cast<size_t>(il)];
+      if (hp.recurrent[static_cast<size_t>(il)]) {
+        w.pod(static_cast<uint8_t>(1));
+        w.floats(ls.conv.data(), ls.conv.size());
+        w.floats(ls.ssm.data(), ls.ssm.size());
+      } else {
+        w.pod(static_cast<uint8_t>(0));
+        const size_t used = static_cast<size_t>(s.state.n_pos * qwen35::kv_floats_per_token(hp, il));
+        w.floats(ls.k.data(), used);
+        w.floats(ls.v.data(), used);
+      }
+    }
+    w.pod(fnv1a(blob.data(), blob.size()));
+    out->swap(blob);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::out_of_memory, "snapshot: not enough memory");
+  }
+  return Status();
+}
+
+Status Session::restore(const uint8_t* data, size_t size) {
+  Impl& s = *impl_;
+  const Model::Impl& m = s.model->impl();
+  const qwen35::Hparams& hp = m.hp;
+  if (size < kHeaderBytes + sizeof(uint64_t)) return corrupt("too short to be a petrel session snapshot");
+  if (std::memcmp(data, kMagic, sizeof kMagic) != 0) return corrupt("not a petrel session snapshot (bad magic)");
+  uint64_t stored_sum = 0;
+  std::memcpy(&stored_sum, data + size - sizeof stored_sum, sizeof stored_sum);
+  Reader r(data, size - sizeof stored_sum);
+  char magic[8];
+  uint32_t version = 0, header_bytes = 0, n_layer = 0, n_logits = 0;
+  uint64_t fingerprint = 0, n_history = 0;
+  int64_t n_pos = 0, saved_ctx = 0;
+  r.bytes(magic, sizeof magic);
+  if (!r.pod(&version) || version != kVersion) {
+    return Status(StatusCode::unsupported, "snapshot: version " + std::to_string(version) + " is not supported (petrel reads version " +
+                                               std::to_string(kVersion) + ")");
+  }
+  if (fnv1a(data, size - sizeof stored_sum) != stored_sum) return corrupt("checksum mismatch (the data is damaged)");
+  if (!r.pod(&header_bytes) || header_bytes != kHeaderBytes || !r.pod(&fingerprint) || !r.pod(&n_pos) ||
+      !r.pod(&saved_ctx) || !r.pod(&n_history) || !r.pod(&n_layer) || !r.pod(&n_logits)) {
+    return corrupt("bad header");
+  }
+  (void)saved_ctx;
+  if (fingerprint != m.info.fingerprint || n_layer != static_cast<uint32_t>(hp.n_layer)) {
+    return Status(StatusCode::invalid_argument, "snapshot: it was taken with a different model");
+  }
+  if (n_pos < 0 || static_cast<uint64_t>(n_pos) != n_history) return corrupt("position and history disagree");
+  if (n_logits != 0 && n_logits != static_cast<uint32_t>(hp.n_vocab)) return corrupt("bad logits size");
+  if (n_pos > s.context_length) {
+    return Status(StatusCode::invalid_argument, "snapshot: its position " + std::to_string(n_pos) +
+                                                    " is past this session's context length of " +
+                                                    std::to_string(s.context_length));
+  }
+  if (n_history > r.remaining() / sizeof(int32_t)) return corrupt("truncated history");
+  Reader body(data + kHeaderBytes, size - sizeof stored_sum - kHeaderBytes);
+
+  try {
+    Impl next;
+    next.model = s.model;
+    next.context_length = s.context_length;
+    for (uint64_t& x : next.rng.state) {
+      if (!body.pod(&x)) return corrupt("truncated");
+    }
+    next.tokens.resize(static_cast<size_t>(n_history));
+    if (!body.bytes(next.tokens.data(), next.tokens.size() * sizeof(int32_t))) return corrupt("truncated history");
+    for (int32_t t : next.tokens) {
+      if (t < 0 || t >= hp.n_vocab) return corrupt("history holds a token outside the vocabulary");
+    }
+    if (n_logits != 0) {
+      if (!body.floats(&next.logits, n_logits)) return corrupt("truncated logits");
+      next.logits_rows = 1;
+    }
+    PETREL_RETURN_IF_ERROR(qwen35::make_state(hp, &next.state));
+    next.state.n_pos = 0;
+    PETREL_RETURN_IF_ERROR(qwen35::reserve_kv(hp, &next.state, n_pos, s.context_length));
+    for (int32_t il = 0; il < hp.n_layer; ++il) {
+      qwen35::LayerState& ls = next.state.layers[static_cast<size_t>(il)];
+      uint8_t kind = 0;
+      if (!body.pod(&kind)) return corrupt("truncated layer " + std::to_string(il));
+      const bool recurrent = hp.recurrent[static_cast<size_t>(il)];
+      if (kind != (recurrent ? 1 : 0)) return corrupt("layer " + std::to_string(il) + " has the wrong kind");
+      std::vector<float> part;
+      if (recurrent) {
+        if (!body.floats(&part, ls.conv.size())) return corrupt("truncated layer " + std::to_string(il));
+        ls.conv.swap(part);
+        if (!body.floats(&part, ls.ssm.size())) return corrupt("truncated layer " + std::to_string(il));
+        ls.ssm.swap(part);
+      } else {
+        const size_t used = static_cast<size_t>(n_pos * qwen35::kv_floats_per_token(hp, il));
+        if (!body.floats(&part, used)) return corrupt("truncated layer " + std::to_string(il));
+        std::copy(part.begin(), part.end(), ls.k.begin());
+        if (!body.floats(&part, used)) return corrupt("truncated layer " + std::to_string(il));
+        std::copy(part.begin(), part.end(), ls.v.begin());
+      }
+    }
+    if (body.remaining() != 0) return corrupt("trailing bytes after the last layer");
+    next.state.n_pos = n_pos;
+    // Keep the scratch buffers; take everything else.
+    s.state = std::move(next.state);
+    s.tokens = std::move(next.tokens);
+    s.logits = std::move(next.logits);
+    s.logits_rows = next.logits_rows;
+    s.rng = next.rng;
+    s.broken = false;
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::out_of_memory, "restore: not enough memory");
+  }
+  return Status();
+}
+
+Status Session::save_file(const std::string& path) const {
+  std::vector<uint8_t> blob;
+  PETREL_RETURN_IF_ERROR(snapshot(&blob));
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) {
+    return Status(StatusCode::io_error, gguf_printable(path) + ": cannot create the snapshot file: " + std::strerror(errno));
+  }
+  const size_t written = std::fwrite(blob.data(), 1, blob.size(), f);
+  int err = written == blob.size() ? 0 : errno;
+  if (std::fflush(f) != 0 && err == 0) err = errno;
+  if (err == 0 && fsync(fileno(f)) != 0) err = errno;
+  if (std::fclose(f) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    std::remove(tmp.c_str());
+    return Status(err == ENOSPC ? StatusCode::disk_full : StatusCode::io_error,
+                  gguf_printable(path) + ": writing the snapshot failed: " + std::strerror(err));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = errno;
+    std::remove(tmp.c_str());
+    return Status(StatusCode::io_error, gguf_printable(path) + ": cannot rename the snapshot into place: " + std::strerror(err));
+  }
+  return Status();
+}
+
+Status Session::load_file(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return Status(StatusCode::io_error, gguf_printable(path) + ": cannot open the snapshot: " + std::strerror(errno));
+  std::vector<uint8_t> blob;
+  Status st;
+  try {
+    uint8_t buf[1 << 16];
+    size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) blob.insert(blob.end(), buf, buf + n);
+    if (std::ferror(f)) st = Status(StatusCode::io_error, gguf_printable(path) + ": reading the snapshot failed");
+  } catch (const std::bad_alloc&) {
+    st = Status(StatusCode::out_of_memory, gguf_printable(path) + ": not enough memory to read the snapshot");
+  }
+  std::fclose(f);
+  PETREL_RETURN_IF_ERROR(st);
+  const Status r = restore(blob.data(), blob.size());
+  if (!r.ok()) return Status(r.code(), gguf_printable(path) + ": " + r.message());
+  return Status();
+}
+
+}  // namespace petrel

@@ -1,0 +1,71 @@
+// The forward pass of the Qwen3.5 family (qwen35-gguf.md §3.0) over a batch of tokens of one
+// sequence: prefill (many tokens) and decode (one token) are the same code with a different
+// n_tokens. Layer bodies live in attention_layer.cpp, deltanet_layer.cpp, ffn.cpp and moe.cpp;
+// each names its intermediates after llama.cpp's callback names (attn_norm, Qcur_normed,
+// conv_output_silu, ffn_moe_probs, ...) so a dump can be diffed against llama-eval-callback.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/qwen35/hparams.h"
+#include "model/qwen35/state.h"
+#include "model/qwen35/weights.h"
+#include "petrel/status.h"
+
+namespace petrel::qwen35 {
+
+enum class OutputRows { none, last, all };
+
+// Scratch activations, grown on demand and reused across calls (one per session).
+struct Workspace {
+  std::vector<int32_t> positions;
+  std::vector<float> h;          // residual stream [n][n_embd]
+  std::vector<float> normed;     // attn_norm / ffn_norm output [n][n_embd]
+  std::vector<float> mixer_out;  // attention or DeltaNet output [n][n_embd]
+  std::vector<float> ffn_out;    // FFN output [n][n_embd]
+  std::vector<float> result_norm;
+
+  struct Attention {
+    std::vector<float> qg, q_raw, q, gate, k_raw, k, v, kqv_out;
+  } attn;
+  struct DeltaNet {
+    std::vector<float> qkv_mixed, z, beta, alpha, ba, conv_out, q, k, v, o, o_normed;
+  } gdn;
+  struct Ffn {
+    std::vector<float> gate, up, hidden;
+    // MoE
+    std::vector<float> router_logits, probs, x_e, gate_up_e, gate_e, up_e, hidden_e, down_e, shexp_out, shexp_gate;
+    std::vector<int32_t> selected;   // [n][n_expert_used]
+    std::vector<float> weights;      // [n][n_expert_used]
+    std::vector<int32_t> rows_e;     // tokens routed to the current expert
+    std::vector<float> weight_e;
+  } ffn;
+};
+
+// What a layer body needs besides its weights.
+struct LayerContext {
+  const Hparams& hp;
+  Backend& backend;
+  Workspace& ws;
+  int64_t n_tokens;
+  int64_t pos0;              // position of the first token
+  const int32_t* positions;  // [n_tokens]
+};
+
+// Mixers: x [n][n_embd] (normed) -> out [n][n_embd].
+void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights& w, LayerState& st, const float* x,
+                     float* out);
+void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerState& st, const float* x, float* out);
+// FFNs: x [n][n_embd] (normed) -> out [n][n_embd].
+void dense_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float* out);
+void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float* out);
+
+// Runs n tokens at positions [st->n_pos, st->n_pos + n) and advances st->n_pos.
+// The caller has checked the token ids and reserved KV space for the new positions.
+// logits: n_vocab floats per requested row (the last token's, or every token's), replaced.
+void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, Workspace& ws, SequenceState* st,
+             const int32_t* tokens, int64_t n, OutputRows rows, std::vector<float>* logits);
+
+}  // namespace petrel::qwen35

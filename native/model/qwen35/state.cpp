@@ -1,0 +1,69 @@
+// Allocation of the per-sequence state (see state.h). Allocation failures are caught here and
+// become out_of_memory, so a too-long context never takes the process down.
+#include "model/qwen35/state.h"
+
+#include <algorithm>
+#include <new>
+
+namespace petrel::qwen35 {
+
+int64_t conv_state_floats(const Hparams& hp) {
+  return static_cast<int64_t>(hp.ssm_d_conv - 1) * hp.ssm_conv_dim();
+}
+
+int64_t ssm_state_floats(const Hparams& hp) {
+  return static_cast<int64_t>(hp.ssm_dt_rank) * hp.ssm_d_state * hp.ssm_head_v_dim();
+}
+
+int64_t kv_floats_per_token(const Hparams& hp, int32_t il) {
+  return static_cast<int64_t>(hp.n_head_kv[static_cast<size_t>(il)]) * hp.head_dim;
+}
+
+Status make_state(const Hparams& hp, SequenceState* out) {
+  try {
+    SequenceState st;
+    st.layers.resize(static_cast<size_t>(hp.n_layer));
+    for (int32_t il = 0; il < hp.n_layer; ++il) {
+      if (!hp.recurrent[static_cast<size_t>(il)]) continue;
+      LayerState& ls = st.layers[static_cast<size_t>(il)];
+      ls.conv.assign(static_cast<size_t>(conv_state_floats(hp)), 0.0f);
+      ls.ssm.assign(static_cast<size_t>(ssm_state_floats(hp)), 0.0f);
+    }
+    *out = std::move(st);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::out_of_memory, "not enough memory for a session's recurrent state");
+  }
+  return Status();
+}
+
+Status reserve_kv(const Hparams& hp, SequenceState* st, int64_t n_pos, int64_t max_pos) {
+  if (n_pos <= st->kv_capacity) return Status();
+  // Double (from 256 positions) so decode appends amortise; never past the context limit.
+  const int64_t capacity = std::min(std::max({n_pos, st->kv_capacity * 2, int64_t{256}}), std::max(max_pos, n_pos));
+  try {
+    std::vector<std::vector<float>> grown_k(static_cast<size_t>(hp.n_layer));
+    std::vector<std::vector<float>> grown_v(static_cast<size_t>(hp.n_layer));
+    for (int32_t il = 0; il < hp.n_layer; ++il) {
+      if (hp.recurrent[static_cast<size_t>(il)]) continue;
+      const size_t floats = static_cast<size_t>(capacity * kv_floats_per_token(hp, il));
+      grown_k[static_cast<size_t>(il)].resize(floats);
+      grown_v[static_cast<size_t>(il)].resize(floats);
+    }
+    for (int32_t il = 0; il < hp.n_layer; ++il) {
+      if (hp.recurrent[static_cast<size_t>(il)]) continue;
+      LayerState& ls = st->layers[static_cast<size_t>(il)];
+      const size_t used = static_cast<size_t>(st->n_pos * kv_floats_per_token(hp, il));
+      std::copy_n(ls.k.begin(), std::min(used, ls.k.size()), grown_k[static_cast<size_t>(il)].begin());
+      std::copy_n(ls.v.begin(), std::min(used, ls.v.size()), grown_v[static_cast<size_t>(il)].begin());
+      ls.k.swap(grown_k[static_cast<size_t>(il)]);
+      ls.v.swap(grown_v[static_cast<size_t>(il)]);
+    }
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::out_of_memory, "not enough memory to grow the KV cache to " + std::to_string(capacity) +
+                                                 " positions");
+  }
+  st->kv_capacity = capacity;
+  return Status();
+}
+
+}  // namespace petrel::qwen35

@@ -1,0 +1,42 @@
+// Per-sequence state of a Qwen3.5-family model: for each Gated DeltaNet layer the conv history
+// and the recurrent matrix state; for each attention layer a float32 KV cache that grows with
+// the sequence (capacity doubles, never past the session's context length), so a long context
+// limit costs nothing until it is used.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/qwen35/hparams.h"
+#include "petrel/status.h"
+
+namespace petrel::qwen35 {
+
+struct LayerState {
+  // Gated DeltaNet layers.
+  std::vector<float> conv;  // [d_conv - 1][conv_dim]: the last pre-conv inputs, oldest first
+  std::vector<float> ssm;   // [Hv][d_k][d_v]
+  // Attention layers: [capacity][n_head_kv * head_dim], positions [0, n_pos) valid.
+  std::vector<float> k;
+  std::vector<float> v;
+};
+
+struct SequenceState {
+  std::vector<LayerState> layers;
+  int64_t n_pos = 0;        // tokens consumed
+  int64_t kv_capacity = 0;  // positions the KV buffers hold
+};
+
+// Sizes (in floats) of each part of the state, per layer.
+int64_t conv_state_floats(const Hparams& hp);
+int64_t ssm_state_floats(const Hparams& hp);
+int64_t kv_floats_per_token(const Hparams& hp, int32_t il);  // K (= V) for one position
+
+// A fresh state (zeros, position 0, no KV allocated).
+Status make_state(const Hparams& hp, SequenceState* out);
+
+// Makes the KV buffers hold at least `n_pos` positions (capacity grows geometrically up to
+// `max_pos`). out_of_memory if the allocation fails; the state is unchanged then.
+Status reserve_kv(const Hparams& hp, SequenceState* st, int64_t n_pos, int64_t max_pos);
+
+}  // namespace petrel::qwen35

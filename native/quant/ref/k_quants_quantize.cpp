@@ -1,0 +1,505 @@
+// Reference quantizers of the K-quants (Q2_K .. Q6_K) and Q8_K, bit-identical to ggml's
+// quantize_row_*_ref (what ggml_quantize_chunk runs without an imatrix, i.e. what llama-quantize
+// writes for a plain Q4_K_M). The scale searches (make_qkx2_quants, make_q3_quants,
+// make_qx_quants) are iterative and compare float sums, so every expression keeps ggml's order of
+// operations and int -> float conversion points; nearest_int is ggml's 1.5 * 2^23 rounding trick.
+#include "quant/ref/strict_fp.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "quant/fp16.h"
+#include "quant/ref/ref.h"
+
+namespace petrel::ref {
+namespace {
+
+constexpr float kGroupMaxEps = 1e-15f;
+
+// Round to nearest (ties to even) by adding 1.5 * 2^23 and reading the mantissa; valid for
+// |v| < 2^22, as in ggml (beyond that both give the same wrapped value).
+inline int nearest_int(float v) {
+  const float biased = v + 12582912.0f;
+  int32_t i;
+  std::memcpy(&i, &biased, sizeof i);
+  return (i & 0x007FFFFF) - 0x00400000;
+}
+
+inline float fl(int v) { return static_cast<float>(v); }
+
+// ggml's make_qx_quants with rmse_type = 1 and no weights (w = x^2): a symmetric scale for values
+// in [-nmax, nmax-1], refined over 18 nearby trial scales. L gets l + nmax.
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < kGroupMaxEps) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    return 0.f;
+  }
+  float iscale = fl(-nmax) / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    int l = nearest_int(iscale * x[i]);
+    l = std::max(-nmax, std::min(nmax - 1, l));
+    L[i] = static_cast<int8_t>(l + nmax);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * fl(l);
+    suml2 += w * fl(l) * fl(l);
+  }
+  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = -(fl(nmax) + 0.1f * fl(is)) / max;
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = nearest_int(iscale * x[i]);
+      l = std::max(-nmax, std::min(nmax - 1, l));
+      const float w = x[i] * x[i];
+      sumlx += w * x[i] * fl(l);
+      suml2 += w * fl(l) * fl(l);
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < n; ++i) {
+        const int l = nearest_int(iscale * x[i]);
+        L[i] = static_cast<int8_t>(nmax + std::max(-nmax, std::min(nmax - 1, l)));
+      }
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+// ggml's make_q3_quants with do_rmse = true: a symmetric scale, then up to 5 passes of
+// coordinate descent on the x^2-weighted error. L gets l + nmax (0 for an all-zero group).
+float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < kGroupMaxEps) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    return 0.f;
+  }
+  const float iscale = fl(-nmax) / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    int l = nearest_int(iscale * x[i]);
+    l = std::max(-nmax, std::min(nmax - 1, l));
+    L[i] = static_cast<int8_t>(l);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * fl(l);
+    suml2 += w * fl(l) * fl(l);
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = x[i] * x[i];
+      float slx = sumlx - w * x[i] * fl(L[i]);
+      if (slx > 0) {
+        float sl2 = suml2 - w * fl(L[i]) * fl(L[i]);
+        int new_l = nearest_int(x[i] * sl2 / slx);
+        new_l = std::max(-nmax, std::min(nmax - 1, new_l));
+        if (new_l != L[i]) {
+          slx += w * x[i] * fl(new_l);
+          sl2 += w * fl(new_l) * fl(new_l);
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = static_cast<int8_t>(new_l);
+            sumlx = slx;
+            suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (!n_changed) break;
+  }
+  for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(L[i] + nmax);
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+// ggml's make_qkx2_quants: an asymmetric scale + min for values in [0, nmax], chosen by weighted
+// least squares over nstep+1 trial scales. Returns the scale; *the_min gets -min (>= 0).
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+  float min = x[0], max = x[0];
+  float sum_w = weights[0];
+  float sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    const float w = weights[i];
+    sum_w += w;
+    sum_x += w * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max == min) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    *the_min = -min;
+    return 0.f;
+  }
+  float iscale = fl(nmax) / (max - min);
+  float scale = 1 / iscale;
+  float best_error = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = nearest_int(iscale * (x[i] - min));
+    L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+    float diff = scale * fl(L[i]) + min - x[i];
+    diff = use_mad ? std::fabs(diff) : diff * diff;
+    best_error += weights[i] * diff;
+  }
+  if (nstep < 1) {
+    *the_min = -min;
+    return scale;
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * fl(is) + fl(nmax)) / (max - min);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = nearest_int(iscale * (x[i] - min));
+      l = std::max(0, std::min(nmax, l));
+      Laux[i] = static_cast<uint8_t>(l);
+      const float w = weights[i];
+      sum_l += w * fl(l);
+      sum_l2 += w * fl(l) * fl(l);
+      sum_xl += w * fl(l) * x[i];
+    }
+    const float D = sum_w * sum_l2 - sum_l * sum_l;
+    if (D > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float cur_error = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff = this_scale * fl(Laux[i]) + this_min - x[i];
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        cur_error += weights[i] * diff;
+      }
+      if (cur_error < best_error) {
+        for (int i = 0; i < n; ++i) L[i] = Laux[i];
+        best_error = cur_error;
+        scale = this_scale;
+        min = this_min;
+      }
+    }
+  }
+  *the_min = -min;
+  return scale;
+}
+
+// 2-bit fields of 4 consecutive 32-value runs share each byte (Q2_K and Q3_K layout).
+inline void pack_2bit(const uint8_t* L, uint8_t* qs) {
+  for (int j = 0; j < QK_K; j += 128) {
+    for (int l = 0; l < 32; ++l) {
+      qs[j / 4 + l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+    }
+  }
+}
+
+// Q4_K / Q5_K: 8 sub-blocks of 32, per-sub-block asymmetric scales quantized to 6 bits.
+// Fills y's d, dmin, scales and returns the final 0..nmax levels in L.
+template <typename Block>
+void quantize_scales_mins_k4(const float* x, Block* y, uint8_t* L, int nmax, float rmin, int nstep) {
+  uint8_t Laux[32];
+  float weights[32];
+  float mins[QK_K / 32];
+  float scales[QK_K / 32];
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < QK_K / 32; ++j) {
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
+    const float av_x = std::sqrt(sum_x2 / 32);
+    for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
+    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  for (int j = 0; j < QK_K / 32; ++j) {
+    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
+    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
+    ls = std::min<uint8_t>(63, ls);
+    lm = std::min<uint8_t>(63, lm);
+    if (j < 4) {
+      y->scales[j] = ls;
+      y->scales[j + 4] = lm;
+    } else {
+      y->scales[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+      y->scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+      y->scales[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
+    }
+  }
+  y->d = fp32_to_fp16(max_scale / 63.f);
+  y->dmin = fp32_to_fp16(max_min / 63.f);
+  // Requantize against the scales as stored (sub-blocks with a zero scale keep their levels).
+  for (int j = 0; j < QK_K / 32; ++j) {
+    uint8_t sc, m;
+    get_scale_min_k4(j, y->scales, &sc, &m);
+    const float d = fp16_to_fp32(y->d) * fl(sc);
+    if (d == 0.0f) continue;
+    const float dm = fp16_to_fp32(y->dmin) * fl(m);
+    for (int ii = 0; ii < 32; ++ii) {
+      const int l = nearest_int((x[32 * j + ii] + dm) / d);
+      L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+    }
+  }
+}
+
+}  // namespace
+
+void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t n) {
+  const int64_t nb = n / QK_K;
+  uint8_t L[QK_K];
+  uint8_t Laux[16];
+  float weights[16];
+  float mins[QK_K / 16];
+  float scales[QK_K / 16];
+  const float q4scale = 15.f;
+  for (int64_t i = 0; i < nb; ++i) {
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < QK_K / 16; ++j) {
+      for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
+      scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    if (max_scale > 0) {
+      const float iscale = q4scale / max_scale;
+      for (int j = 0; j < QK_K / 16; ++j) y[i].scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+      y[i].d = fp32_to_fp16(max_scale / q4scale);
+    } else {
+      for (int j = 0; j < QK_K / 16; ++j) y[i].scales[j] = 0;
+      y[i].d = fp32_to_fp16(0.f);
+    }
+    if (max_min > 0) {
+      const float iscale = q4scale / max_min;
+      for (int j = 0; j < QK_K / 16; ++j) {
+        const int l = nearest_int(iscale * mins[j]);
+        y[i].scales[j] |= static_cast<uint8_t>(static_cast<uint32_t>(l) << 4);
+      }
+      y[i].dmin = fp32_to_fp16(max_min / q4scale);
+    } else {
+      y[i].dmin = fp32_to_fp16(0.f);
+    }
+    for (int j = 0; j < QK_K / 16; ++j) {
+      const float d = fp16_to_fp32(y[i].d) * fl(y[i].scales[j] & 0xF);
+      if (d == 0.0f) continue;
+      const float dm = fp16_to_fp32(y[i].dmin) * fl(y[i].scales[j] >> 4);
+      for (int ii = 0; ii < 16; ++ii) {
+        const int l = nearest_int((x[16 * j + ii] + dm) / d);
+        L[16 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(3, l)));
+      }
+    }
+    pack_2bit(L, y[i].qs);
+    x += QK_K;
+  }
+}
+
+void quantize_row_q3_K(const float* x, BlockQ3_K* y, int64_t n) {
+  const int64_t nb = n / QK_K;
+  int8_t L[QK_K];
+  float scales[QK_K / 16];
+  for (int64_t i = 0; i < nb; ++i) {
+    float max_scale = 0, amax = 0;
+    for (int j = 0; j < QK_K / 16; ++j) {
+      scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
+      const float scale = std::fabs(scales[j]);
+      if (scale > amax) {
+        amax = scale;
+        max_scale = scales[j];
+      }
+    }
+    std::memset(y[i].scales, 0, 12);
+    if (max_scale != 0.0f) {
+      const float iscale = -32.f / max_scale;
+      for (int j = 0; j < QK_K / 16; ++j) {
+        int8_t l = static_cast<int8_t>(nearest_int(iscale * scales[j]));
+        l = static_cast<int8_t>(std::max(-32, std::min(31, static_cast<int>(l))) + 32);
+        if (j < 8) {
+          y[i].scales[j] = static_cast<uint8_t>(l & 0xF);
+        } else {
+          y[i].scales[j - 8] |= static_cast<uint8_t>((l & 0xF) << 4);
+        }
+        l = static_cast<int8_t>(l >> 4);
+        y[i].scales[j % 4 + 8] |= static_cast<uint8_t>(l << (2 * (j / 4)));
+      }
+      y[i].d = fp32_to_fp16(1 / iscale);
+    } else {
+      y[i].d = fp32_to_fp16(0.f);
+    }
+    for (int j = 0; j < QK_K / 16; ++j) {
+      int sc = j < 8 ? (y[i].scales[j] & 0xF) : (y[i].scales[j - 8] >> 4);
+      sc = (sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+      const float d = fp16_to_fp32(y[i].d) * fl(sc);
+      if (d == 0.0f) continue;
+      for (int ii = 0; ii < 16; ++ii) {
+        const int l = nearest_int(x[16 * j + ii] / d);
+        L[16 * j + ii] = static_cast<int8_t>(std::max(-4, std::min(3, l)) + 4);
+      }
+    }
+    // High bits: the first 32 values go to bit 0 of hmask[0..31], the next 32 to bit 1, ...
+    std::memset(y[i].hmask, 0, QK_K / 8);
+    int m = 0;
+    uint8_t hm = 1;
+    for (int j = 0; j < QK_K; ++j) {
+      if (L[j] > 3) {
+        y[i].hmask[m] |= hm;
+        L[j] = static_cast<int8_t>(L[j] - 4);
+      }
+      if (++m == QK_K / 8) {
+        m = 0;
+        hm = static_cast<uint8_t>(hm << 1);
+      }
+    }
+    uint8_t Lu[QK_K];
+    for (int j = 0; j < QK_K; ++j) Lu[j] = static_cast<uint8_t>(L[j]);
+    pack_2bit(Lu, y[i].qs);
+    x += QK_K;
+  }
+}
+
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) {
+  const int64_t nb = n / QK_K;
+  uint8_t L[QK_K];
+  for (int64_t i = 0; i < nb; ++i) {
+    quantize_scales_mins_k4(x, &y[i], L, 15, -1.f, 20);
+    uint8_t* q = y[i].qs;
+    for (int j = 0; j < QK_K; j += 64) {
+      for (int l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+      q += 32;
+    }
+    x += QK_K;
+  }
+}
+
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n) {
+  const int64_t nb = n / QK_K;
+  uint8_t L[QK_K];
+  for (int64_t i = 0; i < nb; ++i) {
+    quantize_scales_mins_k4(x, &y[i], L, 31, -0.5f, 15);
+    uint8_t* qh = y[i].qh;
+    uint8_t* ql = y[i].qs;
+    std::memset(qh, 0, QK_K / 8);
+    uint8_t m1 = 1, m2 = 2;
+    for (int n64 = 0; n64 < QK_K; n64 += 64) {
+      for (int j = 0; j < 32; ++j) {
+        int l1 = L[n64 + j];
+        if (l1 > 15) {
+          l1 -= 16;
+          qh[j] |= m1;
+        }
+        int l2 = L[n64 + j + 32];
+        if (l2 > 15) {
+          l2 -= 16;
+          qh[j] |= m2;
+        }
+        ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
+      }
+      m1 = static_cast<uint8_t>(m1 << 2);
+      m2 = static_cast<uint8_t>(m2 << 2);
+      ql += 32;
+    }
+    x += QK_K;
+  }
+}
+
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t n) {
+  const int64_t nb = n / QK_K;
+  int8_t L[QK_K];
+  float scales[QK_K / 16];
+  for (int64_t i = 0; i < nb; ++i) {
+    float max_scale = 0, max_abs_scale = 0;
+    for (int ib = 0; ib < QK_K / 16; ++ib) {
+      const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
+      scales[ib] = scale;
+      const float abs_scale = std::fabs(scale);
+      if (abs_scale > max_abs_scale) {
+        max_abs_scale = abs_scale;
+        max_scale = scale;
+      }
+    }
+    if (max_abs_scale < kGroupMaxEps) {
+      std::memset(&y[i], 0, sizeof(BlockQ6_K));
+      x += QK_K;
+      continue;
+    }
+    const float iscale = -128.f / max_scale;
+    y[i].d = fp32_to_fp16(1 / iscale);
+    for (int ib = 0; ib < QK_K / 16; ++ib) {
+      y[i].scales[ib] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib])));
+    }
+    for (int j = 0; j < QK_K / 16; ++j) {
+      const float d = fp16_to_fp32(y[i].d) * fl(y[i].scales[j]);
+      if (d == 0.0f) continue;
+      for (int ii = 0; ii < 16; ++ii) {
+        const int l = nearest_int(x[16 * j + ii] / d);
+        L[16 * j + ii] = static_cast<int8_t>(std::max(-32, std::min(31, l)) + 32);
+      }
+    }
+    uint8_t* ql = y[i].ql;
+    uint8_t* qh = y[i].qh;
+    for (int j = 0; j < QK_K; j += 128) {
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t q1 = L[j + l + 0] & 0xF;
+        const uint8_t q2 = L[j + l + 32] & 0xF;
+        const uint8_t q3 = L[j + l + 64] & 0xF;
+        const uint8_t q4 = L[j + l + 96] & 0xF;
+        ql[l + 0] = static_cast<uint8_t>(q1 | (q3 << 4));
+        ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
+        qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) |
+                                     ((L[j + l + 96] >> 4) << 6));
+      }
+      ql += 64;
+      qh += 32;
+    }
+    x += QK_K;
+  }
+}
+
+void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) {
+  const int64_t nb = n / QK_K;
+  for (int64_t i = 0; i < nb; ++i) {
+    float max = 0, amax = 0;
+    for (int j = 0; j < QK_K; ++j) {
+      const float ax = std::fabs(x[j]);
+      if (ax > amax) {
+        amax = ax;
+        max = x[j];
+      }
+    }
+    if (amax == 0.0f) {
+      // ggml leaves bsums as they were here; petrel zeroes them so the output is deterministic.
+      std::memset(&y[i], 0, sizeof(BlockQ8_K));
+      x += QK_K;
+      continue;
+    }
+    // -127 rather than -128 keeps every quant in [-127, 127] (ggml: for the AVX IQ2 kernels).
+    const float iscale = -127.f / max;
+    for (int j = 0; j < QK_K; ++j) y[i].qs[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * x[j])));
+    for (int j = 0; j < QK_K / 16; ++j) {
+      int sum = 0;
+      for (int ii = 0; ii < 16; ++ii) sum += y[i].qs[j * 16 + ii];
+      y[i].bsums[j] = static_cast<int16_t>(sum);
+    }
+    y[i].d = 1 / iscale;
+    x += QK_K;
+  }
+}
+
+}  // namespace petrel::ref

@@ -1,0 +1,599 @@
+// CPU backend tests (run: petrel_tests cpu_): every Backend operation of make_cpu_backend against
+// a naive double-precision reference written here; matmul for every weight type convert.h can
+// quantize; the chunked delta_net against the token-by-token recurrence (tiled and grouped heads,
+// Hv = 2 Hk and 3 Hk, non-zero entering state, chunk boundaries); attention over a cache with
+// earlier tokens; conv state carried across calls; bit-identical results for 1, 2 and 3 threads;
+// and the thread pool itself.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/ops/cpu_backend.h"
+#include "backend/cpu/ops/thread_pool.h"
+#include "quant/convert.h"
+#include "tests/test.h"
+
+namespace petrel {
+namespace {
+
+// ---- helpers -------------------------------------------------------------------------------------
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
+  uint64_t next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 0x2545F4914F6CDD1Dull;
+  }
+  float uniform() { return static_cast<float>(next() >> 40) * 0x1p-24f; }  // [0, 1)
+  float sym() { return 2.0f * uniform() - 1.0f; }                          // [-1, 1)
+};
+
+std::vector<float> random_vec(Rng& rng, size_t n, float amp = 1.0f) {
+  std::vector<float> v(n);
+  for (auto& x : v) x = amp * rng.sym();
+  return v;
+}
+
+// Checks |got - want| <= tol elementwise; reports the first failure with its index and values.
+#define CHECK_CLOSE_VEC(got, want, tol_expr, what)                                                        \
+  do {                                                                                                    \
+    for (size_t _i = 0; _i < (want).size(); ++_i) {                                                       \
+      const double _g = (got)[_i], _w = (want)[_i], _tol = (tol_expr);                                    \
+      if (!(std::fabs(_g - _w) <= _tol)) {                                                                \
+        char _buf[256];                                                                                   \
+        std::snprintf(_buf, sizeof _buf, "%s: [%zu] got %.9g want %.9g (tol %.3g)", std::string(what).c_str(), \
+                      _i, _g, _w, _tol);                                                                  \
+        ::petrel::test::fail(__FILE__, __LINE__, _buf);                                                   \
+        break;                                                                                            \
+      }                                                                                                   \
+    }                                                                                                     \
+  } while (0)
+
+double max_abs(const std::vector<float>& v) {
+  double m = 0;
+  for (float x : v) m = std::max(m, static_cast<double>(std::fabs(x)));
+  return m;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return m;
+}
+
+bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// A quantized weight: rows x cols random floats in [-1, 1) through quantize_row, plus its exact
+// dequantized values (the reference the backend must reproduce).
+struct TestWeight {
+  std::vector<uint8_t> bytes;
+  std::vector<float> deq;  // [rows * n_slab][cols]
+  WeightView view;
+};
+
+TestWeight make_weight(GgmlType type, int64_t cols, int64_t rows, uint64_t seed, int64_t n_slab = 1) {
+  TestWeight w;
+  const GgmlTypeInfo* info = ggml_type_info(static_cast<uint32_t>(type));
+  uint64_t row_bytes = 0;
+  ggml_row_bytes(*info, static_cast<uint64_t>(cols), &row_bytes);
+  const int64_t total_rows = rows * n_slab;
+  w.bytes.resize(row_bytes * static_cast<uint64_t>(total_rows) + 64);
+  w.deq.resize(static_cast<size_t>(total_rows * cols));
+  Rng rng(seed);
+  for (int64_t r = 0; r < total_rows; ++r) {
+    std::vector<float> src = random_vec(rng, static_cast<size_t>(cols));
+    uint8_t* dst = w.bytes.data() + row_bytes * static_cast<uint64_t>(r);
+    PETREL_CHECK(quantize_row(type, src.data(), dst, cols).ok());
+    PETREL_CHECK(dequantize_row(type, dst, w.deq.data() + r * cols, cols).ok());
+  }
+  w.view.type = type;
+  w.view.ne[0] = cols;
+  w.view.ne[1] = rows;
+  w.view.ne[2] = n_slab;
+  w.view.data = w.bytes.data();
+  w.view.row_bytes = row_bytes;
+  w.view.name = info->name;
+  return w;
+}
+
+// ---- thread pool ---------------------------------------------------------------------------------
+
+PETREL_TEST(cpu_thread_pool_covers_every_task_once) {
+  for (int threads : {1, 2, 3, 5}) {
+    cpu::ThreadPool pool(threads);
+    PETREL_CHECK_EQ(pool.n_threads(), threads);
+    for (int64_t n : {0, 1, 2, 3, 17, 1000, 100003}) {
+      for (int64_t grain : {0, 1, 7, 100000}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        std::atomic<int> bad_index{0};
+        pool.parallel_for(n, grain, [&](int64_t b, int64_t e, int tid) {
+          if (tid < 0 || tid >= threads || b < 0 || e > n || b >= e) bad_index.fetch_add(1);
+          for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+        });
+        PETREL_CHECK_EQ(bad_index.load(), 0);
+        bool once = true;
+        for (auto& h : hits) once = once && h.load() == 1;
+        PETREL_CHECK(once);
+      }
+    }
+  }
+}
+
+PETREL_TEST(cpu_thread_pool_many_dispatches_and_nesting) {
+  cpu::ThreadPool pool(3);
+  // Many tiny back-to-back jobs exercise the wake/complete handshake (a lost wakeup hangs here).
+  int64_t total = 0;
+  for (int round = 0; round < 2000; ++round) {
+    std::atomic<int64_t> sum{0};
+    pool.parallel_for(8, 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) sum.fetch_add(i + round);
+    });
+    total += sum.load() - 8 * round;
+  }
+  PETREL_CHECK_EQ(total, 2000 * 28);
+  // Let the workers fall asleep, then dispatch again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  std::atomic<int> after_sleep{0};
+  pool.parallel_for(100, 1, [&](int64_t b, int64_t e, int) { after_sleep.fetch_add(static_cast<int>(e - b)); });
+  PETREL_CHECK_EQ(after_sleep.load(), 100);
+  // A nested parallel_for runs inline on the calling task's thread.
+  std::atomic<int> inner{0}, wrong_thread{0};
+  pool.parallel_for(6, 1, [&](int64_t, int64_t, int tid) {
+    pool.parallel_for(10, 1, [&](int64_t b, int64_t e, int inner_tid) {
+      if (inner_tid != tid) wrong_thread.fetch_add(1);
+      inner.fetch_add(static_cast<int>(e - b));
+    });
+  });
+  PETREL_CHECK_EQ(inner.load(), 60);
+  PETREL_CHECK_EQ(wrong_thread.load(), 0);
+  cpu::ThreadPool automatic(0);
+  PETREL_CHECK(automatic.n_threads() >= 1);
+  // Destroying a pool right after a dispatch (workers still spinning) and one never used.
+  { cpu::ThreadPool p(4); p.parallel_for(4, 1, [](int64_t, int64_t, int) {}); }
+  { cpu::ThreadPool p(4); }
+}
+
+// ---- matmul ---------------------------------------------------------------------------------------
+
+void check_matmul(GgmlType type, int64_t cols, int64_t rows, int64_t n_tokens, Backend& be, uint64_t seed) {
+  TestWeight w = make_weight(type, cols, rows, seed);
+  Rng rng(seed + 1);
+  std::vector<float> x = random_vec(rng, static_cast<size_t>(n_tokens * cols));
+  std::vector<float> y(static_cast<size_t>(n_tokens * rows), -7.0f);
+  be.matmul(w.view, x.data(), n_tokens, y.data());
+  std::vector<float> want(y.size()), tol(y.size()), exact(y.size());
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      double sum = 0, mag = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        const double p = static_cast<double>(w.deq[r * cols + c]) * x[t * cols + c];
+        sum += p;
+        mag += std::fabs(p);
+      }
+      want[t * rows + r] = static_cast<float>(sum);
+      tol[t * rows + r] = static_cast<float>(1e-5 * mag + 1e-30);
+      exact[t * rows + r] = cpu::cpu_kernels().dot_f32(w.deq.data() + r * cols, x.data() + t * cols, cols);
+    }
+  }
+  const std::string what = std::string("matmul ") + w.view.name + " " + std::to_string(cols) + "x" +
+                           std::to_string(rows) + " t=" + std::to_string(n_tokens);
+  CHECK_CLOSE_VEC(y, want, tol[_i], what);
+  // The dequantizers are bit-exact, so each output is exactly dot_f32 of the reference row.
+  if (!bit_equal(y, exact)) ::petrel::test::fail(__FILE__, __LINE__, what + ": not bit-equal to dot_f32(dequantized row)");
+}
+
+const GgmlType kWeightTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16,   GgmlType::Q8_0,  GgmlType::Q4_0,
+                                 GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,   GgmlType::Q2_K,  GgmlType::Q3_K,
+                                 GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,   GgmlType::IQ4_NL, GgmlType::IQ4_XS,
+                                 GgmlType::MXFP4};
+
+PETREL_TEST(cpu_matmul_all_types) {
+  auto be = make_cpu_backend(2);
+  uint64_t seed = 100;
+  for (GgmlType type : kWeightTypes) {
+    PETREL_CHECK(can_quantize(type));
+    const uint32_t bs = ggml_type_info(static_cast<uint32_t>(type))->block_size;
+    for (int64_t cols : {int64_t{256}, int64_t{768}, int64_t{bs == 1 ? 37 : bs * 3}}) {
+      for (int64_t rows : {1, 7, 33}) {
+        for (int64_t n_tokens : {1, 7, 64, 70}) check_matmul(type, cols, rows, n_tokens, *be, ++seed);
+      }
+    }
+  }
+}
+
+PETREL_TEST(cpu_matmul_large_and_slab) {
+  auto be = make_cpu_backend(3);
+  check_matmul(GgmlType::Q4_K, 2048, 67, 5, *be, 7);
+  check_matmul(GgmlType::F32, 4096, 9, 3, *be, 8);  // rows_per_block = 4: partial last block
+  // Matrix 1 of a stacked {cols, rows, 3} expert tensor.
+  TestWeight w = make_weight(GgmlType::Q8_0, 64, 5, 9, 3);
+  Rng rng(10);
+  std::vector<float> x = random_vec(rng, 2 * 64), y(2 * 5);
+  be->matmul(w.view.slab(1), x.data(), 2, y.data());
+  std::vector<float> want(y.size());
+  for (int t = 0; t < 2; ++t) {
+    for (int r = 0; r < 5; ++r) {
+      double s = 0;
+      for (int c = 0; c < 64; ++c) s += static_cast<double>(w.deq[(5 + r) * 64 + c]) * x[t * 64 + c];
+      want[t * 5 + r] = static_cast<float>(s);
+    }
+  }
+  CHECK_CLOSE_VEC(y, want, 1e-5, "matmul slab");
+}
+
+// ---- get_rows -------------------------------------------------------------------------------------
+
+PETREL_TEST(cpu_get_rows) {
+  auto be = make_cpu_backend(2);
+  for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_K,
+                        GgmlType::Q6_K, GgmlType::IQ4_XS}) {
+    TestWeight w = make_weight(type, 512, 40, 200 + static_cast<uint64_t>(type));
+    const std::vector<int32_t> ids = {3, 0, 39, 3, 17};
+    std::vector<float> out(ids.size() * 512);
+    be->get_rows(w.view, ids.data(), static_cast<int64_t>(ids.size()), out.data());
+    std::vector<float> want;
+    for (int32_t id : ids) want.insert(want.end(), w.deq.begin() + id * 512, w.deq.begin() + (id + 1) * 512);
+    PETREL_CHECK(bit_equal(out, want));
+  }
+  // An out-of-range id poisons its row only.
+  TestWeight w = make_weight(GgmlType::F16, 64, 4, 300);
+  const int32_t ids[2] = {1, 4};
+  std::vector<float> out(128);
+  be->get_rows(w.view, ids, 2, out.data());
+  PETREL_CHECK(std::isfinite(out[0]) && std::isnan(out[64]));
+}
+
+// ---- rms_norm, rope -------------------------------------------------------------------------------
+
+PETREL_TEST(cpu_rms_norm) {
+  auto be = make_cpu_backend(3);
+  Rng rng(1);
+  for (int64_t n : {1, 7, 256, 1000, 4096}) {
+    const int64_t rows = 9;
+    std::vector<float> x = random_vec(rng, static_cast<size_t>(n * rows), 3.0f), w = random_vec(rng, static_cast<size_t>(n));
+    for (bool with_w : {false, true}) {
+      std::vector<float> y(x.size()), want(x.size());
+      be->rms_norm(x.data(), with_w ? w.data() : nullptr, n, rows, 1e-6f, y.data());
+      for (int64_t r = 0; r < rows; ++r) {
+        double ss = 0;
+        for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[r * n + i]) * x[r * n + i];
+        const double inv = 1.0 / std::sqrt(ss / n + 1e-6);
+        for (int64_t i = 0; i < n; ++i) want[r * n + i] = static_cast<float>(x[r * n + i] * inv * (with_w ? w[i] : 1.0));
+      }
+      CHECK_CLOSE_VEC(y, want, 1e-5 * std::fabs(_w) + 1e-7, "rms_norm n=" + std::to_string(n));
+      std::vector<float> in_place = x;  // y may alias x
+      be->rms_norm(in_place.data(), with_w ? w.data() : nullptr, n, rows, 1e-6f, in_place.data());
+      PETREL_CHECK(bit_equal(in_place, y));
+    }
+  }
+}
+
+void check_rope(int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot, float base, int32_t max_pos,
+                uint64_t seed) {
+  auto be = make_cpu_backend(2);
+  Rng rng(seed);
+  std::vector<float> x = random_vec(rng, static_cast<size_t>(n_tokens * n_heads * head_dim));
+  std::vector<int32_t> pos(static_cast<size_t>(n_tokens));
+  for (auto& p : pos) p = static_cast<int32_t>(rng.next() % static_cast<uint64_t>(max_pos + 1));
+  std::vector<float> y = x;
+  be->rope_neox(y.data(), n_tokens, n_heads, head_dim, n_rot, pos.data(), base);
+  std::vector<float> want = x, tol(x.size(), 0.0f);
+  const int64_t half = n_rot / 2;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t h = 0; h < n_heads; ++h) {
+      const int64_t o = (t * n_heads + h) * head_dim;
+      for (int64_t i = 0; i < half; ++i) {
+        const double theta = pos[t] * std::pow(static_cast<double>(base), -2.0 * i / n_rot);
+        const double x0 = x[o + i], x1 = x[o + i + half];
+        want[o + i] = static_cast<float>(x0 * std::cos(theta) - x1 * std::sin(theta));
+        want[o + i + half] = static_cast<float>(x0 * std::sin(theta) + x1 * std::cos(theta));
+        // ggml builds the angle by repeated float multiplication: its error grows with pos.
+        const float t_ = static_cast<float>((std::fabs(x0) + std::fabs(x1)) * (2e-6 + 2e-7 * pos[t]));
+        tol[o + i] = tol[o + i + half] = t_;
+      }
+    }
+  }
+  CHECK_CLOSE_VEC(y, want, tol[_i], "rope n_rot=" + std::to_string(n_rot));
+}
+
+PETREL_TEST(cpu_rope_neox) {
+  check_rope(5, 4, 256, 64, 1e7f, 60, 1);        // qwen35 partial rotary: dims 64.. pass through
+  check_rope(70, 3, 64, 64, 1e4f, 50, 2);        // full rotary
+  check_rope(9, 2, 128, 32, 1e6f, 40000, 3);     // far positions
+  check_rope(1, 16, 256, 64, 1e7f, 262143, 4);
+}
+
+// ---- attention ------------------------------------------------------------------------------------
+
+void check_attention(int n_head, int n_head_kv, int head_dim, int64_t pos0, int64_t n_tokens, Backend& be, uint64_t seed,
+                     float q_amp = 2.0f) {
+  Rng rng(seed);
+  const int64_t n_pos = pos0 + n_tokens;
+  std::vector<float> q = random_vec(rng, static_cast<size_t>(n_tokens * n_head * head_dim), q_amp);
+  std::vector<float> kc = random_vec(rng, static_cast<size_t>(n_pos * n_head_kv * head_dim), 2.0f);
+  std::vector<float> vc = random_vec(rng, static_cast<size_t>(n_pos * n_head_kv * head_dim));
+  const AttentionShape shape{n_head, n_head_kv, head_dim, 1.0f / std::sqrt(static_cast<float>(head_dim))};
+  std::vector<float> out(q.size());
+  be.attention(shape, q.data(), kc.data(), vc.data(), pos0, n_tokens, out.data());
+  std::vector<float> want(q.size());
+  const int group = n_head / n_head_kv;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int h = 0; h < n_head; ++h) {
+      const float* qh = &q[(t * n_head + h) * head_dim];
+      const int kvh = h / group;
+      std::vector<double> s(static_cast<size_t>(pos0 + t + 1));
+      double mx = -1e300;
+      for (int64_t j = 0; j <= pos0 + t; ++j) {
+        double d = 0;
+        for (int c = 0; c < head_dim; ++c) d += static_cast<double>(qh[c]) * kc[(j * n_head_kv + kvh) * head_dim + c];
+        s[j] = d * shape.scale;
+        mx = std::max(mx, s[j]);
+      }
+      double sum = 0;
+      for (auto& e : s) sum += (e = std::exp(e - mx));
+      for (int c = 0; c < head_dim; ++c) {
+        double acc = 0;
+        for (int64_t j = 0; j <= pos0 + t; ++j) acc += s[j] * vc[(j * n_head_kv + kvh) * head_dim + c];
+        want[(t * n_head + h) * head_dim + c] = static_cast<float>(acc / sum);
+      }
+    }
+  }
+  CHECK_CLOSE_VEC(out, want, 1e-5, "attention pos0=" + std::to_string(pos0) + " n=" + std::to_string(n_tokens));
+}
+
+PETREL_TEST(cpu_attention) {
+  auto be = make_cpu_backend(3);
+  check_attention(4, 2, 64, 0, 1, *be, 1);
+  check_attention(4, 2, 64, 0, 40, *be, 2);
+  check_attention(4, 2, 64, 37, 5, *be, 3);   // cache holds 37 earlier tokens
+  check_attention(4, 4, 32, 11, 1, *be, 4);   // decode step, no GQA
+  check_attention(8, 2, 256, 100, 3, *be, 5); // qwen35 head_dim
+  check_attention(6, 1, 16, 3, 70, *be, 6);
+  // Decode over a long cache: the context is split into parts that are merged afterwards.
+  check_attention(16, 2, 256, 1000, 1, *be, 7);
+  check_attention(8, 2, 64, 300, 5, *be, 8);     // later parts are empty for the early queries
+  check_attention(4, 4, 32, 2000, 2, *be, 9, 12.0f);  // peaked softmax: scores up to ~±50
+  // Many units: no split, several online-softmax blocks per query.
+  check_attention(4, 2, 32, 50, 130, *be, 10);
+  check_attention(4, 2, 32, 400, 130, *be, 11, 12.0f);
+  // out may alias q (split and unsplit contexts).
+  for (int64_t pos0 : {100, 200}) {
+    Rng rng(12);
+    std::vector<float> q = random_vec(rng, 3 * 4 * 32), kc = random_vec(rng, 203 * 2 * 32), vc = random_vec(rng, 203 * 2 * 32);
+    const AttentionShape shape{4, 2, 32, 0.2f};
+    std::vector<float> out(q.size()), in_place = q;
+    be->attention(shape, q.data(), kc.data(), vc.data(), pos0, 3, out.data());
+    be->attention(shape, in_place.data(), kc.data(), vc.data(), pos0, 3, in_place.data());
+    PETREL_CHECK(bit_equal(out, in_place));
+  }
+}
+
+// ---- conv1d_silu ----------------------------------------------------------------------------------
+
+PETREL_TEST(cpu_conv1d_silu) {
+  auto be = make_cpu_backend(2);
+  Rng rng(5);
+  const int64_t channels = 200, kernel = 4, n = 23;
+  std::vector<float> w = random_vec(rng, static_cast<size_t>(channels * kernel));
+  std::vector<float> x = random_vec(rng, static_cast<size_t>(n * channels), 2.0f);
+  std::vector<float> state0 = random_vec(rng, static_cast<size_t>((kernel - 1) * channels), 2.0f);
+  // Reference over concat(state0, x).
+  std::vector<float> want(x.size());
+  auto input = [&](int64_t r, int64_t c) -> double {
+    return r < kernel - 1 ? state0[r * channels + c] : x[(r - kernel + 1) * channels + c];
+  };
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t c = 0; c < channels; ++c) {
+      double s = 0;
+      for (int64_t i = 0; i < kernel; ++i) s += w[c * kernel + i] * input(t + i, c);
+      want[t * channels + c] = static_cast<float>(s / (1.0 + std::exp(-s)));
+    }
+  }
+  std::vector<float> state = state0, y(x.size());
+  be->conv1d_silu(x.data(), w.data(), state.data(), n, channels, kernel, y.data());
+  CHECK_CLOSE_VEC(y, want, 1e-5 * (1.0 + std::fabs(_w)), "conv1d_silu");
+  std::vector<float> want_state(x.end() - (kernel - 1) * channels, x.end());
+  PETREL_CHECK(bit_equal(state, want_state));
+  // Carried state: calls of 1, 2 (shorter than the state), 1, 12 and 7 tokens equal one call.
+  std::vector<float> state2 = state0, y2(x.size());
+  int64_t t0 = 0;
+  for (int64_t len : {1, 2, 1, 12, 7}) {
+    be->conv1d_silu(x.data() + t0 * channels, w.data(), state2.data(), len, channels, kernel, y2.data() + t0 * channels);
+    t0 += len;
+  }
+  PETREL_CHECK_EQ(t0, n);
+  PETREL_CHECK(bit_equal(y2, y));
+  PETREL_CHECK(bit_equal(state2, state));
+}
+
+// ---- delta_net ------------------------------------------------------------------------------------
+
+struct DeltaCase {
+  DeltaNetShape shape;
+  int64_t n;
+  std::vector<float> q, k, v, g, beta, state0;
+};
+
+DeltaCase make_delta_case(int hk, int hv, int dk, int dv, bool grouped, int64_t n, uint64_t seed,
+                          bool strong_decay = false) {
+  DeltaCase c{{hk, hv, dk, dv, grouped, 1e-6f}, n, {}, {}, {}, {}, {}, {}};
+  Rng rng(seed);
+  c.q = random_vec(rng, static_cast<size_t>(n * hk * dk), 2.0f);
+  c.k = random_vec(rng, static_cast<size_t>(n * hk * dk), 2.0f);
+  c.v = random_vec(rng, static_cast<size_t>(n * hv * dv));
+  c.g.resize(static_cast<size_t>(n * hv));
+  c.beta.resize(c.g.size());
+  for (size_t i = 0; i < c.g.size(); ++i) {
+    // g = -exp(A_log) * softplus(a + dt_bias), beta = sigmoid(b), as the model computes them.
+    const float a = 3.0f * rng.sym(), a_log = rng.sym();
+    c.g[i] = -std::exp(a_log) * std::log1p(std::exp(a));
+    if (strong_decay && rng.uniform() < 0.2f) c.g[i] = -80.0f * rng.uniform();
+    c.beta[i] = 1.0f / (1.0f + std::exp(-3.0f * rng.sym()));
+  }
+  c.state0 = random_vec(rng, static_cast<size_t>(hv * dk * dv), 0.5f);
+  return c;
+}
+
+// Naive double-precision §2.6 recurrence; updates state, returns outputs.
+std::vector<float> delta_reference(const DeltaCase& c, std::vector<double>& s) {
+  const int hk = c.shape.n_k_heads, hv = c.shape.n_v_heads, dk = c.shape.d_k, dv = c.shape.d_v;
+  std::vector<float> out(static_cast<size_t>(c.n * hv * dv));
+  auto l2 = [&](const float* x, std::vector<double>& y, double post) {
+    double ss = 0;
+    for (int i = 0; i < dk; ++i) ss += static_cast<double>(x[i]) * x[i];
+    const double inv = 1.0 / std::max(std::sqrt(ss), static_cast<double>(c.shape.eps));
+    for (int i = 0; i < dk; ++i) y[i] = x[i] * inv * post;
+  };
+  std::vector<double> qn(dk), kn(dk), m(dv);
+  for (int64_t t = 0; t < c.n; ++t) {
+    for (int p = 0; p < hv; ++p) {
+      const int kh = c.shape.grouped_heads ? p / (hv / hk) : p % hk;
+      l2(&c.q[(t * hk + kh) * dk], qn, 1.0 / std::sqrt(static_cast<double>(dk)));
+      l2(&c.k[(t * hk + kh) * dk], kn, 1.0);
+      double* S = &s[static_cast<size_t>(p) * dk * dv];
+      const double alpha = std::exp(static_cast<double>(c.g[t * hv + p])), b = c.beta[t * hv + p];
+      std::fill(m.begin(), m.end(), 0.0);
+      for (int i = 0; i < dk; ++i) {
+        for (int j = 0; j < dv; ++j) {
+          S[i * dv + j] *= alpha;
+          m[j] += kn[i] * S[i * dv + j];
+        }
+      }
+      for (int j = 0; j < dv; ++j) m[j] = b * (c.v[(t * hv + p) * dv + j] - m[j]);
+      for (int j = 0; j < dv; ++j) {
+        double o = 0;
+        for (int i = 0; i < dk; ++i) {
+          S[i * dv + j] += kn[i] * m[j];
+          o += qn[i] * S[i * dv + j];
+        }
+        out[(t * hv + p) * dv + j] = static_cast<float>(o);
+      }
+    }
+  }
+  return out;
+}
+
+// Runs the backend over the case in calls of `step` tokens (step >= n: one chunked call;
+// step == 1: the recurrent path token by token). Returns outputs; state updated in place.
+std::vector<float> delta_run(Backend& be, const DeltaCase& c, int64_t step, std::vector<float>& state) {
+  const int hk = c.shape.n_k_heads, hv = c.shape.n_v_heads, dk = c.shape.d_k, dv = c.shape.d_v;
+  std::vector<float> out(static_cast<size_t>(c.n * hv * dv));
+  for (int64_t t0 = 0; t0 < c.n; t0 += step) {
+    const int64_t len = std::min(step, c.n - t0);
+    be.delta_net(c.shape, &c.q[t0 * hk * dk], &c.k[t0 * hk * dk], &c.v[t0 * hv * dv], &c.g[t0 * hv], &c.beta[t0 * hv],
+                 state.data(), len, &out[t0 * hv * dv]);
+  }
+  return out;
+}
+
+void check_delta(Backend& be, const DeltaCase& c, double tol, bool against_double) {
+  const std::string what = "delta_net hk=" + std::to_string(c.shape.n_k_heads) + " hv=" + std::to_string(c.shape.n_v_heads) +
+                           (c.shape.grouped_heads ? " grouped" : " tiled") + " dk=" + std::to_string(c.shape.d_k) +
+                           " dv=" + std::to_string(c.shape.d_v) + " n=" + std::to_string(c.n);
+  std::vector<float> s_rec = c.state0, s_chunk = c.state0;
+  std::vector<float> o_rec = delta_run(be, c, 1, s_rec);
+  std::vector<float> o_chunk = delta_run(be, c, c.n, s_chunk);
+  const double o_scale = std::max(1.0, max_abs(o_rec)), s_scale = std::max(1.0, max_abs(s_rec));
+  CHECK_CLOSE_VEC(o_chunk, o_rec, tol * o_scale, what + " chunked vs recurrent output");
+  CHECK_CLOSE_VEC(s_chunk, s_rec, tol * s_scale, what + " chunked vs recurrent state");
+  if (against_double) {
+    std::vector<double> s_ref(c.state0.begin(), c.state0.end());
+    std::vector<float> o_ref = delta_reference(c, s_ref);
+    std::vector<float> s_ref_f(s_ref.begin(), s_ref.end());
+    CHECK_CLOSE_VEC(o_rec, o_ref, tol * o_scale, what + " recurrent vs double");
+    CHECK_CLOSE_VEC(o_chunk, o_ref, tol * o_scale, what + " chunked vs double");
+    CHECK_CLOSE_VEC(s_chunk, s_ref_f, tol * s_scale, what + " chunked state vs double");
+  }
+}
+
+PETREL_TEST(cpu_delta_net_every_length) {
+  auto be = make_cpu_backend(2);
+  for (int64_t n = 1; n <= 200; ++n) check_delta(*be, make_delta_case(2, 4, 16, 8, true, n, 1000 + n), 2e-5, n % 13 == 1);
+}
+
+PETREL_TEST(cpu_delta_net_head_mappings) {
+  auto be = make_cpu_backend(3);
+  uint64_t seed = 5000;
+  for (bool grouped : {false, true}) {
+    for (int ratio : {1, 2, 3}) {
+      for (int64_t n : {2, 63, 64, 65, 130}) {
+        check_delta(*be, make_delta_case(2, 2 * ratio, 32, 24, grouped, n, ++seed), 2e-5, true);
+      }
+    }
+  }
+  // Full-size heads (d_k = d_v = 128) across a chunk boundary, and strong decay (underflow).
+  check_delta(*be, make_delta_case(1, 2, 128, 128, false, 130, ++seed), 2e-5, true);
+  check_delta(*be, make_delta_case(2, 4, 32, 32, false, 150, ++seed, true), 2e-5, true);
+}
+
+PETREL_TEST(cpu_delta_net_mapping_is_distinct) {
+  // Tiled and grouped differ when Hv > Hk (guards against one ignoring the flag).
+  auto be = make_cpu_backend(1);
+  DeltaCase c = make_delta_case(2, 4, 16, 8, false, 3, 77);
+  std::vector<float> s1 = c.state0, s2 = c.state0;
+  std::vector<float> tiled = delta_run(*be, c, 3, s1);
+  c.shape.grouped_heads = true;
+  std::vector<float> grouped = delta_run(*be, c, 3, s2);
+  PETREL_CHECK(max_abs_diff(tiled, grouped) > 1e-3);
+}
+
+// ---- thread-count independence --------------------------------------------------------------------
+
+PETREL_TEST(cpu_ops_identical_for_1_2_3_threads) {
+  std::vector<std::vector<float>> results[3];
+  for (int threads = 1; threads <= 3; ++threads) {
+    auto be = make_cpu_backend(threads);
+    std::vector<std::vector<float>>& r = results[threads - 1];
+    Rng rng(42);
+    TestWeight w = make_weight(GgmlType::Q4_K, 512, 37, 1);
+    std::vector<float> x = random_vec(rng, 9 * 512), y(9 * 37);
+    be->matmul(w.view, x.data(), 9, y.data());
+    r.push_back(y);
+    be->matmul(w.view, x.data(), 1, y.data());
+    r.push_back(y);
+    std::vector<float> nrm(x.size());
+    be->rms_norm(x.data(), x.data() + 100, 256, 18, 1e-6f, nrm.data());
+    r.push_back(nrm);
+    std::vector<int32_t> pos = {5, 6, 7, 8, 9, 10, 11, 12, 13};
+    std::vector<float> rx(x.begin(), x.begin() + 9 * 2 * 256);
+    be->rope_neox(rx.data(), 9, 2, 256, 64, pos.data(), 1e7f);
+    r.push_back(rx);
+    const AttentionShape as{4, 2, 64, 0.125f};
+    std::vector<float> kc = random_vec(rng, 20 * 2 * 64), vc = random_vec(rng, 20 * 2 * 64), ao(5 * 4 * 64);
+    be->attention(as, x.data(), kc.data(), vc.data(), 15, 5, ao.data());
+    r.push_back(ao);
+    std::vector<float> cw = random_vec(rng, 300 * 4), cs(3 * 300, 0.0f), cy(9 * 300);
+    be->conv1d_silu(x.data(), cw.data(), cs.data(), 9, 300, 4, cy.data());
+    r.push_back(cy);
+    r.push_back(cs);
+    DeltaCase c = make_delta_case(2, 6, 32, 16, false, 70, 3);
+    std::vector<float> st = c.state0;
+    r.push_back(delta_run(*be, c, 70, st));
+    r.push_back(delta_run(*be, c, 1, st));
+    r.push_back(st);
+  }
+  for (int t = 1; t < 3; ++t) {
+    PETREL_CHECK_EQ(results[t].size(), results[0].size());
+    for (size_t i = 0; i < results[0].size(); ++i) {
+      if (!bit_equal(results[t][i], results[0][i])) {
+        ::petrel::test::fail(__FILE__, __LINE__, "result " + std::to_string(i) + " differs with " + std::to_string(t + 1) + " threads");
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace petrel

@@ -1,0 +1,41 @@
+// Runs every PETREL_TEST; prints "N passed, N failed" and exits non-zero on any failure.
+#include <cstring>
+
+#include "tests/test.h"
+
+namespace petrel::test {
+
+namespace {
+int g_failures_in_case = 0;
+}
+
+std::vector<Case>& registry() {
+  static std::vector<Case> cases;
+  return cases;
+}
+
+void fail(const char* file, int line, const std::string& what) {
+  ++g_failures_in_case;
+  std::fprintf(stderr, "  %s:%d: %s\n", file, line, what.c_str());
+}
+
+}  // namespace petrel::test
+
+int main(int argc, char** argv) {
+  using namespace petrel::test;
+  const char* filter = argc > 1 ? argv[1] : nullptr;
+  int passed = 0, failed = 0;
+  for (const auto& c : registry()) {
+    if (filter && !std::strstr(c.name, filter)) continue;
+    g_failures_in_case = 0;
+    c.fn();
+    if (g_failures_in_case == 0) {
+      ++passed;
+    } else {
+      ++failed;
+      std::fprintf(stderr, "FAIL %s\n", c.name);
+    }
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

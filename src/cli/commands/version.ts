@@ -1,0 +1,24 @@
+// `petrel --version`: the version, plus what this build can use on this machine.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadNative, packageRoot } from '../../engine/native.js';
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function versionText(): string {
+  const lines = [`petrel ${packageVersion()} (node ${process.versions.node}, ${process.platform}-${process.arch})`];
+  try {
+    const info = loadNative().systemInfo();
+    lines.push(`cpu features: ${info.cpuFeatures.join(' ') || 'none detected'}`);
+    lines.push(`cpu kernels:  ${info.cpuKernels}`);
+    lines.push(`backends compiled in: ${info.backendsCompiled.join(', ')}`);
+    lines.push(`backends available:  ${info.backendsAvailable.join(', ')}`);
+    lines.push(`native build: ${info.compiler} (${info.arch})`);
+  } catch (err) {
+    lines.push(`native addon: not loaded (${err instanceof Error ? err.message : String(err)})`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,50 @@
+// The petrel command line: commander program, one file per command, one top-level error policy.
+import { Command, CommanderError } from 'commander';
+import { isUserFacing } from '../errors.js';
+import { versionText } from './commands/version.js';
+import { registerShowCommand } from './commands/show.js';
+import { registerSynthCommand } from './commands/synth.js';
+
+export function buildProgram(): Command {
+  const program = new Command('petrel')
+    .description('Run Qwen3.5-family models locally (hybrid Gated DeltaNet + attention, dense and MoE, GGUF)')
+    // --version prints more than a number (what this build can use here); main() answers it.
+    .option('-V, --version', 'print the version, the CPU features found and the backends compiled in')
+    .showHelpAfterError('(run "petrel --help" for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) });
+  program.exitOverride();
+
+  program.commandsGroup('Models:');
+  registerShowCommand(program);
+  program.commandsGroup('Development:');
+  registerSynthCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const first = argv[2];
+  if (first === '--version' || first === '-V') {
+    process.stdout.write(versionText() + '\n');
+    return;
+  }
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exitCode = reportError(err);
+  }
+}
+
+/** Prints one line for errors the user can act on, a stack for bugs; returns the exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander already printed its message (help, version, or a usage error).
+    return err.exitCode;
+  }
+  if (isUserFacing(err)) {
+    process.stderr.write(`petrel: ${err.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`petrel: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}

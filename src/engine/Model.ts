@@ -1,0 +1,55 @@
+// Model: a GGUF loaded for inference (weights memory-mapped, hyperparameters checked, CPU thread
+// pool started, all in a native worker thread). Sessions share it.
+import { EngineUnavailableError } from './errors.js';
+import { loadNative, type NativeModel, type NativeModelInfo } from './native.js';
+import { Session } from './Session.js';
+
+export interface LoadModelOptions {
+  /** Compute threads; default one per hardware thread. */
+  threads?: number;
+  /** Default context length of sessions; default the model's own. */
+  contextLength?: number;
+}
+
+export interface SessionOptions {
+  /** Tokens the session may hold; default the model's context length. */
+  contextLength?: number;
+}
+
+export type ModelInfo = NativeModelInfo;
+
+export class Model {
+  readonly path: string;
+  readonly info: ModelInfo;
+  #native: NativeModel;
+
+  private constructor(path: string, native: NativeModel) {
+    this.path = path;
+    this.#native = native;
+    this.info = native.info;
+  }
+
+  static async load(path: string, options: LoadModelOptions = {}): Promise<Model> {
+    const addon = loadNative();
+    if (!addon.loadModel) throw new EngineUnavailableError();
+    const native = await addon.loadModel(path, { threads: options.threads, contextLength: options.contextLength });
+    return new Model(path, native);
+  }
+
+  createSession(options: SessionOptions = {}): Session {
+    return new Session(this, this.#native.createSession({ contextLength: options.contextLength }));
+  }
+
+  get disposed(): boolean {
+    return this.#native.disposed;
+  }
+
+  /** Releases this handle; sessions still open keep the weights alive until they are disposed. */
+  dispose(): void {
+    this.#native.dispose();
+  }
+}
+
+export function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  return Model.load(path, options);
+}
