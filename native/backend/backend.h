@@ -62,6 +62,7 @@ class Backend {
   virtual void get_rows(const WeightView& table, const int32_t* ids, int64_t n, float* out) = 0;
 
   // y = x / sqrt(mean(x^2) + eps) * w, per row of length n (w may be null: no scaling).
+  // y may equal x (in place).
   virtual void rms_norm(const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y) = 0;
 
   // NEOX RoPE in place on the first n_rot dims of each head: pairs (i, i + n_rot/2).
@@ -78,7 +79,7 @@ class Backend {
 
   // Causal depthwise conv (kernel K) + SiLU over n_tokens, with a rolling state of the last K-1
   // inputs per channel (state: [K-1][channels], oldest first; updated in place).
-  // weights: [channels][K] taps, oldest first. x, y: [n_tokens][channels].
+  // weights: [channels][K] taps, oldest first. x, y: [n_tokens][channels]; y must not overlap x.
   virtual void conv1d_silu(const float* x, const float* weights, float* state, int64_t n_tokens, int64_t channels,
                            int64_t kernel, float* y) = 0;
 

@@ -29,7 +29,7 @@ export function buildMetadata(
 
   str('general.architecture', a);
   str('general.type', 'model');
-  str('general.name', `${p.description} (petrel synthetic, random weights)`);
+  str('general.name', `${p.description}, random weights (petrel synth ${p.name})`);
   str('general.size_label', sizeLabel(tensors));
 
   u32(`${a}.block_count`, p.nLayer);

@@ -92,12 +92,12 @@ const TINY = {
 } as const satisfies Partial<SynthPreset>;
 
 export const PRESETS: readonly SynthPreset[] = [
-  { ...TINY, name: 'tiny', description: 'tiny qwen35 (dense, Hv = 2·Hk, tied)', arch: 'qwen35',
+  { ...TINY, name: 'tiny', description: 'tiny qwen35: dense, Hv = 2·Hk, tied output', arch: 'qwen35',
     nFf: 512, nHead: 4, nHeadKv: 2, ssmVHeads: 4, tiedOutput: true },
-  { ...TINY, name: 'tiny-moe', description: 'tiny qwen35moe (8 experts, top-2, shared expert)', arch: 'qwen35moe',
+  { ...TINY, name: 'tiny-moe', description: 'tiny qwen35moe: 8 experts, top-2, shared expert', arch: 'qwen35moe',
     nHead: 4, nHeadKv: 2, ssmVHeads: 4, tiedOutput: false,
     moe: { nExpert: 8, nExpertUsed: 2, nFfExp: 128, nFfShexp: 256 } },
-  { ...TINY, name: 'tiny-r3', description: 'tiny qwen35 with Hv = 3·Hk like the 27B (untied)', arch: 'qwen35',
+  { ...TINY, name: 'tiny-r3', description: 'tiny qwen35: Hv = 3·Hk as in the 27B, untied output', arch: 'qwen35',
     nFf: 512, nHead: 6, nHeadKv: 2, ssmVHeads: 6, tiedOutput: false },
 
   { ...QWEN35, name: '0.8b', description: 'Qwen3.5-0.8B', arch: 'qwen35',

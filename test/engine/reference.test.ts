@@ -5,7 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/engine/index.js';
 import { loadNative } from '../../src/engine/native.js';
 import { loadReferenceModel } from '../support/referenceForward.js';
-import { compareLogits, extraArchModel, presetModel, randomTokens, tempDir, type Diff } from './helpers/models.js';
+import path from 'node:path';
+import { buildExtraArchSpec, EXTRA_ARCH_DIMS, writeExtraArch, writeGgufSpec } from '../fixtures/extraArchs.js';
+import { compareLogits, extraArchModel, maxAbsDiff, presetModel, randomTokens, tempDir, type Diff } from './helpers/models.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -13,8 +15,9 @@ afterAll(() => tmp.cleanup());
 const N_TOKENS = 20;
 const results: Record<string, Diff> = {};
 
-async function check(name: string, file: string, nTokens = N_TOKENS): Promise<void> {
+async function check(name: string, file: string, nTokens = N_TOKENS, layerTypes?: string[]): Promise<void> {
   const model = await loadModel(file, { threads: 2 });
+  if (layerTypes) expect(model.info.layerTypes).toEqual(layerTypes);
   const session = model.createSession();
   const tokens = randomTokens(nTokens, model.info.nVocab, 7);
   const logits = (await session.evaluate(tokens, { logits: 'all' }))!;
@@ -35,6 +38,11 @@ describe('engine logits match the float64 reference', () => {
       await check(preset, await presetModel(preset));
     });
   }
+  for (const type of ['f16', 'q8_0'] as const) {
+    it(`qwen35 preset tiny-moe with ${type} weights`, async () => {
+      await check(`tiny-moe-${type}`, await presetModel('tiny-moe', { type }));
+    });
+  }
   it('qwen35 preset tiny over 150 tokens (several 64-token DeltaNet chunks)', async () => {
     await check('tiny-150', await presetModel('tiny'), 150);
   });
@@ -43,4 +51,43 @@ describe('engine logits match the float64 reference', () => {
       await check(arch, await extraArchModel(arch, tmp.dir));
     });
   }
+  it('qwen3next with attention.recurrent_layers overriding the interval (and an MTP block)', async () => {
+    const file = path.join(tmp.dir, 'qwen3next-flags.gguf');
+    await writeExtraArch('qwen3next', file, { recurrentLayers: [false, true, true, false, false] });
+    await check('qwen3next-flags', file, N_TOKENS, ['attention', 'deltanet', 'deltanet', 'attention']);
+  });
+});
+
+describe('weight layouts', () => {
+  it('a fused ffn_gate_up_exps gives the same logits as separate gate and up experts', async () => {
+    const separate = await extraArchModel('qwen3moe', tmp.dir);
+    const gguf = loadNative().openGguf(separate);
+    const spec = buildExtraArchSpec('qwen3moe');
+    const { nEmbd, nLayer, moe } = EXTRA_ARCH_DIMS.qwen3moe;
+    const { nExpert, nFfExp } = moe!;
+    for (let il = 0; il < nLayer; il++) {
+      const gate = gguf.dequantize(`blk.${il}.ffn_gate_exps.weight`);
+      const up = gguf.dequantize(`blk.${il}.ffn_up_exps.weight`);
+      const fused = new Float32Array(2 * gate.length);
+      const slab = nFfExp * nEmbd;
+      for (let e = 0; e < nExpert; e++) {
+        fused.set(gate.subarray(e * slab, (e + 1) * slab), 2 * e * slab);
+        fused.set(up.subarray(e * slab, (e + 1) * slab), (2 * e + 1) * slab);
+      }
+      spec.tensors = spec.tensors.filter((t) => t.name !== `blk.${il}.ffn_gate_exps.weight` && t.name !== `blk.${il}.ffn_up_exps.weight`);
+      spec.tensors.push({ name: `blk.${il}.ffn_gate_up_exps.weight`, shape: [nEmbd, 2 * nFfExp, nExpert], type: 0, source: { kind: 'f32', data: fused } });
+    }
+    gguf.close();
+    const fusedFile = await writeGgufSpec(path.join(tmp.dir, 'qwen3moe-fused.gguf'), spec);
+    const tokens = randomTokens(12, 512, 5);
+    const run = async (file: string) => {
+      const m = await loadModel(file, { threads: 2 });
+      const s = m.createSession();
+      const logits = (await s.evaluate(tokens, { logits: 'all' }))!;
+      s.dispose();
+      m.dispose();
+      return logits;
+    };
+    expect(maxAbsDiff(await run(fusedFile), await run(separate))).toBeLessThan(1e-5);
+  });
 });

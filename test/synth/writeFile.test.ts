@@ -115,7 +115,7 @@ describe('synthetic GGUF files', () => {
     await synthesize('tiny', q8, { type: 'q8_0', seed: 5 });
     await synthesize('tiny', bf16, { type: 'bf16', seed: 5 });
     await synthesize('tiny', short, { type: 'f32', seed: 5, layers: 2 });
-    const name = 'blk.1.attn_qkv.weight';
+    const name = 'blk.0.attn_qkv.weight';
     const ref = withGguf(f32, (g) => g.dequantize(name));
     expect(relRmse(withGguf(q8, (g) => g.dequantize(name)), ref)).toBeLessThan(0.01);
     expect(relRmse(withGguf(bf16, (g) => g.dequantize(name)), ref)).toBeLessThan(0.01);

@@ -94,9 +94,12 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     return true;
   }
 
+  // The pending exception as a rejected promise (N-API refuses to create a promise while an
+  // exception is pending, so take it off first).
   Napi::Promise rejected(Napi::Env env) {
+    Napi::Error err = env.GetAndClearPendingException();
     Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
-    d.Reject(env.GetAndClearPendingException().Value());
+    d.Reject(err.Value());
     return d.Promise();
   }
 

@@ -11,9 +11,8 @@ void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, Workspa
              const int32_t* tokens, int64_t n, OutputRows rows, std::vector<float>* logits) {
   const int64_t n_embd = hp.n_embd;
   const int64_t pos0 = st->n_pos;
-  int32_t* positions = nullptr;
   if (ws.positions.size() < static_cast<size_t>(n)) ws.positions.resize(static_cast<size_t>(n));
-  positions = ws.positions.data();
+  int32_t* positions = ws.positions.data();
   for (int64_t t = 0; t < n; ++t) positions[t] = static_cast<int32_t>(pos0 + t);
 
   float* h = scratch(ws.h, n * n_embd);

@@ -38,8 +38,8 @@ Status make_state(const Hparams& hp, SequenceState* out) {
 
 Status reserve_kv(const Hparams& hp, SequenceState* st, int64_t n_pos, int64_t max_pos) {
   if (n_pos <= st->kv_capacity) return Status();
-  // Double (from 256 positions) so decode appends amortise; never past the context limit.
-  const int64_t capacity = std::min(std::max({n_pos, st->kv_capacity * 2, int64_t{256}}), std::max(max_pos, n_pos));
+  // Double (from 32 positions) so decode appends amortise; never past the context limit.
+  const int64_t capacity = std::min(std::max({n_pos, st->kv_capacity * 2, int64_t{32}}), std::max(max_pos, n_pos));
   try {
     std::vector<std::vector<float>> grown_k(static_cast<size_t>(hp.n_layer));
     std::vector<std::vector<float>> grown_v(static_cast<size_t>(hp.n_layer));

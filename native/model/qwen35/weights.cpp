@@ -46,6 +46,13 @@ class Binder {
                                                     shape_string(shape));
       }
     }
+    // NVFP4 files carry "<w>.scale" multipliers that llama.cpp applies to the matmul output; this
+    // engine does not, so refuse such files instead of computing wrong logits.
+    if (name.size() > 7 && name.ends_with(".weight") && gguf_.find_tensor(name.substr(0, name.size() - 7) + ".scale")) {
+      return Status(StatusCode::unsupported, what_ + ": tensor " + gguf_quote(name) +
+                                                 " has a per-tensor scale (" + name.substr(0, name.size() - 7) +
+                                                 ".scale), which petrel does not support");
+    }
     if (!can_dequantize(t->type->type)) {
       return Status(StatusCode::unsupported, what_ + ": tensor " + gguf_quote(name) + " has type " + t->type->name +
                                                  ", which petrel cannot compute with");

@@ -159,6 +159,17 @@ PETREL_TEST(cpu_thread_pool_many_dispatches_and_nesting) {
   });
   PETREL_CHECK_EQ(inner.load(), 60);
   PETREL_CHECK_EQ(wrong_thread.load(), 0);
+  // A task of one pool may dispatch on another pool; indices stay within that pool's range.
+  cpu::ThreadPool other(2);
+  std::atomic<int> other_tasks{0}, other_bad{0};
+  pool.parallel_for(3, 1, [&](int64_t, int64_t, int) {
+    other.parallel_for(50, 1, [&](int64_t b, int64_t e, int tid) {
+      if (tid < 0 || tid >= 2) other_bad.fetch_add(1);
+      other_tasks.fetch_add(static_cast<int>(e - b));
+    });
+  });
+  PETREL_CHECK_EQ(other_tasks.load(), 150);
+  PETREL_CHECK_EQ(other_bad.load(), 0);
   cpu::ThreadPool automatic(0);
   PETREL_CHECK(automatic.n_threads() >= 1);
   // Destroying a pool right after a dispatch (workers still spinning) and one never used.

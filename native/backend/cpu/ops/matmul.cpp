@@ -1,14 +1,17 @@
 // matmul (y[t][r] = sum_c W[r][c] x[t][c]) for every weight type quant/convert.h can
 // dequantize, and the shared row dequantizer.
 //
-// Each task dequantizes a block of weight rows once into its thread's float buffer and dots
-// every row with every token of a token block (float activations, cpu_kernels().dot_f32).
-// Row blocks are sized to stay in L2 so each activation row, once loaded, is reused across the
-// block's rows from L1. n_tokens == 1 is the same loop with one token: a matvec.
+// A task is (block of weight rows, block of up to 64 tokens): it dequantizes its rows into the
+// thread's float buffer and dots every row with every token of the block (float activations,
+// cpu_kernels().dot_f32). So each row is dequantized once per call up to 64 tokens, and once per
+// 64 tokens beyond (about 1/64 of the dot work), which lets long prompts spread over threads
+// even for matrices with few rows. Row blocks stay in L2, so each activation row, once loaded,
+// is reused across the block's rows from L1. n_tokens == 1 is the same loop: a matvec.
 // Every output is one dot_f32 of the same two vectors whatever the threading, so results are
 // bit-identical for any thread count.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "backend/cpu/ops/ops.h"
 #include "quant/convert.h"
@@ -50,6 +53,41 @@ int64_t rows_per_block(int64_t cols, int64_t n_tokens) {
 
 constexpr int64_t kTokensPerBlock = 64;
 
+// llama.cpp converts the activations to the weight type's `vec_dot_type` before a matmul: Q8_0
+// for the 32-element formats, Q8_K for the K-quants and IQ4_XS, fp16/bf16 for half weights.
+// Rounding ours the same way makes logits on quantized files agree with llama.cpp's to float
+// round-off instead of ~1e-3 (the integer kernels of the speed work compute exactly this).
+GgmlType activation_type(GgmlType weight) {
+  switch (weight) {
+    case GgmlType::F16: return GgmlType::F16;
+    case GgmlType::BF16: return GgmlType::BF16;
+    case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1:
+    case GgmlType::Q8_0: case GgmlType::IQ4_NL: case GgmlType::MXFP4:
+      return GgmlType::Q8_0;  // Q8_1 for Q4_1/Q5_1 holds the same rounded values plus their sum
+    case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K:
+    case GgmlType::Q6_K: case GgmlType::IQ4_XS:
+      return GgmlType::Q8_K;
+    default:
+      return GgmlType::F32;
+  }
+}
+
+// x rounded through `type` (quantize then dequantize, row by row) into `out`; false if a row
+// cannot be converted (then the caller uses x as it is).
+bool round_activations(GgmlType type, const float* x, int64_t n_tokens, int64_t cols, float* out) {
+  const GgmlTypeInfo* info = ggml_type_info(static_cast<uint32_t>(type));
+  uint64_t row_bytes = 0;
+  if (info == nullptr || cols % info->block_size != 0 || !ggml_row_bytes(*info, static_cast<uint64_t>(cols), &row_bytes)) {
+    return false;
+  }
+  std::vector<uint8_t> packed(row_bytes);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    if (!quantize_row(type, x + t * cols, packed.data(), cols).ok()) return false;
+    if (!dequantize_row(type, packed.data(), out + t * cols, cols).ok()) return false;
+  }
+  return true;
+}
+
 bool valid_weight(const WeightView& w) {
   const GgmlTypeInfo* info = ggml_type_info(static_cast<uint32_t>(w.type));
   if (info == nullptr || !can_dequantize(w.type) || w.data == nullptr || w.cols() <= 0) return false;
@@ -75,6 +113,11 @@ void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_to
                       w.row_bytes % sizeof(float) == 0;
   const CpuKernels& k = ctx.kernels;
   Scratch& scratch = ctx.scratch;
+  const GgmlType act_type = activation_type(w.type);
+  if (act_type != GgmlType::F32) {
+    float* rounded = scratch.shared_buffer(static_cast<size_t>(n_tokens * cols));
+    if (round_activations(act_type, x, n_tokens, cols, rounded)) x = rounded;
+  }
 
   const int64_t work = rb_rows * cols * std::min(n_tokens, kTokensPerBlock);
   ctx.pool.parallel_for(n_rb * n_tb, grain_for(ctx.pool, n_rb * n_tb, work), [&](int64_t begin, int64_t end, int tid) {

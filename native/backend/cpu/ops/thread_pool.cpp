@@ -12,8 +12,24 @@
 namespace petrel::cpu {
 namespace {
 
-// Index of the pool thread running the current task; -1 outside any task.
+// The pool whose task this thread is running (nullptr outside any task), and its index there.
+thread_local const ThreadPool* t_pool = nullptr;
 thread_local int t_thread_index = -1;
+
+// Marks the calling thread as thread 0 of `pool` for one dispatch, restoring the previous
+// marks after (a task of another pool may call in).
+struct CallerMark {
+  const ThreadPool* saved_pool;
+  int saved_index;
+  explicit CallerMark(const ThreadPool* pool) : saved_pool(t_pool), saved_index(t_thread_index) {
+    t_pool = pool;
+    t_thread_index = 0;
+  }
+  ~CallerMark() {
+    t_pool = saved_pool;
+    t_thread_index = saved_index;
+  }
+};
 
 // About 20-100 us of polling, depending on the CPU's pause latency.
 constexpr int kWorkerSpins = 1 << 14;
@@ -61,17 +77,17 @@ void ThreadPool::work(int thread_index) {
 
 void ThreadPool::run(int64_t n_tasks, int64_t grain, TaskFn fn, void* ctx) {
   if (n_tasks <= 0) return;
-  // Nested call from inside a task: the pool is busy with the outer job, so run inline.
-  if (t_thread_index >= 0) {
+  // Nested call from inside one of this pool's tasks: the pool is busy with the outer job, so
+  // run inline under the calling task's index.
+  if (t_pool == this) {
     fn(ctx, 0, n_tasks, t_thread_index);
     return;
   }
   int64_t chunk = grain > 0 ? grain : std::max<int64_t>(1, n_tasks / (static_cast<int64_t>(n_threads_) * 4));
   std::lock_guard<std::mutex> dispatch(dispatch_mu_);
+  CallerMark mark(this);
   if (n_threads_ == 1 || chunk >= n_tasks) {
-    t_thread_index = 0;
     fn(ctx, 0, n_tasks, 0);
-    t_thread_index = -1;
     return;
   }
 
@@ -84,9 +100,7 @@ void ThreadPool::run(int64_t n_tasks, int64_t grain, TaskFn fn, void* ctx) {
     sleep_cv_.notify_all();
   }
 
-  t_thread_index = 0;
   work(0);
-  t_thread_index = -1;
 
   for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
     if (spins < kCallerSpinsBeforeYield) {
@@ -98,6 +112,7 @@ void ThreadPool::run(int64_t n_tasks, int64_t grain, TaskFn fn, void* ctx) {
 }
 
 void ThreadPool::worker_main(int thread_index) {
+  t_pool = this;
   t_thread_index = thread_index;
   uint64_t seen = 0;
   for (;;) {
