@@ -11,9 +11,7 @@ Napi::Object init_module(Napi::Env env, Napi::Object exports) {
   init_formats(env, exports);  // formats_wrap.cpp: type table, dequantize/quantize
   init_gguf(env, exports);     // gguf_wrap.cpp: openGguf -> GgufHandle
   init_writer(env, exports);   // writer_wrap.cpp: writeGguf (async)
-#if defined(PETREL_WITH_ENGINE)
   init_engine(env, exports);   // engine/engine_wrap.cpp: loadModel -> Model, Session
-#endif
   return exports;
 }
 

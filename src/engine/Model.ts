@@ -1,6 +1,5 @@
 // Model: a GGUF loaded for inference (weights memory-mapped, hyperparameters checked, CPU thread
 // pool started, all in a native worker thread). Sessions share it.
-import { EngineUnavailableError } from './errors.js';
 import { loadNative, type NativeModel, type NativeModelInfo } from './native.js';
 import { Session } from './Session.js';
 
@@ -31,7 +30,6 @@ export class Model {
 
   static async load(path: string, options: LoadModelOptions = {}): Promise<Model> {
     const addon = loadNative();
-    if (!addon.loadModel) throw new EngineUnavailableError();
     const native = await addon.loadModel(path, { threads: options.threads, contextLength: options.contextLength });
     return new Model(path, native);
   }

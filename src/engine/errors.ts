@@ -1,18 +1,11 @@
 // Errors the engine API raises itself (native failures arrive as Errors with a `code` from
 // native/include/petrel/status.h, or ERR_SESSION_BUSY / ERR_DISPOSED from the addon).
-import { PetrelError, UserError } from '../errors.js';
+import { UserError } from '../errors.js';
 
 /** evaluate/prefill/generate would pass the session's context length. */
 export class ContextLimitError extends UserError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'ERR_CONTEXT_LIMIT', options);
-  }
-}
-
-/** The addon was built without the inference engine (PETREL_ENGINE=OFF). */
-export class EngineUnavailableError extends PetrelError {
-  constructor() {
-    super('ERR_NO_ENGINE', "petrel's native addon was built without the inference engine (configure with -DPETREL_ENGINE=ON)");
   }
 }
 

@@ -4,4 +4,4 @@ export type { LoadModelOptions, ModelInfo, SessionOptions } from './Model.js';
 export { Session } from './Session.js';
 export type { EvaluateOptions, GenerateOptions, SessionStats } from './Session.js';
 export type { SamplingOptions } from './sampling.js';
-export { ContextLimitError, EngineUnavailableError } from './errors.js';
+export { ContextLimitError } from './errors.js';

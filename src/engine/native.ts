@@ -211,8 +211,8 @@ export interface NativeAddon {
   openGguf(path: string): NativeGguf;
   /** Streams a GGUF to `path` (temporary file, then rename). onProgress gets bytes written / total. */
   writeGguf(path: string, spec: GgufWriteSpec, onProgress?: (written: number, total: number) => void): Promise<void>;
-  /** Loads a model for inference (present when the addon was built with PETREL_ENGINE). */
-  loadModel?(path: string, options?: NativeModelOptions): Promise<NativeModel>;
+  /** Loads a model for inference (weights memory-mapped; runs on a worker thread). */
+  loadModel(path: string, options?: NativeModelOptions): Promise<NativeModel>;
 }
 
 let cached: NativeAddon | undefined;

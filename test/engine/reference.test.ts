@@ -1,6 +1,9 @@
 // The engine against the float64 reference forward (test/support/referenceForward.ts) on every
 // supported arch: qwen35 presets tiny (tied, Hv = 2·Hk), tiny-moe (MoE + shared expert),
-// tiny-r3 (Hv = 3·Hk, untied), and the qwen3next / qwen3 / qwen3moe fixtures.
+// tiny-r3 (Hv = 3·Hk, untied), and the qwen3next / qwen3 / qwen3moe fixtures, all with F32 weights.
+// (Quantized weights are compared with llama.cpp in llamacpp.test.ts instead: the CPU backend
+// rounds activations to the weight type's vec_dot type as llama.cpp does, which this float64
+// reference does not model.)
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/engine/index.js';
 import { loadNative } from '../../src/engine/native.js';
@@ -36,11 +39,6 @@ describe('engine logits match the float64 reference', () => {
   for (const preset of ['tiny', 'tiny-moe', 'tiny-r3']) {
     it(`qwen35 preset ${preset}`, async () => {
       await check(preset, await presetModel(preset));
-    });
-  }
-  for (const type of ['f16', 'q8_0'] as const) {
-    it(`qwen35 preset tiny-moe with ${type} weights`, async () => {
-      await check(`tiny-moe-${type}`, await presetModel('tiny-moe', { type }));
     });
   }
   it('qwen35 preset tiny over 150 tokens (several 64-token DeltaNet chunks)', async () => {
