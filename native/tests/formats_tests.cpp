@@ -24,22 +24,7 @@ namespace {
 
 // ---- helpers -------------------------------------------------------------------------------------
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545F4914F6CDD1Dull;
-  }
-  uint32_t u32() { return static_cast<uint32_t>(next() >> 32); }
-  float uniform() { return static_cast<float>(next() >> 40) * 0x1p-24f; }  // [0, 1)
-  float normal() {
-    const float u1 = uniform() + 0x1p-25f, u2 = uniform();
-    return std::sqrt(-2.0f * std::log(u1)) * std::cos(6.2831853f * u2);
-  }
-};
+using test::Rng;
 
 // ggml_compute_fp16_to_fp32 / ggml_compute_fp32_to_fp16 (ggml-impl.h), verbatim in C++ form:
 // the oracle for the integer versions in quant/fp16.h.

@@ -17,6 +17,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops/cpu_backend.h"
+#include "backend/cpu/ops/ops.h"
 #include "backend/cpu/ops/thread_pool.h"
 #include "quant/convert.h"
 #include "tests/test.h"
@@ -26,18 +27,7 @@ namespace {
 
 // ---- helpers -------------------------------------------------------------------------------------
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545F4914F6CDD1Dull;
-  }
-  float uniform() { return static_cast<float>(next() >> 40) * 0x1p-24f; }  // [0, 1)
-  float sym() { return 2.0f * uniform() - 1.0f; }                          // [-1, 1)
-};
+using test::Rng;
 
 std::vector<float> random_vec(Rng& rng, size_t n, float amp = 1.0f) {
   std::vector<float> v(n);
@@ -182,9 +172,14 @@ PETREL_TEST(cpu_thread_pool_many_dispatches_and_nesting) {
 void check_matmul(GgmlType type, int64_t cols, int64_t rows, int64_t n_tokens, Backend& be, uint64_t seed) {
   TestWeight w = make_weight(type, cols, rows, seed);
   Rng rng(seed + 1);
-  std::vector<float> x = random_vec(rng, static_cast<size_t>(n_tokens * cols));
+  std::vector<float> x_in = random_vec(rng, static_cast<size_t>(n_tokens * cols));
   std::vector<float> y(static_cast<size_t>(n_tokens * rows), -7.0f);
-  be.matmul(w.view, x.data(), n_tokens, y.data());
+  be.matmul(w.view, x_in.data(), n_tokens, y.data());
+  // matmul first rounds the activations as llama.cpp does (its vec_dot_type); the references
+  // take the same rounded values.
+  std::vector<float> x = x_in;
+  PETREL_CHECK(cpu::round_activations(cpu::matmul_activation_type(type), x_in.data(), n_tokens, cols, x.data()) ||
+               cpu::matmul_activation_type(type) == GgmlType::F32);
   std::vector<float> want(y.size()), tol(y.size()), exact(y.size());
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t r = 0; r < rows; ++r) {
@@ -232,8 +227,9 @@ PETREL_TEST(cpu_matmul_large_and_slab) {
   // Matrix 1 of a stacked {cols, rows, 3} expert tensor.
   TestWeight w = make_weight(GgmlType::Q8_0, 64, 5, 9, 3);
   Rng rng(10);
-  std::vector<float> x = random_vec(rng, 2 * 64), y(2 * 5);
-  be->matmul(w.view.slab(1), x.data(), 2, y.data());
+  std::vector<float> x_in = random_vec(rng, 2 * 64), y(2 * 5), x(2 * 64);
+  be->matmul(w.view.slab(1), x_in.data(), 2, y.data());
+  PETREL_CHECK(cpu::round_activations(GgmlType::Q8_0, x_in.data(), 2, 64, x.data()));
   std::vector<float> want(y.size());
   for (int t = 0; t < 2; ++t) {
     for (int r = 0; r < 5; ++r) {

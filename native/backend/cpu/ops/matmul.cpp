@@ -53,11 +53,22 @@ int64_t rows_per_block(int64_t cols, int64_t n_tokens) {
 
 constexpr int64_t kTokensPerBlock = 64;
 
+
+bool valid_weight(const WeightView& w) {
+  const GgmlTypeInfo* info = ggml_type_info(static_cast<uint32_t>(w.type));
+  if (info == nullptr || !can_dequantize(w.type) || w.data == nullptr || w.cols() <= 0) return false;
+  if (w.cols() % info->block_size != 0) return false;
+  uint64_t bytes = 0;
+  return ggml_row_bytes(*info, static_cast<uint64_t>(w.cols()), &bytes) && bytes <= w.row_bytes;
+}
+
+}  // namespace
+
 // llama.cpp converts the activations to the weight type's `vec_dot_type` before a matmul: Q8_0
 // for the 32-element formats, Q8_K for the K-quants and IQ4_XS, fp16/bf16 for half weights.
 // Rounding ours the same way makes logits on quantized files agree with llama.cpp's to float
 // round-off instead of ~1e-3 (the integer kernels of the speed work compute exactly this).
-GgmlType activation_type(GgmlType weight) {
+GgmlType matmul_activation_type(GgmlType weight) {
   switch (weight) {
     case GgmlType::F16: return GgmlType::F16;
     case GgmlType::BF16: return GgmlType::BF16;
@@ -88,16 +99,6 @@ bool round_activations(GgmlType type, const float* x, int64_t n_tokens, int64_t 
   return true;
 }
 
-bool valid_weight(const WeightView& w) {
-  const GgmlTypeInfo* info = ggml_type_info(static_cast<uint32_t>(w.type));
-  if (info == nullptr || !can_dequantize(w.type) || w.data == nullptr || w.cols() <= 0) return false;
-  if (w.cols() % info->block_size != 0) return false;
-  uint64_t bytes = 0;
-  return ggml_row_bytes(*info, static_cast<uint64_t>(w.cols()), &bytes) && bytes <= w.row_bytes;
-}
-
-}  // namespace
-
 void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t cols = w.cols();
   const int64_t rows = w.rows();
@@ -113,7 +114,7 @@ void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_to
                       w.row_bytes % sizeof(float) == 0;
   const CpuKernels& k = ctx.kernels;
   Scratch& scratch = ctx.scratch;
-  const GgmlType act_type = activation_type(w.type);
+  const GgmlType act_type = matmul_activation_type(w.type);
   if (act_type != GgmlType::F32) {
     float* rounded = scratch.shared_buffer(static_cast<size_t>(n_tokens * cols));
     if (round_activations(act_type, x, n_tokens, cols, rounded)) x = rounded;

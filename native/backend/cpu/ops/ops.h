@@ -52,6 +52,13 @@ struct OpContext {
 // reference converters for everything else). False for a type that cannot be converted.
 bool dequantize_weight_row(const CpuKernels& kernels, GgmlType type, const uint8_t* src, float* dst, int64_t n);
 
+// The type llama.cpp rounds activations through before a matmul with `weight` (its vec_dot_type):
+// Q8_0 for the 32-element formats, Q8_K for K-quants and IQ4_XS, F16/BF16 for half weights, F32
+// (no rounding) otherwise. matmul applies it, so the logits match llama.cpp's on quantized files.
+GgmlType matmul_activation_type(GgmlType weight);
+// x rounded through `type` (quantize, then dequantize) row by row into out; false if a row cannot be.
+bool round_activations(GgmlType type, const float* x, int64_t n_tokens, int64_t cols, float* out);
+
 void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y);
 void op_get_rows(OpContext& ctx, const WeightView& table, const int32_t* ids, int64_t n, float* out);
 void op_rms_norm(OpContext& ctx, const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y);
