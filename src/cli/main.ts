@@ -2,8 +2,12 @@
 import { Command, CommanderError } from 'commander';
 import { isUserFacing } from '../errors.js';
 import { versionText } from './commands/version.js';
+import { registerRunCommand } from './commands/run.js';
 import { registerShowCommand } from './commands/show.js';
 import { registerSynthCommand } from './commands/synth.js';
+import { registerPullCommand } from './commands/pull.js';
+import { registerListCommand } from './commands/list.js';
+import { registerRmCommand } from './commands/rm.js';
 
 export function buildProgram(): Command {
   const program = new Command('petrel')
@@ -14,8 +18,13 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) });
   program.exitOverride();
 
+  program.commandsGroup('Generate:');
+  registerRunCommand(program);
   program.commandsGroup('Models:');
+  registerPullCommand(program);
+  registerListCommand(program);
   registerShowCommand(program);
+  registerRmCommand(program);
   program.commandsGroup('Development:');
   registerSynthCommand(program);
   return program;

@@ -7,7 +7,7 @@ import type { GgufKv, GgufScalar, GgufValueType } from '../engine/native.js';
 import type { SynthPreset } from './presets.js';
 import type { PlannedTensor } from './tensorPlan.js';
 import { tensorElements } from './tensorPlan.js';
-import { QWEN35_CHAT_TEMPLATE } from './qwen35ChatTemplate.js';
+import { QWEN35_CHAT_TEMPLATE } from '../templates/qwen35Template.js';
 import type { SynthVocab } from './tokenizer/vocab.js';
 import { WEIGHT_TYPE_INFO, type WeightType } from './weightTypes.js';
 

@@ -1,7 +1,7 @@
 // The embedded Qwen3.5 chat template is intact: it renders the documented turn format.
 import { Template } from '@huggingface/jinja';
 import { describe, expect, it } from 'vitest';
-import { QWEN35_CHAT_TEMPLATE } from '../../src/synth/qwen35ChatTemplate.js';
+import { QWEN35_CHAT_TEMPLATE } from '../../src/templates/qwen35Template.js';
 
 describe('Qwen3.5 chat template', () => {
   const render = (vars: Record<string, unknown>) => new Template(QWEN35_CHAT_TEMPLATE).render(vars);

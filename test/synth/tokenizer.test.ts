@@ -8,7 +8,7 @@ import { LlamaLogLevel, type Token } from 'node-llama-cpp';
 import { loadNative } from '../../src/engine/native.js';
 import { buildSynthModel, synthesize } from '../../src/synth/index.js';
 import { byteTokens, trainBpe } from '../../src/synth/tokenizer/trainBpe.js';
-import { byteChar, bytesToUnicode, unicodeToBytes } from '../../src/synth/tokenizer/byteUnicode.js';
+import { byteChar, bytesToUnicode, unicodeToBytes } from '../../src/tokenizer/byteUnicode.js';
 import { decode, encode } from '../../src/synth/tokenizer/bpeEncode.js';
 import { pretokenize } from '../../src/synth/tokenizer/pretokenize.js';
 import { TINY_CORPUS } from '../../src/synth/tokenizer/corpus.js';

@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadNative } from '../../engine/native.js';
 import { UserError } from '../../errors.js';
+import { resolveLocalModel } from '../../store/local.js';
 import { compactPattern, summarizeModel, type ModelSummary } from '../../gguf/modelSummary.js';
 import { formatBytes, formatCount } from '../format.js';
 
@@ -10,10 +11,10 @@ export function registerShowCommand(program: Command): void {
   program
     .command('show')
     .description('show a model: architecture, layer pattern, parameters, tensor types, context, tokenizer')
-    .argument('<model>', 'path to a .gguf file (the first part of a split model opens all parts)')
+    .argument('<model>', 'a pulled model (alias, hf: reference, URL) or a path to a .gguf file (the first part of a split model opens all parts)')
     .option('--json', 'print one JSON object instead of a table')
     .action((model: string, opts: { json?: boolean }) => {
-      const report = inspectModel(model);
+      const report = inspectModel(resolveLocalModel(model));
       process.stdout.write(opts.json ? JSON.stringify(report, bigintToNumber, 2) + '\n' : renderShow(report));
     });
 }

@@ -1,7 +1,7 @@
 // A plain reference encoder/decoder for a SynthVocab, used to check that llama.cpp tokenizes the
 // embedded vocabulary the way it was built: added tokens first (longest match wins; CONTROL
 // tokens only when parseSpecial), then the Qwen3.5 pre-tokenizer, then merges by rank.
-import { bytesToUnicode, unicodeToBytes } from './byteUnicode.js';
+import { bytesToUnicode, unicodeToBytes } from '../../tokenizer/byteUnicode.js';
 import { pretokenize } from './pretokenize.js';
 import { TokenType } from './specialTokens.js';
 import type { SynthVocab } from './vocab.js';

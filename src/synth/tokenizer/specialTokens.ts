@@ -3,15 +3,10 @@
 // the converter's does_token_look_special), the tool/think markers are USER_DEFINED because the HF
 // tokenizer marks them special=false (as Qwen3's tokenizer_config.json does).
 
-/** tokenizer.ggml.token_type values (llama_token_type / gguf.TokenType). */
-export const TokenType = {
-  NORMAL: 1,
-  UNKNOWN: 2,
-  CONTROL: 3,
-  USER_DEFINED: 4,
-  UNUSED: 5,
-  BYTE: 6,
-} as const;
+import { TokenType } from '../../tokenizer/vocabulary.js';
+
+/** tokenizer.ggml.token_type values (defined with the runtime tokenizer). */
+export { TokenType };
 
 /** Id of the first added token in the real Qwen3.5 vocabulary. */
 export const QWEN35_FIRST_SPECIAL_ID = 248044;

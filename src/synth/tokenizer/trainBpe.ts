@@ -2,7 +2,7 @@
 // with the Qwen3.5 pre-tokenizer, map bytes to GPT-2 characters, then repeatedly merge the most
 // frequent adjacent pair. Ties go to the pair whose text sorts first, so the result never depends
 // on Map iteration order or the machine.
-import { byteChar, bytesToUnicode } from './byteUnicode.js';
+import { byteChar, bytesToUnicode } from '../../tokenizer/byteUnicode.js';
 import { pretokenize } from './pretokenize.js';
 
 export interface BpeModel {

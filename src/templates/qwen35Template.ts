@@ -1,6 +1,7 @@
 // Qwen3.5's chat template (chat_template.jinja of the Qwen3.5 release, as llama.cpp keeps it in
-// models/templates/Qwen3.5-4B.jinja), written into tokenizer.chat_template of synthetic models so
-// chat code sees what a converted Qwen3.5 GGUF carries. Text unchanged; only escaped for a template literal.
+// models/templates/Qwen3.5-4B.jinja). Used when a GGUF carries no tokenizer.chat_template, and
+// written into synthetic models so chat code sees what a converted Qwen3.5 GGUF carries.
+// Text unchanged; only escaped for a template literal.
 export const QWEN35_CHAT_TEMPLATE = `{%- set image_count = namespace(value=0) %}
 {%- set video_count = namespace(value=0) %}
 {%- macro render_content(content, do_vision_count, is_system_content=false) %}

@@ -37,3 +37,17 @@ export function unicodeToBytes(token: string): Buffer {
   }
   return Buffer.from(bytes);
 }
+
+/**
+ * Like unicodeToBytes, but a character outside the mapping (a malformed vocabulary) stands for its
+ * own UTF-8 bytes instead of throwing, so generated text never aborts on one bad token.
+ */
+export function unicodeToBytesLenient(token: string): Uint8Array {
+  const bytes: number[] = [];
+  for (const ch of token) {
+    const b = charToByte.get(ch);
+    if (b !== undefined) bytes.push(b);
+    else for (const u of Buffer.from(ch, 'utf8')) bytes.push(u);
+  }
+  return Uint8Array.from(bytes);
+}

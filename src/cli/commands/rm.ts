@@ -1,0 +1,17 @@
+// `petrel rm <model>`: remove a model from the cache, with its partial downloads.
+import type { Command } from 'commander';
+import { removeModel } from '../../store/local.js';
+import { formatBytes } from '../format.js';
+
+export function registerRmCommand(program: Command): void {
+  program
+    .command('rm')
+    .description('remove a downloaded model (and its partial downloads) from the cache')
+    .argument('<model...>', 'alias, hf: reference or URL, as given to pull')
+    .action(async (models: string[]) => {
+      for (const model of models) {
+        const r = await removeModel(model);
+        process.stdout.write(`removed ${model} (${r.removed.length} file${r.removed.length === 1 ? '' : 's'}, ${formatBytes(r.freedBytes)} freed)\n`);
+      }
+    });
+}

@@ -1,0 +1,212 @@
+// `petrel pull`: reference → repository files → disk and memory checks → locked, verified downloads into the
+// Hugging Face cache → snapshot links and refs/<revision>, exactly as huggingface_hub lays them out.
+import { existsSync } from 'node:fs';
+import { mkdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { formatBytes } from '../cli/format.js';
+import { UserError } from '../errors.js';
+import { storeConfig, type StoreConfig } from './config.js';
+import { downloadFile } from './download.js';
+import { diskMargin, estimateMemory, freeDiskBytes, machineMemory } from './fit.js';
+import { HubClient, hubError, type HubFile } from './hub.js';
+import { acquireLock } from './lock.js';
+import { blobLinkTarget, repoPaths } from './paths.js';
+import type { Reporter } from './progress.js';
+import { describeRef, parseModelRef, type ModelRef } from './reference.js';
+import { loadRegistry } from './registry.js';
+import { fetchGgufHeader } from './remoteHeader.js';
+import { selectQuantFiles, withSplitParts } from './selectFiles.js';
+
+export interface PullOptions {
+  force?: boolean;
+  /** Context length the memory estimate is made for. */
+  context: number;
+  connections: number;
+  signal?: AbortSignal;
+  reporter: Reporter;
+  config?: StoreConfig;
+}
+
+export interface PullResult {
+  /** The file to open (the first part of a split model). */
+  path: string;
+  files: string[];
+}
+
+export async function pullModel(input: string, options: PullOptions): Promise<PullResult> {
+  const config = options.config ?? storeConfig();
+  const ref = parseModelRef(input, config.endpoint);
+  switch (ref.kind) {
+    case 'path':
+      if (!existsSync(ref.path)) throw new UserError(`${ref.path}: no such file`, 'ERR_USER_NO_FILE');
+      return { path: ref.path, files: [ref.path] };
+    case 'url':
+      return pullUrl(ref.url, input, config, options);
+    default:
+      return pullHf(ref, input, config, options);
+  }
+}
+
+async function pullHf(ref: Extract<ModelRef, { kind: 'hf' | 'hf-file' }>, input: string, config: StoreConfig, options: PullOptions): Promise<PullResult> {
+  const { reporter, signal } = options;
+  const hub = new HubClient(config, signal, (msg) => reporter.emit({ event: 'notice', message: msg }));
+  const listing = await hub.listRepo(ref.repo, ref.revision);
+  let files: HubFile[];
+  if (ref.kind === 'hf') {
+    files = selectQuantFiles(listing.files, ref.quant, ref.entry?.defaultQuant ?? loadRegistry().defaultQuant, ref.repo);
+  } else {
+    const file = listing.files.find((f) => f.path === ref.file);
+    if (!file) throw new UserError(`${ref.repo} has no file ${ref.file}`, 'ERR_USER_NOT_FOUND');
+    files = withSplitParts(file, listing.files);
+  }
+  reporter.emit({ event: 'resolved', model: describeRef(ref), repo: ref.repo, commit: listing.commit, files: files.map((f) => ({ path: f.path, size: f.size })) });
+
+  const paths = repoPaths(config.hubCache, ref.repo);
+  const blobName = (f: HubFile) => f.sha256 ?? f.oid ?? `${listing.commit}-${f.path.replace(/\//g, '_')}`;
+  const missing = files.filter((f) => !existsSync(paths.blob(blobName(f))));
+  if (missing.length > 0 && !options.force) {
+    await checkDisk(config.hubCache, missing.reduce((s, f) => s + Math.max(0, f.size), 0), reporter);
+    await checkMemory(hub.resolveUrl(ref.repo, listing.commit, files[0]!.path), hub, files, options);
+  }
+
+  await mkdir(paths.blobs, { recursive: true });
+  for (const f of files) {
+    const blob = paths.blob(blobName(f));
+    await fetchBlob(
+      { url: hub.resolveUrl(ref.repo, listing.commit, f.path), size: f.size, sha256: f.sha256, blob, partial: paths.partial(blobName(f)), state: paths.partialState(blobName(f)), lock: paths.lock(blobName(f)), label: f.path },
+      { ...hub.requestOptions() },
+      config,
+      options,
+      (e) => hubError(e, `${ref.repo}/${f.path}`, !!config.token),
+    );
+    await linkSnapshot(paths.snapshot(listing.commit, f.path), blobLinkTarget(f.path, blobName(f)));
+  }
+  // refs/<branch> → commit, so huggingface_hub and llama.cpp find the snapshot offline too.
+  if (!/^[0-9a-f]{40}$/.test(ref.revision)) {
+    await mkdir(path.dirname(paths.ref(ref.revision)), { recursive: true });
+    await writeFile(paths.ref(ref.revision), listing.commit);
+  }
+  const local = files.map((f) => paths.snapshot(listing.commit, f.path));
+  reporter.emit({ event: 'complete', model: input, path: local[0]! });
+  return { path: local[0]!, files: local };
+}
+
+async function pullUrl(url: string, input: string, config: StoreConfig, options: PullOptions): Promise<PullResult> {
+  const u = new URL(url);
+  const rel = [u.host.replace(/:/g, '_'), ...u.pathname.split('/').filter((p) => p && p !== '..' && p !== '.').map(decodeURIComponent)];
+  const dest = path.join(config.urlCache, ...rel);
+  options.reporter.emit({ event: 'resolved', model: input, files: [{ path: rel.join('/'), size: -1 }] });
+  await mkdir(path.dirname(dest), { recursive: true });
+  await fetchBlob(
+    { url, size: -1, blob: dest, partial: `${dest}.petrel-partial`, state: `${dest}.petrel-partial.json`, lock: `${dest}.petrel-lock`, label: rel.join('/') },
+    { signal: options.signal },
+    config,
+    options,
+    (e) => hubError(e, url, false),
+  );
+  options.reporter.emit({ event: 'complete', model: input, path: dest });
+  return { path: dest, files: [dest] };
+}
+
+interface BlobJob {
+  url: string;
+  size: number;
+  sha256?: string;
+  blob: string;
+  partial: string;
+  state: string;
+  lock: string;
+  label: string;
+}
+
+async function fetchBlob(
+  job: BlobJob,
+  request: { signal?: AbortSignal; token?: { value: string; origin: string } },
+  config: StoreConfig,
+  options: PullOptions,
+  mapError: (e: unknown) => unknown,
+): Promise<void> {
+  const { reporter } = options;
+  if (existsSync(job.blob)) {
+    reporter.emit({ event: 'done', file: job.label, size: (await stat(job.blob)).size, sha256: job.sha256 ?? '', seconds: 0, cached: true });
+    return;
+  }
+  const lock = await acquireLock(job.lock, {
+    signal: options.signal,
+    onWait: (o) => reporter.emit({ event: 'notice', message: `waiting for another petrel (pid ${o.pid}) that is downloading ${job.label}` }),
+  });
+  try {
+    // The other pull may have finished it while we waited.
+    if (existsSync(job.blob)) {
+      reporter.emit({ event: 'done', file: job.label, size: (await stat(job.blob)).size, sha256: job.sha256 ?? '', seconds: 0, cached: true });
+      return;
+    }
+    const started = Date.now();
+    let announced = false;
+    const total = job.size;
+    const result = await downloadFile(
+      { url: job.url, size: job.size, ...(job.sha256 ? { sha256: job.sha256 } : {}), dest: job.blob, partial: job.partial, state: job.state },
+      {
+        request,
+        connections: options.connections,
+        minSegment: 16 << 20,
+        stallMs: config.stallMs,
+        retries: config.retries,
+        backoffMs: config.backoffMs,
+        onProgress: (bytes, size) => {
+          if (!announced) return;
+          reporter.emit({ event: 'progress', file: job.label, bytes, size, rate: 0, totalBytes: bytes, totalSize: total });
+        },
+        onNotice: (message) => reporter.emit({ event: 'notice', message: `${job.label}: ${message}` }),
+        onStart: (size, resumedBytes) => {
+          announced = true;
+          reporter.emit({ event: 'start', file: job.label, size, resumedBytes });
+        },
+      },
+    ).catch((e: unknown) => {
+      throw mapError(e);
+    });
+    reporter.emit({ event: 'done', file: job.label, size: result.size, sha256: result.sha256, seconds: (Date.now() - started) / 1000, cached: false });
+  } finally {
+    await lock.release();
+  }
+}
+
+/** snapshots/<commit>/<file> → ../../blobs/<sha>, replaced atomically (a temp link renamed over it). */
+async function linkSnapshot(link: string, target: string): Promise<void> {
+  await mkdir(path.dirname(link), { recursive: true });
+  const current = await readlink(link).catch(() => undefined);
+  if (current === target) return;
+  const tmp = `${link}.petrel-${process.pid}`;
+  await rm(tmp, { force: true });
+  await symlink(target, tmp);
+  await rename(tmp, link);
+}
+
+async function checkDisk(dir: string, bytes: number, reporter: Reporter): Promise<void> {
+  const free = await freeDiskBytes(dir);
+  const need = bytes + diskMargin(bytes);
+  const ok = free >= need;
+  reporter.emit({ event: 'check', what: 'disk', ok, need, have: free });
+  if (!ok) {
+    throw new UserError(
+      `not enough disk space in ${dir}: the download needs ${formatBytes(bytes)} plus ${formatBytes(need - bytes)} margin, ${formatBytes(free)} is free (use --force to try anyway)`,
+      'ERR_USER_DISK_SPACE',
+    );
+  }
+}
+
+async function checkMemory(url: string, hub: HubClient, files: HubFile[], options: PullOptions): Promise<void> {
+  const header = await fetchGgufHeader(url, hub.requestOptions()).catch((e: unknown) => {
+    throw hubError(e, url, false);
+  });
+  const fileBytes = files.reduce((s, f) => s + Math.max(0, f.size), 0);
+  const est = estimateMemory(header, fileBytes, options.context, files.length === 1);
+  const have = machineMemory();
+  const ok = est.total <= have;
+  const detail =
+    `${formatBytes(est.total)} at context ${est.context} (weights ${formatBytes(est.weights)}, KV cache ${formatBytes(est.kvCache)}, ` +
+    `recurrent state ${formatBytes(est.recurrentState)}, compute ${formatBytes(est.compute)}); this machine has ${formatBytes(have)} of memory`;
+  options.reporter.emit({ event: 'check', what: 'memory', ok, need: est.total, have, detail });
+  if (!ok) throw new UserError(`the model will not fit in memory: it needs about ${detail} (use a smaller quant or --ctx, or --force to download anyway)`, 'ERR_USER_MEMORY');
+}

@@ -1,0 +1,150 @@
+// `petrel run` end to end on a tiny synthetic model, through the real launcher: stdout carries
+// only the answer (or one JSON object), token ids agree with the tokenizer and template, and the
+// exit codes are 0 / 1 / 130.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synthesize } from '../../src/synth/index.js';
+import { QWEN35_CHAT_TEMPLATE, parseChatOutput, renderChat } from '../../src/templates/index.js';
+import { Tokenizer } from '../../src/tokenizer/index.js';
+import { ensureBuilt, repoRoot, runPetrel } from '../support/cli.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'petrel-run-'));
+const model = path.join(tmp, 'tiny.gguf');
+let tokenizer: Tokenizer;
+
+beforeAll(async () => {
+  ensureBuilt();
+  await synthesize('tiny', model, { type: 'f32', seed: 11 });
+  tokenizer = Tokenizer.fromGgufFile(model);
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface RunJson {
+  model: string;
+  text: string;
+  reasoning: string;
+  toolCalls: unknown[];
+  finishReason: string;
+  prompt: string;
+  promptTokens: number[];
+  generatedTokens: number[];
+  usage: { promptTokens: number; generatedTokens: number; contextLength: number };
+  timings: Record<string, number | null>;
+}
+
+function runJson(args: string[], input = ''): RunJson {
+  const r = runPetrel(['run', model, ...args, '--json'], { input });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  // Exactly one JSON object and a newline: nothing else on stdout.
+  expect(r.stdout.endsWith('}\n')).toBe(true);
+  expect(r.stdout.trim().split('\n')).toHaveLength(1);
+  return JSON.parse(r.stdout) as RunJson;
+}
+
+describe('petrel run', () => {
+  it('echo "hi" | petrel run <tiny> --json', () => {
+    const out = runJson(['-n', '24', '--seed', '7'], 'hi\n');
+    const prompt = renderChat(QWEN35_CHAT_TEMPLATE, { messages: [{ role: 'user', content: 'hi' }], enableThinking: true });
+    expect(out.prompt).toBe(prompt);
+    expect(out.promptTokens).toEqual(tokenizer.encode(prompt, { parseSpecial: true }));
+    expect(out.usage.promptTokens).toBe(out.promptTokens.length);
+    expect(out.usage.generatedTokens).toBe(out.generatedTokens.length);
+    expect(out.generatedTokens.length).toBeLessThanOrEqual(24);
+    expect(out.finishReason).toBe(out.generatedTokens.length === 24 ? 'length' : 'stop');
+    // text / reasoning / tool calls are the parse of the generated tokens (thinking prompt: starts in reasoning).
+    const parsed = parseChatOutput(tokenizer.decode(out.generatedTokens), { startInReasoning: true });
+    expect({ text: out.text, reasoning: out.reasoning, toolCalls: out.toolCalls }).toEqual({
+      text: parsed.content,
+      reasoning: parsed.reasoning,
+      toolCalls: parsed.toolCalls,
+    });
+    for (const key of ['loadMs', 'prefillMs', 'generateMs']) expect(out.timings[key]).toBeGreaterThanOrEqual(0);
+  });
+
+  it('is reproducible with --seed, and stdout is exactly the answer', () => {
+    const args = ['say something', '--no-think', '-n', '40', '--seed', '3'];
+    const json = runJson(args);
+    expect(json.prompt.endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n')).toBe(true);
+    expect(runJson(args).generatedTokens).toEqual(json.generatedTokens);
+    const plain = runPetrel(['run', model, ...args]);
+    expect(plain.status).toBe(0);
+    expect(plain.stderr).toBe('');
+    // (This seed produces no tool call, whose raw XML would also be printed.)
+    expect(json.toolCalls).toEqual([]);
+    expect(plain.stdout).toBe(json.text === '' ? '' : json.text + '\n');
+  });
+
+  it('reasoning is hidden unless --show-thinking, which sends it to stderr', () => {
+    const args = ['why?', '-n', '30', '--seed', '5'];
+    const json = runJson(args);
+    expect(json.reasoning).not.toBe('');
+    const hidden = runPetrel(['run', model, ...args]);
+    expect(hidden.stderr).toBe('');
+    expect(hidden.stdout).toBe(json.text === '' ? '' : json.text + '\n');
+    const shown = runPetrel(['run', model, ...args, '--show-thinking']);
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toBe(hidden.stdout);
+    expect(shown.stderr).toContain(json.reasoning);
+  });
+
+  it('--system goes into the template; stdin and the argument are combined', () => {
+    const out = runJson(['Summarize.', '--system', 'Be brief.', '-n', '1', '--seed', '1'], 'Some text.\n');
+    expect(out.prompt.startsWith('<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nSome text.\n\nSummarize.<|im_end|>')).toBe(true);
+  });
+
+  it('--raw tokenizes the prompt as written and skips the template', () => {
+    const text = '<|im_start|>user\nhello<|im_end|>\n';
+    const out = runJson(['--raw', '-n', '5', '--seed', '2'], text);
+    expect(out.prompt).toBe(text);
+    expect(out.promptTokens).toEqual(tokenizer.encode(text, { parseSpecial: true }));
+    expect(out.reasoning).toBe('');
+    expect(out.text).toBe(tokenizer.decode(out.generatedTokens));
+  });
+
+  it('passes --tools to the template', () => {
+    const file = path.join(tmp, 'tools.json');
+    writeFileSync(file, JSON.stringify([{ type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } }]));
+    const out = runJson(['what time is it?', '--tools', file, '-n', '1', '--seed', '1']);
+    expect(out.prompt).toContain('<tools>\n{"type": "function", "function": {"name": "get_time"');
+  });
+
+  it('errors: one line on stderr, nothing on stdout, exit 1', () => {
+    for (const args of [
+      ['run', path.join(tmp, 'missing.gguf'), 'hi'],
+      ['run', model],
+      ['run', model, 'hi', '--raw', '--system', 'x'],
+      ['run', model, 'hi', '--ctx', '4'],
+      ['run', tmp, 'hi'],
+    ]) {
+      const r = runPetrel(args);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(/^petrel: /);
+    }
+  });
+
+  it('Ctrl-C stops generation and exits 130, still printing the JSON report', async () => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'petrel.js'), 'run', model, 'count', '--json', '--seed', '1', '--ctx', '4096'], {
+      cwd: repoRoot,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin.end();
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Let it load and generate for a moment (the tiny model would need minutes to fill 4096 tokens).
+    await new Promise((r) => setTimeout(r, 3000));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(130);
+    const out = JSON.parse(stdout) as RunJson;
+    expect(out.finishReason).toBe('aborted');
+  });
+});
