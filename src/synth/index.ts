@@ -16,7 +16,7 @@ export type { SynthVocab } from './tokenizer/vocab.js';
  * Bumped whenever the bytes written for a given (preset, layers, type, seed) change, so cached
  * files from an older petrel are not reused.
  */
-export const SYNTH_FORMAT_VERSION = 1;
+export const SYNTH_FORMAT_VERSION = 2;
 
 export interface SynthesizeOptions extends SynthOptions {
   onProgress?: (written: number, total: number) => void;
