@@ -1,6 +1,7 @@
 // One file from an HTTP(S) URL into `dest`, never corrupt and always resumable:
-// - data goes to `partial` (preallocated to the full size) with its ranges recorded in `state` beside it,
-//   so an interruption or a crash resumes where it stopped;
+// - data goes to `partial` (sized to the full length up front as a sparse file; the free-space check
+//   before the pull is the guard) with its ranges recorded in `state` beside it, so an interruption or
+//   a crash resumes where it stopped;
 // - large files are fetched as parallel ranged segments; an idle connection steals half of the largest
 //   remaining range, so one slow or stalled connection cannot hold up the end of the download;
 // - SHA-256 runs while downloading over the contiguous prefix already on disk (read back from the page cache);
