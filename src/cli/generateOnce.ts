@@ -19,6 +19,8 @@ export interface GenerateOnceRequest {
   maxTokens?: number;
   contextLength?: number;
   threads?: number;
+  /** Keep generating past end-of-generation tokens (llama.cpp's --ignore-eos). */
+  ignoreEos?: boolean;
   sampling: SamplingOptions;
   signal?: AbortSignal;
   /** Streamed output: parsed events, or { type: 'content' } text only in raw mode. */
@@ -88,7 +90,8 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
 
     const generated: number[] = [];
     let stopped = false;
-    const stream = session.generate({ maxTokens, sampling: req.sampling, stopTokens: tokenizer.eogIds, ...(req.signal ? { signal: req.signal } : {}) });
+    const stopTokens = req.ignoreEos ? [] : tokenizer.eogIds;
+    const stream = session.generate({ maxTokens, sampling: req.sampling, stopTokens, ...(req.signal ? { signal: req.signal } : {}) });
     for await (const token of stream) {
       generated.push(token);
       emit(decoder.push(token), false);

@@ -129,10 +129,14 @@ describe('petrel run', () => {
   });
 
   it('Ctrl-C stops generation and exits 130, still printing the JSON report', async () => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'petrel.js'), 'run', model, 'count', '--json', '--seed', '1', '--ctx', '4096'], {
-      cwd: repoRoot,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    // --ignore-eos: the answer must still be streaming when the signal comes (a random model may
+    // otherwise sample an end token within a second).
+    const child = spawn(
+      process.execPath,
+      [path.join(repoRoot, 'bin', 'petrel.js'), 'run', model, 'count', '--json', '--seed', '1', '--ctx', '4096', '--ignore-eos'],
+      { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     child.stdin.end();
     let stdout = '';
     let stderr = '';
@@ -141,7 +145,7 @@ describe('petrel run', () => {
     // Let it load and generate for a moment (the tiny model would need minutes to fill 4096 tokens).
     await new Promise((r) => setTimeout(r, 3000));
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    const code = await closed;
     expect(stderr).toBe('');
     expect(code).toBe(130);
     const out = JSON.parse(stdout) as RunJson;

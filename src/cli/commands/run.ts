@@ -20,6 +20,7 @@ interface RunFlags extends SamplingFlags {
   ctx?: number;
   threads?: number;
   tools?: string;
+  ignoreEos?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -37,7 +38,8 @@ export function registerRunCommand(program: Command): void {
     .option('--tools <file>', 'JSON file with an array of tool definitions (OpenAI format) to offer the model')
     .option('-n, --max-tokens <n>', 'stop after n generated tokens (default: until the context is full)', parsePositiveCount('--max-tokens'))
     .option('-c, --ctx <n>', "context length in tokens (default: the model's)", parsePositiveCount('--ctx'))
-    .option('-t, --threads <n>', 'CPU threads (default: one per hardware thread)', parsePositiveCount('--threads'));
+    .option('-t, --threads <n>', 'CPU threads (default: one per hardware thread)', parsePositiveCount('--threads'))
+    .option('--ignore-eos', 'keep generating past end-of-generation tokens (benchmarks; stop with -n or Ctrl-C)');
   addSamplingOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -89,6 +91,7 @@ async function runCommand(modelPath: string, argPrompt: string | undefined, flag
       ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
       ...(flags.ctx !== undefined ? { contextLength: flags.ctx } : {}),
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+      ...(flags.ignoreEos ? { ignoreEos: true } : {}),
     });
     out.finish(result, modelPath);
     return interrupts > 0 ? 130 : 0;
