@@ -9,7 +9,7 @@ import { loadNative } from '../../src/engine/native.js';
 import { buildSynthModel, synthesize } from '../../src/synth/index.js';
 import { byteTokens, trainBpe } from '../../src/synth/tokenizer/trainBpe.js';
 import { byteChar, bytesToUnicode, unicodeToBytes } from '../../src/tokenizer/byteUnicode.js';
-import { decode, encode } from '../../src/synth/tokenizer/bpeEncode.js';
+import { decode, encode } from '../support/referenceBpe.js';
 import { pretokenize } from '../../src/synth/tokenizer/pretokenize.js';
 import { TINY_CORPUS } from '../../src/synth/tokenizer/corpus.js';
 import { tinyVocab, TINY_VOCAB_SIZE } from '../../src/synth/tokenizer/tinyVocab.js';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildSynthModel } from '../../src/synth/index.js';
 import { qwenVocab } from '../../src/synth/tokenizer/qwenVocab.js';
-import { encode as referenceEncode } from '../../src/synth/tokenizer/bpeEncode.js';
+import { encode as referenceEncode } from '../support/referenceBpe.js';
 import { tinyVocab } from '../../src/synth/tokenizer/tinyVocab.js';
 import { Tokenizer, preTokenizerFor, splitPieces, vocabularyFromGguf } from '../../src/tokenizer/index.js';
 import { corpusLines, corpusText } from './corpus.js';

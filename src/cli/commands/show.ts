@@ -2,7 +2,6 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadNative } from '../../engine/native.js';
-import { UserError } from '../../errors.js';
 import { resolveLocalModel } from '../../store/local.js';
 import { compactPattern, summarizeModel, type ModelSummary } from '../../gguf/modelSummary.js';
 import { formatBytes, formatCount } from '../format.js';
@@ -25,17 +24,13 @@ export interface ShowReport extends ModelSummary {
   ggufVersion: number;
 }
 
+/** `file` is an existing path: the command resolves the reference first (resolveLocalModel checks it). */
 export function inspectModel(file: string): ShowReport {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch {
-    throw new UserError(`${file}: no such file`, 'ERR_USER_NO_FILE');
-  }
   const gguf = loadNative().openGguf(file);
   try {
     const summary = summarizeModel(gguf.metadata(), gguf.tensors());
-    const fileBytes = gguf.paths.length > 1 ? gguf.paths.reduce((sum, p) => sum + statSync(p).size, 0) : size;
+    // Every part of a split model counts; a single file is its own only part.
+    const fileBytes = gguf.paths.reduce((sum, p) => sum + statSync(p).size, 0);
     return { ...summary, paths: gguf.paths, fileBytes, ggufVersion: gguf.version };
   } finally {
     gguf.close();

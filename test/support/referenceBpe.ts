@@ -1,10 +1,11 @@
-// A plain reference encoder/decoder for a SynthVocab, used to check that llama.cpp tokenizes the
+// A plain, independent reference encoder/decoder for a SynthVocab (test oracle, kept apart from
+// src/tokenizer/ on purpose), used to check that llama.cpp tokenizes the
 // embedded vocabulary the way it was built: added tokens first (longest match wins; CONTROL
 // tokens only when parseSpecial), then the Qwen3.5 pre-tokenizer, then merges by rank.
-import { bytesToUnicode, unicodeToBytes } from '../../tokenizer/byteUnicode.js';
-import { pretokenize } from './pretokenize.js';
-import { TokenType } from './specialTokens.js';
-import type { SynthVocab } from './vocab.js';
+import { bytesToUnicode, unicodeToBytes } from '../../src/tokenizer/byteUnicode.js';
+import { pretokenize } from '../../src/synth/tokenizer/pretokenize.js';
+import { TokenType } from '../../src/synth/tokenizer/specialTokens.js';
+import type { SynthVocab } from '../../src/synth/tokenizer/vocab.js';
 
 interface EncoderTables {
   ids: Map<string, number>;
