@@ -219,27 +219,6 @@ PETREL_TEST(formats_kernel_variants_dot_products) {
                                            " vs " + std::to_string(want));
       }
     }
-    for (int64_t blocks : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{17}, int64_t{64}}) {
-      // a: any int8 (weights); b: [-127, 127] (activations from the quantizer).
-      std::vector<BlockQ8_0> a = random_q8_0(rng, blocks, -128, 127), b = random_q8_0(rng, blocks, -127, 127);
-      for (int j = 0; j < QK8_0; ++j) {  // saturation corner: |a| = 128 against |b| = 127
-        a[0].qs[j] = -128;
-        b[0].qs[j] = static_cast<int8_t>(j % 2 ? 127 : -127);
-      }
-      double mag = 0;
-      for (int64_t ib = 0; ib < blocks; ++ib) {
-        int64_t s = 0;
-        for (int j = 0; j < QK8_0; ++j) s += a[ib].qs[j] * b[ib].qs[j];
-        mag += std::fabs(static_cast<double>(s) * fp16_to_fp32(a[ib].d) * fp16_to_fp32(b[ib].d));
-      }
-      const int64_t n = blocks * QK8_0;
-      const float want = gen.vec_dot_q8_0_q8_0(a.data(), b.data(), n);
-      const float got = k->vec_dot_q8_0_q8_0(a.data(), b.data(), n);
-      if (!(std::fabs(static_cast<double>(want) - got) <= 1e-6 * mag)) {
-        test::fail(__FILE__, __LINE__, std::string("vec_dot_q8_0_q8_0 ") + k->name + " blocks=" + std::to_string(blocks) + ": " +
-                                           std::to_string(got) + " vs " + std::to_string(want));
-      }
-    }
   }
 }
 

@@ -18,6 +18,10 @@
 
 namespace petrel::cpu {
 
+// See CpuKernels::dot_q4_0 and the other quantized dot products.
+using QuantDotFn = void (*)(const void* w, const void* a, int64_t n, int n_act, float* out);
+constexpr int kMaxDotActs = 4;
+
 struct CpuKernels {
   const char* name;  // "generic", "avx2", "avx512", "neon"
 
@@ -29,10 +33,22 @@ struct CpuKernels {
 
   // sum(a[i] * b[i]), any n.
   float (*dot_f32)(const float* a, const float* b, int64_t n);
-  // sum over blocks of fp16(a.d) * fp16(b.d) * sum(a.qs * b.qs); n values, a whole number of
-  // blocks. a (weights) may hold any int8; b (activations, from quantize_row_q8_0) must stay in
-  // [-127, 127]: the AVX2 variant folds a's sign into b, as ggml does, and -128 would wrap.
-  float (*vec_dot_q8_0_q8_0)(const BlockQ8_0* a, const BlockQ8_0* b, int64_t n);
+  // Activation quantizers for the integer dot products, bit-identical to quant/ref/ (which are
+  // bit-identical to ggml's): n values, a whole number of blocks.
+  void (*quantize_row_q8_0)(const float* x, BlockQ8_0* y, int64_t n);
+  void (*quantize_row_q8_K)(const float* x, BlockQ8_K* y, int64_t n);
+
+  // Quantized dot products of one weight row (n values in the weight format) with n_act
+  // (1..kMaxDotActs) activation rows in the format's activation type (Q8_0 for Q4_0/Q8_0, Q8_K
+  // for the K-quants), stored back to back: out[j] = sum_i w[i] * a_j[i]. Integer block sums are
+  // exact; each variant accumulates the float terms in its own order, and the result for one
+  // activation row never depends on n_act (a row block can be split any way).
+  // Q8_0 activations stay within [-127, 127] (quantize_row_q8_0), which the SIMD variants rely on.
+  QuantDotFn dot_q4_0;
+  QuantDotFn dot_q8_0;
+  QuantDotFn dot_q4_K;
+  QuantDotFn dot_q5_K;
+  QuantDotFn dot_q6_K;
 };
 
 // ---- the variants (each defined in its own folder) ----

@@ -1,14 +1,18 @@
 // matmul (y[t][r] = sum_c W[r][c] x[t][c]) for every weight type quant/convert.h can
 // dequantize, and the shared row dequantizer.
 //
-// A task is (block of weight rows, block of up to 64 tokens): it dequantizes its rows into the
-// thread's float buffer and dots every row with every token of the block (float activations,
-// cpu_kernels().dot_f32). So each row is dequantized once per call up to 64 tokens, and once per
-// 64 tokens beyond (about 1/64 of the dot work), which lets long prompts spread over threads
-// even for matrices with few rows. Row blocks stay in L2, so each activation row, once loaded,
-// is reused across the block's rows from L1. n_tokens == 1 is the same loop: a matvec.
-// Every output is one dot_f32 of the same two vectors whatever the threading, so results are
-// bit-identical for any thread count.
+// Two paths:
+// - Integer (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K): the activations are quantized once per call to the
+//   weight format's vec_dot type (Q8_0 or Q8_K, as llama.cpp does), then each weight row is
+//   multiplied in its packed form with up to kMaxDotActs tokens at a time (CpuKernels::dot_*).
+//   A task is (block of weight rows, block of up to 64 tokens): the row block stays in L1 while
+//   the token block, in L2, streams past it, and long prompts spread over threads even for
+//   matrices with few rows. This is the path quantized models take.
+// - Float (every other type): the task dequantizes its rows into the thread's float buffer and
+//   dots every row with every token (cpu_kernels().dot_f32), after rounding the activations
+//   through the same vec_dot type so the numbers still match llama.cpp's.
+// Either way each output is computed by the same kernel call on the same data whatever the
+// threading, so results are bit-identical for any thread count.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -99,12 +103,89 @@ bool round_activations(GgmlType type, const float* x, int64_t n_tokens, int64_t 
   return true;
 }
 
+namespace {
+
+// The integer kernel for a weight type and the activation format it takes, if there is one.
+struct QuantDot {
+  QuantDotFn fn = nullptr;
+  GgmlType act_type = GgmlType::F32;
+  void (*quantize_row)(const float* x, void* y, int64_t n, const CpuKernels& k) = nullptr;
+};
+
+void quantize_q8_0(const float* x, void* y, int64_t n, const CpuKernels& k) {
+  k.quantize_row_q8_0(x, static_cast<BlockQ8_0*>(y), n);
+}
+void quantize_q8_K(const float* x, void* y, int64_t n, const CpuKernels& k) {
+  k.quantize_row_q8_K(x, static_cast<BlockQ8_K*>(y), n);
+}
+
+QuantDot find_quant_dot(const CpuKernels& k, GgmlType type) {
+  switch (type) {
+    case GgmlType::Q4_0: return {k.dot_q4_0, GgmlType::Q8_0, quantize_q8_0};
+    case GgmlType::Q8_0: return {k.dot_q8_0, GgmlType::Q8_0, quantize_q8_0};
+    case GgmlType::Q4_K: return {k.dot_q4_K, GgmlType::Q8_K, quantize_q8_K};
+    case GgmlType::Q5_K: return {k.dot_q5_K, GgmlType::Q8_K, quantize_q8_K};
+    case GgmlType::Q6_K: return {k.dot_q6_K, GgmlType::Q8_K, quantize_q8_K};
+    default: return {};
+  }
+}
+
+// Weight rows per integer task: a decode matvec wants many small tasks (all threads busy, the
+// weights streamed once); a prefill block of 16 rows x 64 tokens keeps both operands in cache.
+int64_t quant_rows_per_block(int64_t n_tokens) { return n_tokens == 1 ? 8 : 16; }
+
+void matmul_quantized(OpContext& ctx, const WeightView& w, const QuantDot& qd, const float* x, int64_t n_tokens,
+                      float* y) {
+  const int64_t cols = w.cols();
+  const int64_t rows = w.rows();
+  const CpuKernels& k = ctx.kernels;
+  uint64_t act_row_bytes = 0;
+  ggml_row_bytes(*ggml_type_info(static_cast<uint32_t>(qd.act_type)), static_cast<uint64_t>(cols), &act_row_bytes);
+  // Q8_0 rows are a multiple of 34 bytes and Q8_K rows of 292: float-aligned rows stay aligned.
+  auto* act = reinterpret_cast<uint8_t*>(ctx.scratch.shared_buffer((static_cast<size_t>(n_tokens) * act_row_bytes + 3) / 4));
+  ctx.pool.parallel_for(n_tokens, grain_for(ctx.pool, n_tokens, cols), [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) qd.quantize_row(x + t * cols, act + t * act_row_bytes, cols, k);
+  });
+
+  const int64_t rb_rows = quant_rows_per_block(n_tokens);
+  const int64_t n_rb = (rows + rb_rows - 1) / rb_rows;
+  const int64_t n_tb = (n_tokens + kTokensPerBlock - 1) / kTokensPerBlock;
+  const int64_t work = rb_rows * cols * std::min(n_tokens, kTokensPerBlock);
+  ctx.pool.parallel_for(n_rb * n_tb, grain_for(ctx.pool, n_rb * n_tb, work), [&](int64_t begin, int64_t end, int) {
+    float out[kMaxDotActs];
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t r0 = (task / n_tb) * rb_rows;
+      const int64_t r1 = std::min(rows, r0 + rb_rows);
+      const int64_t t0 = (task % n_tb) * kTokensPerBlock;
+      const int64_t t1 = std::min(n_tokens, t0 + kTokensPerBlock);
+      for (int64_t t = t0; t < t1; t += kMaxDotActs) {
+        const int n_act = static_cast<int>(std::min<int64_t>(kMaxDotActs, t1 - t));
+        const uint8_t* a = act + static_cast<uint64_t>(t) * act_row_bytes;
+        for (int64_t r = r0; r < r1; ++r) {
+          qd.fn(w.data + static_cast<uint64_t>(r) * w.row_bytes, a, cols, n_act, out);
+          for (int j = 0; j < n_act; ++j) y[(t + j) * rows + r] = out[j];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+bool matmul_is_integer(const CpuKernels& kernels, GgmlType weight) { return find_quant_dot(kernels, weight).fn != nullptr; }
+
 void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t cols = w.cols();
   const int64_t rows = w.rows();
   if (n_tokens <= 0 || rows <= 0) return;
   if (!valid_weight(w)) {
     fill_nan(y, n_tokens * rows);
+    return;
+  }
+  const QuantDot qd = find_quant_dot(ctx.kernels, w.type);
+  // Packed rows are read in place: the kernels need the row to start on its block alignment.
+  if (qd.fn != nullptr && reinterpret_cast<uintptr_t>(w.data) % 2 == 0 && w.row_bytes % 2 == 0) {
+    matmul_quantized(ctx, w, qd, x, n_tokens, y);
     return;
   }
   const int64_t rb_rows = rows_per_block(cols, n_tokens);

@@ -59,6 +59,10 @@ GgmlType matmul_activation_type(GgmlType weight);
 // x rounded through `type` (quantize, then dequantize) row by row into out; false if a row cannot be.
 bool round_activations(GgmlType type, const float* x, int64_t n_tokens, int64_t cols, float* out);
 
+// True when matmul multiplies `weight` in its packed form with integer kernels (activations
+// quantized to its vec_dot type) rather than dequantizing it to float.
+bool matmul_is_integer(const CpuKernels& kernels, GgmlType weight);
+
 void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y);
 void op_get_rows(OpContext& ctx, const WeightView& table, const int32_t* ids, int64_t n, float* out);
 void op_rms_norm(OpContext& ctx, const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y);

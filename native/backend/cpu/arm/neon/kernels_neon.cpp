@@ -8,6 +8,8 @@
 #include <arm_neon.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/generic/quant_dot_generic.h"
+#include "quant/ref/ref.h"
 
 namespace petrel::cpu {
 namespace {
@@ -77,11 +79,11 @@ static float dot_f32(const float* a, const float* b, int64_t n) {
 }
 
 // sdot: signed x signed bytes, 4 products per int32 lane, exact for every int8 value.
-static float vec_dot_q8_0_q8_0(const BlockQ8_0* a, const BlockQ8_0* b, int64_t n) {
-  const int64_t nb = n / QK8_0;
+
+// Q8_0 weights x Q8_0 activations with sdot: 4 products per int32 lane, exact.
+static float dot_row_q8_0(const BlockQ8_0* a, const BlockQ8_0* b, int64_t nb) {
   float32x4_t acc = vdupq_n_f32(0);
-  int64_t ib = 0;
-  for (; ib < nb; ++ib) {
+  for (int64_t ib = 0; ib < nb; ++ib) {
     int32x4_t sumi = vdupq_n_s32(0);
     sumi = vdotq_s32(sumi, vld1q_s8(a[ib].qs), vld1q_s8(b[ib].qs));
     sumi = vdotq_s32(sumi, vld1q_s8(a[ib].qs + 16), vld1q_s8(b[ib].qs + 16));
@@ -91,13 +93,27 @@ static float vec_dot_q8_0_q8_0(const BlockQ8_0* a, const BlockQ8_0* b, int64_t n
   return vaddvq_f32(acc);
 }
 
+static void dot_q8_0(const void* w, const void* a, int64_t n, int n_act, float* out) {
+  const int64_t nb = n / QK8_0;
+  for (int j = 0; j < n_act; ++j) {
+    out[j] = dot_row_q8_0(static_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(a) + j * nb, nb);
+  }
+}
+
 const CpuKernels kNeon = {
     "neon",
     dequantize_row_f16,
     dequantize_row_bf16,
     dequantize_row_q8_0,
     dot_f32,
-    vec_dot_q8_0_q8_0,
+    ref::quantize_row_q8_0,
+    ref::quantize_row_q8_K,
+    // The portable versions where there is no NEON one yet.
+    generic::dot_q4_0,
+    dot_q8_0,
+    generic::dot_q4_K,
+    generic::dot_q5_K,
+    generic::dot_q6_K,
 };
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <immintrin.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/x86/avx2/quant_dot_avx2.h"
+#include "quant/ref/ref.h"
 
 namespace petrel::cpu {
 namespace {
@@ -71,43 +73,19 @@ static float dot_f32(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
-// Integer products of one block pair, summed to 8 int32 lanes. maddubs needs an unsigned operand:
-// use |a| and move a's sign onto b. Exact while b != -128 (pair sums stay within int16).
-static inline __m256i dot_q8_block(const int8_t* a, const int8_t* b) {
-  const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
-  const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-  const __m256i abs_a = _mm256_sign_epi8(qa, qa);
-  const __m256i signed_b = _mm256_sign_epi8(qb, qa);
-  const __m256i pairs = _mm256_maddubs_epi16(abs_a, signed_b);
-  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-}
-
-static float vec_dot_q8_0_q8_0(const BlockQ8_0* a, const BlockQ8_0* b, int64_t n) {
-  const int64_t nb = n / QK8_0;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t ib = 0;
-  for (; ib + 2 <= nb; ib += 2) {
-    const __m256 d0 = _mm256_set1_ps(_cvtsh_ss(a[ib].d) * _cvtsh_ss(b[ib].d));
-    const __m256 d1 = _mm256_set1_ps(_cvtsh_ss(a[ib + 1].d) * _cvtsh_ss(b[ib + 1].d));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_q8_block(a[ib].qs, b[ib].qs)), d0, acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_q8_block(a[ib + 1].qs, b[ib + 1].qs)), d1, acc1);
-  }
-  float sumf = hsum_ps(_mm256_add_ps(acc0, acc1));
-  for (; ib < nb; ++ib) {
-    int sumi = 0;
-    for (int j = 0; j < QK8_0; ++j) sumi += a[ib].qs[j] * b[ib].qs[j];
-    sumf += static_cast<float>(sumi) * (_cvtsh_ss(a[ib].d) * _cvtsh_ss(b[ib].d));
-  }
-  return sumf;
-}
-
 const CpuKernels kAvx2 = {
     "avx2",
     dequantize_row_f16,
     dequantize_row_bf16,
     dequantize_row_q8_0,
     dot_f32,
-    vec_dot_q8_0_q8_0,
+    ref::quantize_row_q8_0,
+    ref::quantize_row_q8_K,
+    avx2::dot_q4_0,
+    avx2::dot_q8_0,
+    avx2::dot_q4_K,
+    avx2::dot_q5_K,
+    avx2::dot_q6_K,
 };
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include <immintrin.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/x86/avx2/quant_dot_avx2.h"
+#include "quant/ref/ref.h"
 
 namespace petrel::cpu {
 namespace {
@@ -69,46 +71,20 @@ static float dot_f32(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
-// Two blocks at once (one per 256-bit half). vpdpbusd multiplies unsigned by signed bytes and
-// adds 4 products into each int32 lane without saturation; with a + 128 as the unsigned operand
-// and 128 * sum(b) subtracted, the result is exact for every int8 a and b.
-static float vec_dot_q8_0_q8_0(const BlockQ8_0* a, const BlockQ8_0* b, int64_t n) {
-  const int64_t nb = n / QK8_0;
-  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512 acc = _mm512_setzero_ps();
-  int64_t ib = 0;
-  for (; ib + 2 <= nb; ib += 2) {
-    const __m512i qa = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs))),
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib + 1].qs)), 1);
-    const __m512i qb = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib].qs))),
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib + 1].qs)), 1);
-    const __m512i biased = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(qa, bias), qb);
-    const __m512i correction = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, qb);
-    const __m512i sumi = _mm512_sub_epi32(biased, correction);
-    const float d0 = _cvtsh_ss(a[ib].d) * _cvtsh_ss(b[ib].d);
-    const float d1 = _cvtsh_ss(a[ib + 1].d) * _cvtsh_ss(b[ib + 1].d);
-    // lanes 0-7 belong to block ib, lanes 8-15 to block ib + 1
-    const __m512 d = _mm512_mask_blend_ps(static_cast<__mmask16>(0xFF00), _mm512_set1_ps(d0), _mm512_set1_ps(d1));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), d, acc);
-  }
-  float sumf = _mm512_reduce_add_ps(acc);
-  for (; ib < nb; ++ib) {
-    int sumi = 0;
-    for (int j = 0; j < QK8_0; ++j) sumi += a[ib].qs[j] * b[ib].qs[j];
-    sumf += static_cast<float>(sumi) * (_cvtsh_ss(a[ib].d) * _cvtsh_ss(b[ib].d));
-  }
-  return sumf;
-}
-
 const CpuKernels kAvx512 = {
     "avx512",
     dequantize_row_f16,
     dequantize_row_bf16,
     dequantize_row_q8_0,
     dot_f32,
-    vec_dot_q8_0_q8_0,
+    ref::quantize_row_q8_0,
+    ref::quantize_row_q8_K,
+    // No AVX-512 versions yet (none could be measured on a CPU that has it): the AVX2 ones.
+    avx2::dot_q4_0,
+    avx2::dot_q8_0,
+    avx2::dot_q4_K,
+    avx2::dot_q5_K,
+    avx2::dot_q6_K,
 };
 
 }  // namespace
