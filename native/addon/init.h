@@ -12,6 +12,7 @@ void init_formats(Napi::Env env, Napi::Object exports);
 void init_gguf(Napi::Env env, Napi::Object exports);
 void init_writer(Napi::Env env, Napi::Object exports);
 void init_engine(Napi::Env env, Napi::Object exports);
+void init_quantize(Napi::Env env, Napi::Object exports);
 
 // Builds a JS Error carrying the Status message and its stable code (err.code).
 inline Napi::Error status_error(Napi::Env env, const Status& st) {

@@ -12,6 +12,7 @@ Napi::Object init_module(Napi::Env env, Napi::Object exports) {
   init_gguf(env, exports);     // gguf_wrap.cpp: openGguf -> GgufHandle
   init_writer(env, exports);   // writer_wrap.cpp: writeGguf (async)
   init_engine(env, exports);   // engine/engine_wrap.cpp: loadModel -> Model, Session
+  init_quantize(env, exports); // quantize_wrap.cpp: quantizeGguf (async), quantTypes
   return exports;
 }
 

@@ -9,6 +9,7 @@
 
 #include "quant/fp16.h"
 #include "quant/ref/ref.h"
+#include "quant/ref/weighted.h"
 
 namespace petrel::ref {
 namespace {
@@ -37,13 +38,20 @@ inline int best_index_int8(const int8_t* val, float x) {
 }
 
 // ggml's quantize_row_iq4_nl_impl for one super-block of `super_block_size` values in sub-blocks
-// of 32, without quant weights (weight = x^2). With one sub-block (IQ4_NL) the scale is stored
-// as fp16 directly; with several (IQ4_XS) the sub-block scales become 6-bit ints times d.
+// of 32. Without quant weights each value is weighted by x^2; with them (an imatrix, qw holds
+// super_block_size importances) by qw * sqrt(sigma2 + x^2). With one sub-block (IQ4_NL) the scale
+// is stored as fp16 directly; with several (IQ4_XS) the sub-block scales become 6-bit ints times d.
 void quantize_iq4_superblock(int super_block_size, const float* x, uint16_t* dh, uint8_t* q4,
-                             uint16_t* scales_h, uint8_t* scales_l, float* scales, uint8_t* L) {
+                             uint16_t* scales_h, uint8_t* scales_l, float* scales, uint8_t* L,
+                             const float* qw = nullptr) {
   constexpr int block_size = 32;
   const int8_t* values = kValuesIq4nl;
   float weight[block_size];
+  float sigma2 = 0;
+  if (qw) {
+    for (int j = 0; j < super_block_size; ++j) sigma2 += x[j] * x[j];
+    sigma2 *= 2.f / static_cast<float>(super_block_size);
+  }
 
   std::memset(q4, 0, static_cast<size_t>(super_block_size / 2));
   dh[0] = fp32_to_fp16(0.f);
@@ -52,7 +60,12 @@ void quantize_iq4_superblock(int super_block_size, const float* x, uint16_t* dh,
   for (int ib = 0; ib < super_block_size / block_size; ++ib) {
     const float* xb = x + ib * block_size;
     uint8_t* Lb = L + ib * block_size;
-    for (int j = 0; j < block_size; ++j) weight[j] = xb[j] * xb[j];
+    if (qw) {
+      const float* qb = qw + ib * block_size;
+      for (int j = 0; j < block_size; ++j) weight[j] = qb[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    } else {
+      for (int j = 0; j < block_size; ++j) weight[j] = xb[j] * xb[j];
+    }
     float amax = 0, max = 0;
     for (int j = 0; j < block_size; ++j) {
       const float ax = std::fabs(xb[j]);
@@ -184,6 +197,23 @@ void quantize_row_iq4_xs(const float* x, BlockIq4Xs* y, int64_t n) {
   float scales[QK_K / 32];
   for (int64_t i = 0; i < nb; ++i) {
     quantize_iq4_superblock(QK_K, x + QK_K * i, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l, scales, L);
+  }
+}
+
+void quantize_row_iq4_nl_w(const float* x, BlockIq4Nl* y, int64_t n_per_row, const float* qw) {
+  uint8_t L[QK4_NL];
+  float scale;
+  uint16_t unused_h;
+  for (int64_t i = 0; i < n_per_row / QK4_NL; ++i) {
+    quantize_iq4_superblock(QK4_NL, x + QK4_NL * i, &y[i].d, y[i].qs, &unused_h, nullptr, &scale, L, qw + QK4_NL * i);
+  }
+}
+
+void quantize_row_iq4_xs_w(const float* x, BlockIq4Xs* y, int64_t n_per_row, const float* qw) {
+  uint8_t L[QK_K];
+  float scales[QK_K / 32];
+  for (int64_t i = 0; i < n_per_row / QK_K; ++i) {
+    quantize_iq4_superblock(QK_K, x + QK_K * i, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l, scales, L, qw + QK_K * i);
   }
 }
 
