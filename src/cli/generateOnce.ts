@@ -1,7 +1,8 @@
 // One prompt in, one answer out: tokenizer and model from a GGUF, the prompt rendered with the
-// chat template (or raw), prefill, then sampled tokens streamed through the UTF-8-safe decoder and
-// the output parser. The caller decides where text goes (run: stdout/stderr; tests: arrays).
-import { loadModel, type SamplingOptions } from '../engine/index.js';
+// chat template (or raw), prefill, then one generated turn (generateTurn, shared with `petrel chat`):
+// sampled tokens streamed through the UTF-8-safe decoder and the output parser. The caller decides
+// where text goes (run: stdout/stderr; chat: the terminal UI; tests: arrays).
+import { loadModel, type SamplingOptions, type Session } from '../engine/index.js';
 import { UserError } from '../errors.js';
 import { ChatOutputParser, chatTemplateOrDefault, renderChat, type OutputEvent, type ToolCall, type ToolDefinition } from '../templates/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -41,6 +42,17 @@ export interface GenerateOnceResult {
   timings: { loadMs: number; prefillMs: number; generateMs: number };
 }
 
+/** The template variable eos_token, as transformers passes it. */
+export function eosTokenText(tokenizer: Tokenizer): string {
+  const id = tokenizer.vocabulary.eosId;
+  return id !== undefined ? (tokenizer.vocabulary.tokens[id] ?? '') : '';
+}
+
+/** Qwen3.5's generation prompt ends inside <think> when the template opened one and did not close it. */
+export function promptEndsInReasoning(prompt: string): boolean {
+  return /<think>\s*$/.test(prompt);
+}
+
 export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOnceResult> {
   const t0 = performance.now();
   const tokenizer = Tokenizer.fromGgufFile(req.modelPath);
@@ -51,7 +63,7 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
         ...(req.tools ? { tools: req.tools } : {}),
         addGenerationPrompt: true,
         enableThinking: req.thinking,
-        eosToken: tokenizer.vocabulary.eosId !== undefined ? tokenizer.vocabulary.tokens[tokenizer.vocabulary.eosId] : '',
+        eosToken: eosTokenText(tokenizer),
       });
   const promptTokens = tokenizer.encode(prompt, { parseSpecial: true, addBos: true });
   if (promptTokens.length === 0) throw new UserError('the prompt is empty', 'ERR_USER_EMPTY_PROMPT');
@@ -69,57 +81,104 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
     const t1 = performance.now();
     await session.prefill(promptTokens);
     const t2 = performance.now();
-
-    const room = ctx - promptTokens.length;
-    const maxTokens = Math.min(req.maxTokens ?? room, room);
-    // The prompt ends inside <think> when the template opened one and did not close it.
-    const startInReasoning = !req.raw && /<think>\s*$/.test(prompt);
-    const parser = new ChatOutputParser({ startInReasoning, ...(req.tools ? { tools: req.tools } : {}) });
-    const decoder = tokenizer.streamDecoder();
-    let rawText = '';
-    const emit = (text: string, final: boolean) => {
-      if (req.raw) {
-        rawText += text;
-        if (text) req.onEvent?.({ type: 'content', text });
-        return;
-      }
-      const events = parser.push(text);
-      if (final) events.push(...parser.finish());
-      for (const e of events) req.onEvent?.(e);
-    };
-
-    const generated: number[] = [];
-    let stopped = false;
-    const stopTokens = req.ignoreEos ? [] : tokenizer.eogIds;
-    const stream = session.generate({ maxTokens, sampling: req.sampling, stopTokens, ...(req.signal ? { signal: req.signal } : {}) });
-    for await (const token of stream) {
-      generated.push(token);
-      emit(decoder.push(token), false);
-    }
-    emit(decoder.flush(), true);
-    const t3 = performance.now();
-    // generate() returns early on a stop token, on abort, or after maxTokens.
-    if (req.signal?.aborted) stopped = true;
-    const finishReason: FinishReason = stopped
-      ? 'aborted'
-      : generated.length < maxTokens
-        ? 'stop'
-        : maxTokens === room && (req.maxTokens === undefined || req.maxTokens >= room)
-          ? 'context'
-          : 'length';
+    const turn = await generateTurn({
+      session,
+      tokenizer,
+      raw: req.raw,
+      startInReasoning: !req.raw && promptEndsInReasoning(prompt),
+      sampling: req.sampling,
+      ...(req.tools ? { tools: req.tools } : {}),
+      ...(req.maxTokens !== undefined ? { maxTokens: req.maxTokens } : {}),
+      ...(req.ignoreEos ? { ignoreEos: true } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.onEvent ? { onEvent: req.onEvent } : {}),
+    });
     return {
       prompt,
       promptTokens,
-      generatedTokens: generated,
-      text: req.raw ? rawText : parser.result.content,
-      reasoning: req.raw ? '' : parser.result.reasoning,
-      toolCalls: req.raw ? [] : parser.result.toolCalls,
-      finishReason,
+      generatedTokens: turn.generatedTokens,
+      text: turn.text,
+      reasoning: turn.reasoning,
+      toolCalls: turn.toolCalls,
+      finishReason: turn.finishReason,
       contextLength: ctx,
-      timings: { loadMs: t1 - t0, prefillMs: t2 - t1, generateMs: t3 - t2 },
+      timings: { loadMs: t1 - t0, prefillMs: t2 - t1, generateMs: turn.generateMs },
     };
   } finally {
     session.dispose();
     model.dispose();
   }
+}
+
+export interface TurnRequest {
+  /** A session whose prompt is already prefilled; the answer is appended to it. */
+  session: Session;
+  tokenizer: Tokenizer;
+  /** Plain text out (no output parser). */
+  raw: boolean;
+  /** The prompt ended inside <think> (see promptEndsInReasoning). */
+  startInReasoning: boolean;
+  tools?: ToolDefinition[];
+  /** Upper bound on generated tokens; default (and at most): the room left in the context. */
+  maxTokens?: number;
+  ignoreEos?: boolean;
+  sampling: SamplingOptions;
+  signal?: AbortSignal;
+  onEvent?: (event: OutputEvent) => void;
+}
+
+export interface TurnResult {
+  /** Tokens sampled and evaluated (the end-of-generation token that stopped it is not among them). */
+  generatedTokens: number[];
+  text: string;
+  reasoning: string;
+  toolCalls: ToolCall[];
+  finishReason: FinishReason;
+  generateMs: number;
+}
+
+/** Generates one answer after what the session holds, streaming parsed events. */
+export async function generateTurn(req: TurnRequest): Promise<TurnResult> {
+  const { session, tokenizer } = req;
+  const t0 = performance.now();
+  const room = session.contextLength - session.position;
+  const maxTokens = Math.min(req.maxTokens ?? room, room);
+  const parser = new ChatOutputParser({ startInReasoning: req.startInReasoning, ...(req.tools ? { tools: req.tools } : {}) });
+  const decoder = tokenizer.streamDecoder();
+  let rawText = '';
+  const emit = (text: string, final: boolean) => {
+    if (req.raw) {
+      rawText += text;
+      if (text) req.onEvent?.({ type: 'content', text });
+      return;
+    }
+    const events = parser.push(text);
+    if (final) events.push(...parser.finish());
+    for (const e of events) req.onEvent?.(e);
+  };
+
+  const generated: number[] = [];
+  const stopTokens = req.ignoreEos ? [] : tokenizer.eogIds;
+  const stream = session.generate({ maxTokens, sampling: req.sampling, stopTokens, ...(req.signal ? { signal: req.signal } : {}) });
+  for await (const token of stream) {
+    generated.push(token);
+    emit(decoder.push(token), false);
+  }
+  emit(decoder.flush(), true);
+  // generate() returns early on a stop token, on abort, or after maxTokens.
+  const finishReason: FinishReason = req.signal?.aborted
+    ? 'aborted'
+    : generated.length < maxTokens
+      ? 'stop'
+      : maxTokens === room && (req.maxTokens === undefined || req.maxTokens >= room)
+        ? 'context'
+        : 'length';
+  return {
+    generatedTokens: generated,
+    text: req.raw ? rawText : parser.result.content,
+    reasoning: req.raw ? '' : parser.result.reasoning,
+    toolCalls: req.raw ? [] : parser.result.toolCalls,
+    finishReason,
+    generateMs: performance.now() - t0,
+  };
 }

@@ -1,0 +1,22 @@
+// A finished item of the conversation as printed once above the prompt: the user's message,
+// an answer, or a notice (command output, warnings, errors).
+import { Text } from 'ink';
+import type { HistoryItem } from '../appState.js';
+import { displaySafe } from '../terminalText.js';
+import type { Theme } from '../theme.js';
+import { AnswerView } from './AnswerView.js';
+
+export function HistoryItemView({ item, theme }: { item: HistoryItem; theme: Theme }) {
+  switch (item.kind) {
+    case 'user':
+      return <Text>{theme.user(`› ${displaySafe(item.text).replace(/\n/g, '\n  ')}`)}</Text>;
+    case 'answer':
+      return <AnswerView reasoning={item.reasoning} content={item.content} showReasoning={item.showReasoning} theme={theme} footer={item.footer} />;
+    case 'notice': {
+      const text = displaySafe(item.text);
+      if (item.level === 'error') return <Text>{theme.error(`✗ ${text}`)}</Text>;
+      if (item.level === 'warn') return <Text>{theme.warn(`! ${text}`)}</Text>;
+      return <Text>{text}</Text>;
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// `petrel chat <model>`: a conversation with a local model. On a terminal it is an Ink screen
+// (src/chat/components); when stdin or stdout is not a terminal it reads one user turn per line
+// and writes answers to stdout (src/chat/lineMode.ts). Both keep the model's session between
+// turns, so each turn prefills only its own tokens (src/chat/conversation.ts).
+import type { Command } from 'commander';
+import { Chat } from '../../chat/Chat.js';
+import { historyFile, InputHistory } from '../../chat/history.js';
+import { runLineMode } from '../../chat/lineMode.js';
+import { noColorRequested, themeFor } from '../../chat/theme.js';
+import { resolveLocalModel } from '../../store/local.js';
+import { addSamplingOptions, parsePositiveCount, type SamplingFlags } from '../samplingOptions.js';
+
+interface ChatFlags extends SamplingFlags {
+  system?: string;
+  think?: boolean;
+  showThinking?: boolean;
+  maxTokens?: number;
+  ctx?: number;
+  threads?: number;
+  history?: boolean;
+}
+
+export function registerChatCommand(program: Command): void {
+  const cmd = program
+    .command('chat')
+    .description('talk with a model: a terminal UI, or one turn per line when piped')
+    .argument('<model>', 'a pulled model (alias like qwen3.5:0.8b, hf:owner/repo[:quant], URL) or a .gguf path')
+    .option('--system <text>', 'system prompt (change it with /system)')
+    .option('--think', 'let the model reason before answering (default, as the Qwen3.5 template; /think on)')
+    .option('--no-think', 'answer directly, without reasoning (/think off)')
+    .option('--show-thinking', 'when piped: write the reasoning to stderr (the terminal UI shows it dimmed; Ctrl-T hides it)')
+    .option('-n, --max-tokens <n>', 'stop each answer after n tokens (default: until the context is full)', parsePositiveCount('--max-tokens'))
+    .option('-c, --ctx <n>', "context length in tokens (default: the model's)", parsePositiveCount('--ctx'))
+    .option('-t, --threads <n>', 'CPU threads (default: one per hardware thread)', parsePositiveCount('--threads'))
+    .option('--no-history', 'do not read or write the input history');
+  addSamplingOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    '\nIn the terminal UI: Enter sends, Ctrl-J (or a line ending in \\) adds a line, Up/Down walk the history,\n' +
+      'Tab completes /commands, Ctrl-T shows/hides reasoning, Ctrl-C stops the answer (at an empty prompt: quits, exit 130),\n' +
+      'Ctrl-D quits. Commands: /help /clear /system /think on|off /save FILE /load FILE /stats /exit.\n' +
+      'Piped: each line of stdin is a turn, answers go to stdout, one per turn.\n\n' +
+      `Input history: ${historyFile()} ($PETREL_CHAT_HISTORY, else $XDG_STATE_HOME/petrel/chat_history).\n\n` +
+      'Examples:\n  petrel chat qwen3.5:0.8b\n  printf "hi\\nand then?\\n" | petrel chat model.gguf --no-think\n',
+  );
+  cmd.action(async (model: string, flags: ChatFlags) => {
+    process.exitCode = await chatCommand(resolveLocalModel(model), flags);
+  });
+}
+
+/** The terminal UI needs a terminal on both sides (Ink sets raw mode on stdin), and not a dumb one. */
+export function isInteractive(): boolean {
+  return Boolean(process.stdin.isTTY && process.stdout.isTTY) && process.env.TERM !== 'dumb';
+}
+
+async function chatCommand(modelPath: string, flags: ChatFlags): Promise<number> {
+  const thinking = flags.think ?? true;
+  const chat = await Chat.open({
+    modelPath,
+    thinking,
+    sampling: flags,
+    ...(flags.system !== undefined ? { system: flags.system } : {}),
+    ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+    ...(flags.ctx !== undefined ? { contextLength: flags.ctx } : {}),
+    ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+  });
+  if (!isInteractive()) {
+    const code = await runLineMode(chat, { input: process.stdin, output: process.stdout, errors: process.stderr, showThinking: flags.showThinking ?? false });
+    chat.dispose();
+    return code;
+  }
+  // Loaded lazily: the line mode (scripts, CI) never pays for React and Ink.
+  const { runTui } = await import('../../chat/tui.js');
+  const history = new InputHistory(flags.history === false ? undefined : historyFile());
+  const status = chat.status();
+  const banner = `petrel chat · ${status.modelName} · context ${status.contextLength} tokens · /help for commands, Ctrl-D to quit`;
+  const code = await runTui(chat, { theme: themeFor({ color: !noColorRequested() }), history, banner });
+  // A second Ctrl-C quits while the answer is still being generated: leave without waiting for it.
+  if (chat.busy) process.exit(code);
+  chat.dispose();
+  return code;
+}

@@ -1,0 +1,116 @@
+// `petrel chat` in a real pseudo-terminal (tmux): the Ink screen starts, a typed prompt is
+// answered with the answer streaming in place, Ctrl-C stops it, /exit leaves with 0, Ctrl-C at
+// an empty prompt leaves with 130, and the input history is written. Needs tmux (.ci/run installs it).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, repoRoot } from '../support/cli.js';
+import { presetModel, tempDir } from '../engine/helpers/models.js';
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+if (!hasTmux) console.warn('test/chat/terminal.test.ts: skipped, tmux is not installed (apt-get install -y tmux)');
+
+const tmp = tempDir('petrel-chat-tty-');
+const socket = `petrel-test-${process.pid}`;
+let model: string;
+
+const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+
+beforeAll(async () => {
+  if (!hasTmux) return;
+  ensureBuilt();
+  model = await presetModel('tiny');
+});
+afterAll(() => {
+  if (hasTmux) tmux('kill-server');
+  tmp.cleanup();
+});
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Starts `petrel chat` in a detached 100×40 tmux window; its exit status lands in a file. */
+function start(name: string, args: string[]): { pane: () => string; exitCode: () => string | undefined; keys: (...k: string[]) => void; text: (t: string) => void } {
+  const exitFile = path.join(tmp.dir, `${name}.exit`);
+  const command = [
+    `cd ${quote(repoRoot)} &&`,
+    `env -u NO_COLOR XDG_STATE_HOME=${quote(tmp.dir)} TERM=xterm-256color`,
+    `${quote(process.execPath)} bin/petrel.js chat ${quote(model)} ${args.map(quote).join(' ')};`,
+    `echo $? > ${quote(exitFile)}; sleep 600`,
+  ].join(' ');
+  const r = tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '40', command);
+  if (r.status !== 0) throw new Error(`tmux new-session failed: ${r.stderr}`);
+  return {
+    pane: () => tmux('capture-pane', '-p', '-t', name).stdout,
+    exitCode: () => (existsSync(exitFile) ? readFileSync(exitFile, 'utf8').trim() : undefined),
+    keys: (...k) => void tmux('send-keys', '-t', name, ...k),
+    text: (t) => void tmux('send-keys', '-t', name, '-l', t),
+  };
+}
+
+async function until<T>(get: () => T, ok: (v: T) => boolean, what: string, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last value:\n${String(v)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Presses a key until the chat exits. The first frame is drawn just before Ink switches the
+ * terminal to raw mode, so on a busy machine a key sent at once can reach the cooked terminal.
+ */
+async function pressUntilExit(t: ReturnType<typeof start>, key: string): Promise<string> {
+  for (let i = 0; i < 20; i++) {
+    t.keys(key);
+    const end = Date.now() + 3000;
+    while (Date.now() < end) {
+      const code = t.exitCode();
+      if (code !== undefined) return code;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`the chat did not exit on ${key}:\n${t.pane()}`);
+}
+
+/** Waits for the first frame, then a moment for raw mode (see pressUntilExit). */
+async function ready(t: ReturnType<typeof start>): Promise<void> {
+  await until(t.pane, (p) => p.includes('/help · Ctrl-D quits'), 'the prompt');
+  await new Promise((r) => setTimeout(r, 500));
+}
+
+describe.skipIf(!hasTmux)('petrel chat in a terminal (tmux)', () => {
+  it('streams an answer, Ctrl-C stops it, /exit leaves with 0', async () => {
+    // Greedy, thinking on, no answer limit: the random model writes reasoning for minutes.
+    const t = start('stream', ['--temp', '0', '-t', '1']);
+    await ready(t);
+    expect(t.pane()).toMatch(/petrel chat · tiny.* · context 4096 tokens/);
+    t.text('hello there');
+    await until(t.pane, (p) => p.includes('› hello there'), 'typed text');
+    t.keys('Enter');
+    await until(t.pane, (p) => p.includes('answering… (Ctrl-C stops)') && p.includes('┊ '), 'streaming reasoning');
+    // The answer keeps growing in place.
+    const early = t.pane();
+    await until(t.pane, (p) => p !== early, 'more output');
+    t.keys('C-c');
+    const stopped = await until(t.pane, (p) => /⏹ stopped \(\d+ tokens\)/.test(p), 'the answer to stop');
+    expect(stopped).toMatch(/tok\/s · ctx \d+\/4096/);
+    expect(t.exitCode()).toBeUndefined();
+    t.text('/exit');
+    t.keys('Enter');
+    expect(await until(t.exitCode, (c) => c !== undefined, 'exit')).toBe('0');
+    const history = readFileSync(path.join(tmp.dir, 'petrel', 'chat_history'), 'utf8');
+    expect(history).toBe('"hello there"\n"/exit"\n');
+  });
+
+  it('Ctrl-C at an empty prompt leaves with 130, Ctrl-D with 0', async () => {
+    const a = start('ctrlc', ['-t', '1']);
+    await ready(a);
+    expect(await pressUntilExit(a, 'C-c')).toBe('130');
+    const b = start('ctrld', ['-t', '1']);
+    await ready(b);
+    expect(await pressUntilExit(b, 'C-d')).toBe('0');
+  });
+});
