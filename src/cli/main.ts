@@ -3,11 +3,14 @@ import { Command, CommanderError } from 'commander';
 import { isUserFacing } from '../errors.js';
 import { versionText } from './commands/version.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerChatCommand } from './commands/chat.js';
 import { registerShowCommand } from './commands/show.js';
 import { registerSynthCommand } from './commands/synth.js';
 import { registerPullCommand } from './commands/pull.js';
 import { registerListCommand } from './commands/list.js';
 import { registerRmCommand } from './commands/rm.js';
+import { registerQuantizeCommand } from './commands/quantize.js';
+import { registerBenchCommand } from './commands/bench.js';
 
 export function buildProgram(): Command {
   const program = new Command('petrel')
@@ -20,11 +23,15 @@ export function buildProgram(): Command {
 
   program.commandsGroup('Generate:');
   registerRunCommand(program);
+  registerChatCommand(program);
   program.commandsGroup('Models:');
   registerPullCommand(program);
   registerListCommand(program);
   registerShowCommand(program);
   registerRmCommand(program);
+  registerQuantizeCommand(program);
+  program.commandsGroup('Benchmark:');
+  registerBenchCommand(program);
   program.commandsGroup('Development:');
   registerSynthCommand(program);
   return program;

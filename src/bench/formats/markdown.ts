@@ -1,0 +1,87 @@
+// llama-bench's Markdown table, column for column on a CPU backend:
+//   | model | size | params | backend | threads | test | t/s |
+// with its widths (negative = left-aligned), its "---:" alignment row, "mean ± stddev" t/s and the
+// "build: <commit> (<number>)" footer. --vs adds an engine column before test and a ratio column
+// at the end (on petrel's row); --extra adds its columns after t/s.
+import type { EngineFacts } from '../engine.js';
+import { testRecords, type RecordLayout } from '../record.js';
+import type { TestResult } from '../runner.js';
+import { mean, sampleStddev, tokensPerSecond } from '../stats.js';
+import { testName } from '../testPlan.js';
+import type { BenchPrinter } from './printer.js';
+
+interface Column {
+  title: string;
+  /** llama-bench's printf width: > 0 right-aligned, < 0 left-aligned. */
+  width: number;
+  value: (r: TestResult, ratio: number | null) => string;
+}
+
+export function formatSize(bytes: number): string {
+  return bytes < 1024 ** 3 ? `${(bytes / 1024 ** 2).toFixed(2)} MiB` : `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export function formatParams(n: number): string {
+  return n < 1e9 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e9).toFixed(2)} B`;
+}
+
+function tsOf(r: TestResult): number[] {
+  return tokensPerSecond(r.test.nPrompt + r.test.nGen, r.samplesNs);
+}
+
+function columns(layout: RecordLayout): Column[] {
+  const cols: Column[] = [
+    { title: 'model', width: -30, value: (r) => r.facts.modelType },
+    { title: 'size', width: 10, value: (r) => formatSize(r.facts.modelSize) },
+    { title: 'params', width: 10, value: (r) => formatParams(r.model.nParams) },
+    { title: 'backend', width: -10, value: () => 'CPU' },
+    { title: 'threads', width: 7, value: (r) => String(r.threads) },
+  ];
+  if (layout.vs) cols.push({ title: 'engine', width: -10, value: (r) => r.facts.engine });
+  cols.push({ title: 'test', width: 15, value: (r) => testName(r.test) });
+  cols.push({
+    title: 't/s',
+    width: 20,
+    value: (r) => `${mean(tsOf(r)).toFixed(2)} ± ${sampleStddev(tsOf(r)).toFixed(2)}`,
+  });
+  for (const c of layout.extra) {
+    if (c === 'load') cols.push({ title: 'load ms', width: 10, value: (r) => (r.loadNs / 1e6).toFixed(2) });
+    if (c === 'ttft') cols.push({ title: 'ttft ms', width: 10, value: (r) => (mean(r.ttftNs) / 1e6).toFixed(2) });
+    if (c === 'rss') cols.push({ title: 'peak RSS', width: 10, value: (r) => formatSize(r.peakRssBytes) });
+  }
+  if (layout.vs) cols.push({ title: 'vs llama.cpp', width: 12, value: (_r, ratio) => (ratio === null ? '' : `${ratio.toFixed(2)}×`) });
+  return cols;
+}
+
+function cell(text: string, width: number): string {
+  return width < 0 ? text.padEnd(-width) : text.padStart(width);
+}
+
+export function markdownPrinter(layout: RecordLayout): BenchPrinter {
+  const cols = columns(layout);
+  const builds = new Map<string, EngineFacts>();
+  return {
+    header() {
+      const titles = '|' + cols.map((c) => ` ${cell(c.title, c.width)} |`).join('');
+      const rule = '|' + cols.map((c) => ` ${'-'.repeat(Math.abs(c.width) - 1)}${c.width > 0 ? ':' : '-'} |`).join('');
+      return `${titles}\n${rule}\n`;
+    },
+    test(results) {
+      const records = testRecords(results, layout);
+      return results
+        .map((r, i) => {
+          builds.set(r.facts.engine, r.facts);
+          const ratio = records[i]!.values.get('vs_llama_cpp');
+          return '|' + cols.map((c) => ` ${cell(c.value(r, typeof ratio === 'number' ? ratio : null), c.width)} |`).join('') + '\n';
+        })
+        .join('');
+    },
+    footer() {
+      const own = builds.get('petrel');
+      let out = `\nbuild: ${own?.buildCommit ?? 'unknown'} (${own?.buildNumber ?? 0})\n`;
+      const peer = builds.get('llama.cpp');
+      if (peer) out += `llama.cpp: ${peer.buildCommit} (${peer.buildNumber}), prebuilt CPU library of node-llama-cpp\n`;
+      return out;
+    },
+  };
+}

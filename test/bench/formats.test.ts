@@ -1,0 +1,103 @@
+// Output formats against llama-bench's: the Markdown table layout, and the csv/json/jsonl field
+// names, order and value types (tools written for llama-bench must read petrel's output).
+import { describe, expect, it } from 'vitest';
+import type { EngineFacts } from '../../src/bench/engine.js';
+import { createPrinter } from '../../src/bench/formats/index.js';
+import { LLAMA_BENCH_FIELDS, type RecordLayout } from '../../src/bench/record.js';
+import type { TestResult } from '../../src/bench/runner.js';
+
+const petrelFacts: EngineFacts = {
+  engine: 'petrel', buildCommit: 'abcdef12', buildNumber: 42, modelType: 'qwen35 0.8B Q4_K - Medium',
+  modelSize: 521_548_800, kvType: 'f32', nBatch: 2048, nUbatch: 512,
+};
+const llamaFacts: EngineFacts = { ...petrelFacts, engine: 'llama.cpp', buildCommit: 'b7000', buildNumber: 7000, kvType: 'f16', nBatch: 512 };
+const model = { filename: 'models/q.gguf', type: 'qwen35 0.8B Q4_K - Medium', sizeBytes: 521_548_800, nParams: 752_393_024, nVocab: 248320 };
+
+function result(facts: EngineFacts, nPrompt: number, nGen: number, samplesNs: number[], nDepth = 0): TestResult {
+  return {
+    facts, model, threads: 2, test: { nPrompt, nGen, nDepth }, testTime: '2026-01-02T03:04:05Z',
+    samplesNs, ttftNs: samplesNs.map((n) => n / 4), loadNs: 1.5e9, peakRssBytes: 700 * 1024 * 1024,
+  };
+}
+
+// pp512: 512 tokens in 2 s and 4 s -> 256 and 128 t/s (mean 192, sample stddev 90.51).
+const pp = result(petrelFacts, 512, 0, [2e9, 4e9]);
+const tg = result(petrelFacts, 0, 128, [1e9, 1e9], 16384);
+
+function print(format: 'md' | 'json' | 'jsonl' | 'csv', tests: TestResult[][], layout: RecordLayout = { vs: false, extra: [] }): string {
+  const p = createPrinter(format, layout);
+  return p.header() + tests.map((t) => p.test(t)).join('') + p.footer();
+}
+
+describe('bench output formats', () => {
+  it('md: llama-bench table, columns, widths, alignment row and build footer', () => {
+    expect(print('md', [[pp], [tg]])).toBe(
+      [
+        '| model                          |       size |     params | backend    | threads |            test |                  t/s |',
+        '| ------------------------------ | ---------: | ---------: | ---------- | ------: | --------------: | -------------------: |',
+        '| qwen35 0.8B Q4_K - Medium      | 497.39 MiB |   752.39 M | CPU        |       2 |           pp512 |       192.00 ± 90.51 |',
+        '| qwen35 0.8B Q4_K - Medium      | 497.39 MiB |   752.39 M | CPU        |       2 |  tg128 @ d16384 |        128.00 ± 0.00 |',
+        '',
+        'build: abcdef12 (42)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('md with --vs: an engine column, both rows and the ratio on petrel\'s row; --extra columns after t/s', () => {
+    const peer = result(llamaFacts, 512, 0, [1e9, 1e9]); // 512 t/s
+    const text = print('md', [[pp, peer]], { vs: true, extra: ['load', 'ttft', 'rss'] });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe(
+      '| model                          |       size |     params | backend    | threads | engine     |            test |                  t/s |    load ms |    ttft ms |   peak RSS | vs llama.cpp |',
+    );
+    expect(lines[2]).toContain('| petrel     |           pp512 |       192.00 ± 90.51 |    1500.00 |     750.00 | 700.00 MiB |        0.38× |');
+    expect(lines[3]).toContain('| llama.cpp  |           pp512 |        512.00 ± 0.00 |    1500.00 |     250.00 | 700.00 MiB |              |');
+    expect(lines.slice(5)).toEqual(['build: abcdef12 (42)', 'llama.cpp: b7000 (7000), prebuilt CPU library of node-llama-cpp', '']);
+  });
+
+  it('json: an array of objects with llama-bench field names in order, typed values and samples', () => {
+    const text = print('json', [[pp], [tg]]);
+    expect(text.startsWith('[\n  {\n    "build_commit": "abcdef12",\n    "build_number": 42,\n')).toBe(true);
+    const rows = JSON.parse(text) as Array<Record<string, unknown>>;
+    expect(rows).toHaveLength(2);
+    expect(Object.keys(rows[0]!)).toEqual([...LLAMA_BENCH_FIELDS.map(([f]) => f), 'samples_ns', 'samples_ts']);
+    expect(rows[0]).toMatchObject({
+      backends: 'CPU', gpu_info: '', model_filename: 'models/q.gguf', model_type: 'qwen35 0.8B Q4_K - Medium',
+      model_size: 521548800, model_n_params: 752393024, n_batch: 2048, n_ubatch: 512, n_threads: 2, type_k: 'f32',
+      use_mmap: true, n_prompt: 512, n_gen: 0, n_depth: 0, test_time: '2026-01-02T03:04:05Z', avg_ns: 3e9,
+      avg_ts: 192, samples_ns: [2e9, 4e9], samples_ts: [256, 128],
+    });
+    expect(rows[0]!.stddev_ts as number).toBeCloseTo(90.509668, 5);
+    expect(rows[1]).toMatchObject({ n_prompt: 0, n_gen: 128, n_depth: 16384, avg_ts: 128, stddev_ts: 0 });
+    expect(text).toContain('    "avg_ts": 192.000000,\n');
+  });
+
+  it('json with --vs and --extra: engine, ratio and extra fields after llama-bench\'s', () => {
+    const peer = result(llamaFacts, 512, 0, [1e9, 1e9]);
+    const rows = JSON.parse(print('json', [[pp, peer]], { vs: true, extra: ['ttft', 'rss'] })) as Array<Record<string, unknown>>;
+    expect(Object.keys(rows[0]!).slice(LLAMA_BENCH_FIELDS.length)).toEqual(['engine', 'vs_llama_cpp', 'ttft_ms', 'peak_rss_bytes', 'samples_ns', 'samples_ts']);
+    expect(rows[0]).toMatchObject({ engine: 'petrel', vs_llama_cpp: 0.375, ttft_ms: 750, peak_rss_bytes: 700 * 1024 * 1024 });
+    expect(rows[1]).toMatchObject({ engine: 'llama.cpp', vs_llama_cpp: null, build_commit: 'b7000', type_k: 'f16', n_batch: 512 });
+  });
+
+  it('jsonl: one complete object per line', () => {
+    const lines = print('jsonl', [[pp], [tg]]).trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    const first = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(first).toMatchObject({ n_prompt: 512, avg_ts: 192, samples_ts: [256, 128] });
+  });
+
+  it('csv: a header of field names, every value quoted, bools as 0/1', () => {
+    const [header, row1, row2, end] = print('csv', [[pp], [tg]]).split('\n');
+    expect(header).toBe(LLAMA_BENCH_FIELDS.map(([f]) => f).join(','));
+    const cells = row1!.split('","').map((c) => c.replace(/^"|"$/g, ''));
+    const at = (field: string) => cells[LLAMA_BENCH_FIELDS.findIndex(([f]) => f === field)];
+    expect(at('model_type')).toBe('qwen35 0.8B Q4_K - Medium');
+    expect(at('use_mmap')).toBe('1');
+    expect(at('avg_ts')).toBe('192.000000');
+    expect(at('avg_ns')).toBe('3000000000');
+    expect(row2).toContain('"16384"');
+    expect(end).toBe('');
+  });
+});
