@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/activation.h"
 #include "quant/ggml_type.h"
 
 namespace petrel {
@@ -76,6 +77,10 @@ class Backend {
   // out: [n_tokens][n_head][head_dim].
   virtual void attention(const AttentionShape& shape, const float* q, const float* k_cache, const float* v_cache,
                          int64_t pos0, int64_t n_tokens, float* out) = 0;
+
+  // y[i] = act(gate[i]) * x[i] over n values (x null: act(gate[i])); y may alias gate or x.
+  // The gates between operations: SwiGLU, the DeltaNet output gate, attention's sigmoid gate.
+  virtual void gate_mul(GateActivation act, const float* gate, const float* x, int64_t n, float* y) = 0;
 
   // Causal depthwise conv (kernel K) + SiLU over n_tokens, with a rolling state of the last K-1
   // inputs per channel (state: [K-1][channels], oldest first; updated in place).

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/activation.h"
 #include "petrel/status.h"
 #include "quant/blocks.h"
 
@@ -33,6 +34,18 @@ struct CpuKernels {
 
   // sum(a[i] * b[i]), any n.
   float (*dot_f32)(const float* a, const float* b, int64_t n);
+  // y[i] = act(gate[i]) * x[i] (x null: act(gate[i])); y may alias gate or x. silu(v) = v / (1 + e^-v),
+  // sigmoid(v) = 1 / (1 + e^-v) as ggml computes them; SIMD variants use a polynomial e^x within
+  // 2 ulp of std::exp.
+  void (*gate_mul_f32)(GateActivation act, const float* gate, const float* x, int64_t n, float* y);
+
+  // C = alpha * A B + beta * C for row-major A [m][k] (row stride lda), B [k][n] (ldb) and
+  // C [m][n] (ldc); beta 0 writes C without reading it. Small dense products inside an op (the
+  // chunked DeltaNet), not the weight matmuls; each C element is one float sum over k in order
+  // of k within a variant.
+  void (*gemm_f32)(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, float beta, float* c, int64_t ldc);
+
   // Activation quantizers for the integer dot products, bit-identical to quant/ref/ (which are
   // bit-identical to ggml's): n values, a whole number of blocks.
   void (*quantize_row_q8_0)(const float* x, BlockQ8_0* y, int64_t n);

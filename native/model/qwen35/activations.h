@@ -11,18 +11,12 @@
 namespace petrel::qwen35 {
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 // ggml_softplus: linear above 20 so exp cannot overflow.
 inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 
 // h += a over n values (residual connection).
 inline void add_in_place(float* h, const float* a, int64_t n) {
   for (int64_t i = 0; i < n; ++i) h[i] += a[i];
-}
-
-// out = silu(gate) * up over n values (ggml_swiglu_split).
-inline void swiglu(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
 }
 
 // A grow-only scratch buffer of at least n floats (reused across tokens of a session).

@@ -66,7 +66,7 @@ void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights
   be.attention(shape, q, st.k.data(), st.v.data(), ctx.pos0, n, kqv_out);  // attn_pregate
 
   if (gate) {
-    for (int64_t i = 0; i < n * q_width; ++i) kqv_out[i] *= sigmoid(gate[i]);  // attn_gated
+    be.gate_mul(GateActivation::sigmoid, gate, kqv_out, n * q_width, kqv_out);  // attn_gated
   }
   be.matmul(w.attn_output.view, kqv_out, n, out);  // attn_output
 }

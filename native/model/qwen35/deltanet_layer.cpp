@@ -81,7 +81,7 @@ void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerStat
   // Gated RMSNorm per head with the shared weight, then SiLU(z).
   float* o_normed = scratch(s.o_normed, n * value_dim);
   be.rms_norm(o, w.ssm_norm.f32, dv, n * hv, hp.rms_eps, o_normed);
-  for (int64_t i = 0; i < n * value_dim; ++i) o_normed[i] *= silu(z[i]);  // final_output
+  be.gate_mul(GateActivation::silu, z, o_normed, n * value_dim, o_normed);  // final_output
   be.matmul(w.ssm_out.view, o_normed, n, out);  // linear_attn_out
 }
 

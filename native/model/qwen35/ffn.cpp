@@ -15,7 +15,7 @@ void dense_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, flo
   be.matmul(w.ffn_gate.view, x, n, gate);  // ffn_gate
   be.matmul(w.ffn_up.view, x, n, up);      // ffn_up
   float* hidden = scratch(s.hidden, n * n_ff);
-  swiglu(gate, up, n * n_ff, hidden);       // ffn_swiglu
+  be.gate_mul(GateActivation::silu, gate, up, n * n_ff, hidden);  // ffn_swiglu
   be.matmul(w.ffn_down.view, hidden, n, out);  // ffn_out
 }
 

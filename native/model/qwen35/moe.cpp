@@ -103,7 +103,7 @@ void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float
       be.matmul(w.ffn_up_exps.view.slab(e), x_e, m, up_e);      // ffn_moe_up
     }
     float* hidden = scratch(s.hidden_e, m * n_ff);
-    swiglu(gate_e, up_e, m * n_ff, hidden);
+    be.gate_mul(GateActivation::silu, gate_e, up_e, m * n_ff, hidden);
     float* down = scratch(s.down_e, m * n_embd);
     be.matmul(w.ffn_down_exps.view.slab(e), hidden, m, down);  // ffn_moe_down
     for (int64_t j = 0; j < m; ++j) {
@@ -121,7 +121,7 @@ void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float
   be.matmul(w.ffn_gate_shexp.view, x, n, gate);
   be.matmul(w.ffn_up_shexp.view, x, n, up);
   float* hidden = scratch(s.hidden, n * n_sh);
-  swiglu(gate, up, n * n_sh, hidden);
+  be.gate_mul(GateActivation::silu, gate, up, n * n_sh, hidden);
   float* shexp = scratch(s.shexp_out, n * n_embd);
   be.matmul(w.ffn_down_shexp.view, hidden, n, shexp);  // ffn_shexp
   // The shared-expert gate is a 1-row F32 matmul: {n_embd} seen as {n_embd, 1}.

@@ -1,6 +1,8 @@
 // The generic (portable scalar) kernel table: the meaning of every kernel, and the fallback on
 // CPUs without a SIMD variant. Conversions are the quant/ref/ reference functions themselves.
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/generic/gate_mul_generic.h"
+#include "backend/cpu/generic/gemm_generic.h"
 #include "backend/cpu/generic/quant_dot_generic.h"
 #include "quant/ref/ref.h"
 
@@ -19,6 +21,8 @@ const CpuKernels kGeneric = {
     ref::dequantize_row_bf16,
     ref::dequantize_row_q8_0,
     dot_f32,
+    generic::gate_mul_f32,
+    generic::gemm_f32,
     ref::quantize_row_q8_0,
     ref::quantize_row_q8_K,
     generic::dot_q4_0,

@@ -1,10 +1,10 @@
 // conv1d_silu: the causal depthwise conv + SiLU of the Gated DeltaNet layers, with the rolling
 // state of the last kernel-1 inputs per channel ([kernel-1][channels], oldest first).
-// As ggml_ssm_conv: the sum runs over taps oldest first in float, then silu(x) = x / (1 + e^-x).
+// As ggml_ssm_conv: the sum runs over taps oldest first in float, then silu(x) = x / (1 + e^-x)
+// (CpuKernels::gate_mul_f32 over the task's channels of the row).
 // Channels are independent, so tasks are channel ranges, walked token by token so the x and y
 // rows are read and written contiguously. y must not alias x (earlier inputs are re-read).
 #include <algorithm>
-#include <cmath>
 
 #include "backend/cpu/ops/ops.h"
 
@@ -19,6 +19,7 @@ void op_conv1d_silu(OpContext& ctx, const float* x, const float* weights, float*
   }
   const int64_t hist = kernel - 1;
   // Input row r of concat(state, x): r < hist is a state row, else token r - hist.
+  const CpuKernels& k = ctx.kernels;
   auto input_row = [&](int64_t r) { return r < hist ? state + r * channels : x + (r - hist) * channels; };
   ctx.pool.parallel_for(channels, std::max<int64_t>(64, grain_for(ctx.pool, channels, n_tokens * kernel)), [&](int64_t begin, int64_t end, int) {
     for (int64_t t = 0; t < n_tokens; ++t) {
@@ -27,8 +28,9 @@ void op_conv1d_silu(OpContext& ctx, const float* x, const float* weights, float*
         const float* wc = weights + c * kernel;
         float sum = 0.0f;
         for (int64_t i = 0; i < kernel; ++i) sum += input_row(t + i)[c] * wc[i];
-        yt[c] = sum / (1.0f + std::exp(-sum));
+        yt[c] = sum;
       }
+      k.gate_mul_f32(GateActivation::silu, yt + begin, nullptr, end - begin, yt + begin);
     }
     // New state row s = input row n_tokens + s. Ascending s only ever reads state rows above
     // the ones already overwritten (n_tokens + s > s), so the update can be in place.

@@ -47,6 +47,10 @@ class CpuBackend final : public Backend {
     std::lock_guard<std::mutex> lock(mu_);
     op_attention(ctx_, shape, q, k_cache, v_cache, pos0, n_tokens, out);
   }
+  void gate_mul(GateActivation act, const float* gate, const float* x, int64_t n, float* y) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    op_gate_mul(ctx_, act, gate, x, n, y);
+  }
   void conv1d_silu(const float* x, const float* weights, float* state, int64_t n_tokens, int64_t channels,
                    int64_t kernel, float* y) override {
     std::lock_guard<std::mutex> lock(mu_);

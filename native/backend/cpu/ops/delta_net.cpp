@@ -6,8 +6,8 @@
 //     not normalise it r times.
 //  2. Each value head is one task (heads are independent; state is [Hv][d_k][d_v], row i = key
 //     dim). Value head p reads k head p / r (grouped, qwen3next) or p % Hk (tiled, qwen35).
-//     * n_tokens == 1 (decode): the recurrent step of §2.6, two passes over the state:
-//         S *= e^g;  m = S^T k;  delta = beta (v - m);  S += k delta^T;  o = S^T q.
+//     * n_tokens == 1 (decode): the recurrent step of §2.6, three passes over the state:
+//         m = e^g S^T k;  delta = beta (v - m);  S = e^g S + k delta^T;  o = S^T q.
 //     * n_tokens > 1 (prefill): the chunked WY form of §2.7 with chunk C = 64, which does the
 //       same math as C recurrent steps but with O(C^2) small dots instead of C passes that each
 //       read and write the whole state. The last chunk is shorter rather than zero-padded: padded
@@ -26,10 +26,6 @@ namespace {
 
 constexpr int64_t kChunk = 64;
 
-inline void axpy(float a, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
 struct HeadArgs {
   const float* qn;  // normalised, scaled q: [n_tokens][Hk][d_k]
   const float* kn;  // normalised k: [n_tokens][Hk][d_k]
@@ -40,8 +36,10 @@ struct HeadArgs {
   int64_t n_tokens, hk, hv, dk, dv;
 };
 
-// Token-by-token recurrence for value head p reading k head kh. tmp holds d_v floats.
-void recurrent_head(const HeadArgs& a, int64_t p, int64_t kh, float* s, float* tmp) {
+// Token-by-token recurrence for value head p reading k head kh, as three small products over the
+// state: m = e^g (S^T k); delta = beta (v - m); S = e^g S + k delta^T; o = S^T q.
+// tmp holds d_v floats.
+void recurrent_head(const CpuKernels& kern, const HeadArgs& a, int64_t p, int64_t kh, float* s, float* tmp) {
   const int64_t dk = a.dk, dv = a.dv;
   for (int64_t t = 0; t < a.n_tokens; ++t) {
     const float* qt = a.qn + (t * a.hk + kh) * dk;
@@ -50,108 +48,115 @@ void recurrent_head(const HeadArgs& a, int64_t p, int64_t kh, float* s, float* t
     const float alpha = std::exp(a.g[t * a.hv + p]);
     const float b = a.beta[t * a.hv + p];
     float* ot = a.out + (t * a.hv + p) * dv;
-
-    // Decay, then read the decayed state: m = S'^T k.
-    std::memset(tmp, 0, static_cast<size_t>(dv) * sizeof(float));
-    for (int64_t i = 0; i < dk; ++i) {
-      float* si = s + i * dv;
-      for (int64_t j = 0; j < dv; ++j) si[j] *= alpha;
-      axpy(kt[i], si, tmp, dv);
-    }
+    kern.gemm_f32(1, dv, dk, alpha, kt, dk, s, dv, 0.0f, tmp, dv);
     for (int64_t j = 0; j < dv; ++j) tmp[j] = b * (vt[j] - tmp[j]);  // delta
-    // Write, then read the updated state: o = S^T q.
-    std::memset(ot, 0, static_cast<size_t>(dv) * sizeof(float));
-    for (int64_t i = 0; i < dk; ++i) {
-      float* si = s + i * dv;
-      axpy(kt[i], tmp, si, dv);
-      axpy(qt[i], si, ot, dv);
-    }
+    kern.gemm_f32(dk, dv, 1, 1.0f, kt, 1, tmp, dv, alpha, s, dv);
+    kern.gemm_f32(1, dv, dk, 1.0f, qt, dk, s, dv, 0.0f, ot, dv);
   }
 }
 
-// Floats of per-thread scratch the chunked form needs.
-size_t chunk_scratch_floats(int64_t dk, int64_t dv) {
-  return static_cast<size_t>(3 * kChunk * dk + 2 * kChunk * dv + 2 * kChunk * kChunk + 2 * kChunk);
-}
+// Per-thread scratch of the chunked form (floats).
+struct ChunkScratch {
+  float* kt;   // [dk][C] keys of the chunk, transposed; later scaled by e^(gamma_last - gamma_j)
+  float* qk;   // [C][C] (Q K^T) * decay mask, lower incl. diagonal
+  float* a;    // [C][C] K K^T, then A = beta * decay mask * K K^T (strictly lower)
+  float* t;    // [C][C] T = (I + A)^-1
+  float* ub;   // [C][dv] beta V
+  float* u;    // [C][dv] U = T beta V, then V' = U - W S
+  float* wb;   // [C][dk] beta Gamma K
+  float* w;    // [C][dk] W = T beta Gamma K
+  float* o;    // [C][dv] chunk output
+  float* gam;  // [C] cumulative log decay
+  float* bet;  // [C] beta
+
+  static size_t floats(int64_t dk, int64_t dv) {
+    return static_cast<size_t>(dk * kChunk + 3 * kChunk * kChunk + 3 * kChunk * dv + 2 * kChunk * dk + 2 * kChunk);
+  }
+  ChunkScratch(float* base, int64_t dk, int64_t dv) {
+    kt = base;
+    qk = kt + dk * kChunk;
+    a = qk + kChunk * kChunk;
+    t = a + kChunk * kChunk;
+    ub = t + kChunk * kChunk;
+    u = ub + kChunk * dv;
+    wb = u + kChunk * dv;
+    w = wb + kChunk * dk;
+    o = w + kChunk * dk;
+    gam = o + kChunk * dv;
+    bet = gam + kChunk;
+  }
+};
 
 // Chunked (WY) form for value head p reading k head kh; equal to recurrent_head up to rounding.
-void chunked_head(const CpuKernels& kern, const HeadArgs& a, int64_t p, int64_t kh, float* s, float* scratch) {
+// Every step is a dense product of chunk-sized matrices (CpuKernels::gemm_f32); only the decay
+// masks and the inverse of the unit lower-triangular I + A are element by element.
+void chunked_head(const CpuKernels& kern, const HeadArgs& a, int64_t p, int64_t kh, float* s, float* base) {
   const int64_t dk = a.dk, dv = a.dv;
-  float* kc = scratch;                  // [C][dk] keys of the chunk
-  float* qc = kc + kChunk * dk;         // [C][dk] queries
-  float* w = qc + kChunk * dk;          // [C][dk] W = T (beta * Gamma * K)
-  float* u = w + kChunk * dk;           // [C][dv] U = T (beta * V), then V' = U - W S
-  float* o = u + kChunk * dv;           // [C][dv] (Gamma * Q) S, then the chunk output
-  float* kk = o + kChunk * dv;          // [C][C] A (strictly lower)
-  float* qk = kk + kChunk * kChunk;     // [C][C] (Q K^T) * M (lower incl. diagonal)
-  float* gam = qk + kChunk * kChunk;    // [C] cumulative log decay
-  float* bet = gam + kChunk;            // [C] beta
+  const int64_t k_stride = a.hk * dk;  // between tokens in qn / kn
+  ChunkScratch sc(base, dk, dv);
+  const int64_t C = kChunk;
 
-  for (int64_t c0 = 0; c0 < a.n_tokens; c0 += kChunk) {
-    const int64_t len = std::min(kChunk, a.n_tokens - c0);
+  for (int64_t c0 = 0; c0 < a.n_tokens; c0 += C) {
+    const int64_t len = std::min(C, a.n_tokens - c0);
+    const float* kc = a.kn + (c0 * a.hk + kh) * dk;  // row i at kc + i * k_stride
+    const float* qc = a.qn + (c0 * a.hk + kh) * dk;
     float acc = 0.0f;
     for (int64_t i = 0; i < len; ++i) {
-      const int64_t t = c0 + i;
-      std::memcpy(kc + i * dk, a.kn + (t * a.hk + kh) * dk, static_cast<size_t>(dk) * sizeof(float));
-      std::memcpy(qc + i * dk, a.qn + (t * a.hk + kh) * dk, static_cast<size_t>(dk) * sizeof(float));
-      acc += a.g[t * a.hv + p];
-      gam[i] = acc;
-      bet[i] = a.beta[t * a.hv + p];
+      acc += a.g[(c0 + i) * a.hv + p];
+      sc.gam[i] = acc;
+      sc.bet[i] = a.beta[(c0 + i) * a.hv + p];
+      for (int64_t r = 0; r < dk; ++r) sc.kt[r * C + i] = kc[i * k_stride + r];
     }
 
-    // A_ij = beta_i (k_i . k_j) e^(gamma_i - gamma_j), j < i;  QK_ij = (q_i . k_j) e^(gamma_i - gamma_j), j <= i.
+    // QK_ij = (q_i . k_j) e^(gamma_i - gamma_j), j <= i;  A_ij = beta_i (k_i . k_j) e^(gamma_i - gamma_j), j < i.
+    kern.gemm_f32(len, len, dk, 1.0f, qc, k_stride, sc.kt, C, 0.0f, sc.qk, C);
+    kern.gemm_f32(len, len, dk, 1.0f, kc, k_stride, sc.kt, C, 0.0f, sc.a, C);
     for (int64_t i = 0; i < len; ++i) {
-      for (int64_t j = 0; j <= i; ++j) {
-        const float decay = std::exp(gam[i] - gam[j]);
-        if (j < i) kk[i * kChunk + j] = bet[i] * kern.dot_f32(kc + i * dk, kc + j * dk, dk) * decay;
-        qk[i * kChunk + j] = kern.dot_f32(qc + i * dk, kc + j * dk, dk) * decay;
+      for (int64_t j = 0; j < len; ++j) {
+        const float decay = j <= i ? std::exp(sc.gam[i] - sc.gam[j]) : 0.0f;
+        sc.qk[i * C + j] *= decay;
+        sc.a[i * C + j] = j < i ? sc.bet[i] * sc.a[i * C + j] * decay : 0.0f;
       }
     }
 
-    // (I + A) U = beta V and (I + A) W = beta Gamma K by forward substitution: this applies
-    // T = (I + A)^-1 without forming it.
+    // T = (I + A)^-1 by forward substitution, row i from the rows above it:
+    // T_i,<i = -A_i,<i T_<i,<i (T is unit lower triangular).
     for (int64_t i = 0; i < len; ++i) {
-      const int64_t t = c0 + i;
-      float* ui = u + i * dv;
-      float* wi = w + i * dk;
-      const float* vt = a.v + (t * a.hv + p) * dv;
-      const float bg = bet[i] * std::exp(gam[i]);
-      for (int64_t j = 0; j < dv; ++j) ui[j] = bet[i] * vt[j];
-      for (int64_t j = 0; j < dk; ++j) wi[j] = bg * kc[i * dk + j];
-      for (int64_t j = 0; j < i; ++j) {
-        const float aij = kk[i * kChunk + j];
-        axpy(-aij, u + j * dv, ui, dv);
-        axpy(-aij, w + j * dk, wi, dk);
-      }
+      float* ti = sc.t + i * C;
+      if (i > 0) kern.gemm_f32(1, i, i, -1.0f, sc.a + i * C, C, sc.t, C, 0.0f, ti, C);
+      ti[i] = 1.0f;
+      for (int64_t j = i + 1; j < len; ++j) ti[j] = 0.0f;
     }
 
-    // With the entering state S: V' = U - W S and o = (Gamma * Q) S, one pass over S's rows.
-    std::memset(o, 0, static_cast<size_t>(len * dv) * sizeof(float));
-    for (int64_t r = 0; r < dk; ++r) {
-      const float* sr = s + r * dv;
-      for (int64_t i = 0; i < len; ++i) {
-        axpy(-w[i * dk + r], sr, u + i * dv, dv);
-        axpy(qc[i * dk + r], sr, o + i * dv, dv);
-      }
-    }
-    // O_i = e^gamma_i (q_i S) + sum_{j <= i} QK_ij V'_j.
+    // U = T (beta V), W = T (beta Gamma K).
     for (int64_t i = 0; i < len; ++i) {
-      float* oi = o + i * dv;
-      const float gi = std::exp(gam[i]);
-      for (int64_t j = 0; j < dv; ++j) oi[j] *= gi;
-      for (int64_t j = 0; j <= i; ++j) axpy(qk[i * kChunk + j], u + j * dv, oi, dv);
-      std::memcpy(a.out + ((c0 + i) * a.hv + p) * dv, oi, static_cast<size_t>(dv) * sizeof(float));
+      const float* vt = a.v + ((c0 + i) * a.hv + p) * dv;
+      const float bg = sc.bet[i] * std::exp(sc.gam[i]);
+      for (int64_t j = 0; j < dv; ++j) sc.ub[i * dv + j] = sc.bet[i] * vt[j];
+      for (int64_t j = 0; j < dk; ++j) sc.wb[i * dk + j] = bg * kc[i * k_stride + j];
+    }
+    kern.gemm_f32(len, dv, len, 1.0f, sc.t, C, sc.ub, dv, 0.0f, sc.u, dv);
+    kern.gemm_f32(len, dk, len, 1.0f, sc.t, C, sc.wb, dk, 0.0f, sc.w, dk);
+
+    // With the entering state S: V' = U - W S and o = e^gamma (Q S) + QK V'.
+    kern.gemm_f32(len, dv, dk, -1.0f, sc.w, dk, s, dv, 1.0f, sc.u, dv);
+    kern.gemm_f32(len, dv, dk, 1.0f, qc, k_stride, s, dv, 0.0f, sc.o, dv);
+    for (int64_t i = 0; i < len; ++i) {
+      const float gi = std::exp(sc.gam[i]);
+      for (int64_t j = 0; j < dv; ++j) sc.o[i * dv + j] *= gi;
+    }
+    kern.gemm_f32(len, dv, len, 1.0f, sc.qk, C, sc.u, dv, 1.0f, sc.o, dv);
+    for (int64_t i = 0; i < len; ++i) {
+      std::memcpy(a.out + ((c0 + i) * a.hv + p) * dv, sc.o + i * dv, static_cast<size_t>(dv) * sizeof(float));
     }
 
     // S = e^gamma_last S + sum_j e^(gamma_last - gamma_j) k_j V'_j^T.
-    const float g_last = gam[len - 1];
-    for (int64_t j = 0; j < len; ++j) bet[j] = std::exp(g_last - gam[j]);  // beta no longer needed
-    const float decay_all = std::exp(g_last);
+    const float g_last = sc.gam[len - 1];
+    for (int64_t j = 0; j < len; ++j) sc.bet[j] = std::exp(g_last - sc.gam[j]);  // beta no longer needed
     for (int64_t r = 0; r < dk; ++r) {
-      float* sr = s + r * dv;
-      for (int64_t j = 0; j < dv; ++j) sr[j] *= decay_all;
-      for (int64_t j = 0; j < len; ++j) axpy(bet[j] * kc[j * dk + r], u + j * dv, sr, dv);
+      for (int64_t j = 0; j < len; ++j) sc.kt[r * C + j] *= sc.bet[j];
     }
+    kern.gemm_f32(dk, dv, len, 1.0f, sc.kt, C, sc.u, dv, std::exp(g_last), s, dv);
   }
 }
 
@@ -201,9 +206,9 @@ void op_delta_net(OpContext& ctx, const DeltaNetShape& shape, const float* q, co
       const int64_t kh = grouped ? p / ratio : p % hk;
       float* s = state + p * dk * dv;
       if (n_tokens == 1) {
-        recurrent_head(args, p, kh, s, scratch.thread_buffer(tid, static_cast<size_t>(dv)));
+        recurrent_head(kern, args, p, kh, s, scratch.thread_buffer(tid, static_cast<size_t>(dv)));
       } else {
-        chunked_head(kern, args, p, kh, s, scratch.thread_buffer(tid, chunk_scratch_floats(dk, dv)));
+        chunked_head(kern, args, p, kh, s, scratch.thread_buffer(tid, ChunkScratch::floats(dk, dv)));
       }
     }
   });

@@ -70,6 +70,7 @@ void op_rope_neox(OpContext& ctx, float* x, int64_t n_tokens, int64_t n_heads, i
                   const int32_t* positions, float freq_base);
 void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, const float* k_cache,
                   const float* v_cache, int64_t pos0, int64_t n_tokens, float* out);
+void op_gate_mul(OpContext& ctx, GateActivation act, const float* gate, const float* x, int64_t n, float* y);
 void op_conv1d_silu(OpContext& ctx, const float* x, const float* weights, float* state, int64_t n_tokens,
                     int64_t channels, int64_t kernel, float* y);
 void op_delta_net(OpContext& ctx, const DeltaNetShape& shape, const float* q, const float* k, const float* v,

@@ -8,6 +8,8 @@
 #include <arm_neon.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/generic/gate_mul_generic.h"
+#include "backend/cpu/generic/gemm_generic.h"
 #include "backend/cpu/generic/quant_dot_generic.h"
 #include "quant/ref/ref.h"
 
@@ -106,6 +108,8 @@ const CpuKernels kNeon = {
     dequantize_row_bf16,
     dequantize_row_q8_0,
     dot_f32,
+    generic::gate_mul_f32,
+    generic::gemm_f32,
     ref::quantize_row_q8_0,
     ref::quantize_row_q8_K,
     // The portable versions where there is no NEON one yet.

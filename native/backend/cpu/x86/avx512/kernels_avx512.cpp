@@ -15,6 +15,8 @@
 #include <immintrin.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/x86/avx2/gate_mul_avx2.h"
+#include "backend/cpu/x86/avx2/gemm_avx2.h"
 #include "backend/cpu/x86/avx2/quant_dot_avx2.h"
 #include "quant/ref/ref.h"
 
@@ -77,6 +79,8 @@ const CpuKernels kAvx512 = {
     dequantize_row_bf16,
     dequantize_row_q8_0,
     dot_f32,
+    avx2::gate_mul_f32,
+    avx2::gemm_f32,
     ref::quantize_row_q8_0,
     ref::quantize_row_q8_K,
     // No AVX-512 versions yet (none could be measured on a CPU that has it): the AVX2 ones.

@@ -1,0 +1,16 @@
+// Scalar reference of CpuKernels::gate_mul_f32, with std::exp.
+#include "backend/cpu/generic/gate_mul_generic.h"
+
+#include <cmath>
+
+namespace petrel::cpu::generic {
+
+void gate_mul_f32(GateActivation act, const float* gate, const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = gate[i];
+    const float a = act == GateActivation::silu ? v / (1.0f + std::exp(-v)) : 1.0f / (1.0f + std::exp(-v));
+    y[i] = x != nullptr ? a * x[i] : a;
+  }
+}
+
+}  // namespace petrel::cpu::generic

@@ -1,0 +1,12 @@
+// The portable gated multiply (kernels.h, CpuKernels::gate_mul_f32).
+#pragma once
+
+#include <cstdint>
+
+#include "backend/cpu/kernels.h"
+
+namespace petrel::cpu::generic {
+
+void gate_mul_f32(GateActivation act, const float* gate, const float* x, int64_t n, float* y);
+
+}  // namespace petrel::cpu::generic

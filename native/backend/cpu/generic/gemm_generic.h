@@ -1,0 +1,12 @@
+// The portable small float GEMM (kernels.h, CpuKernels::gemm_f32), shared by the generic table
+// and by variants without their own.
+#pragma once
+
+#include <cstdint>
+
+namespace petrel::cpu::generic {
+
+void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+              float beta, float* c, int64_t ldc);
+
+}  // namespace petrel::cpu::generic

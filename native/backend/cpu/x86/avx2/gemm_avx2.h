@@ -1,0 +1,13 @@
+// AVX2 small float GEMM (kernels.h, CpuKernels::gemm_f32); the AVX-512 table reuses it.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__x86_64__)
+namespace petrel::cpu::avx2 {
+
+void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+              float beta, float* c, int64_t ldc);
+
+}  // namespace petrel::cpu::avx2
+#endif

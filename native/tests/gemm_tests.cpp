@@ -1,0 +1,69 @@
+// CpuKernels::gemm_f32 of every runnable variant against a double-precision product, over the
+// shapes the chunked DeltaNet uses and ragged edges (rows not a multiple of 4, columns not a
+// multiple of 16 or 8), with beta 0 (C not read: starts as NaN) and beta != 0.
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "tests/test.h"
+
+namespace petrel {
+namespace {
+
+using test::Rng;
+
+void check_gemm(const cpu::CpuKernels& k, int64_t m, int64_t n, int64_t kk, float alpha, float beta, Rng& rng) {
+  const int64_t lda = kk + 3, ldb = n + 5, ldc = n + 1;
+  std::vector<float> a(static_cast<size_t>(m * lda)), b(static_cast<size_t>(kk * ldb));
+  for (auto& x : a) x = rng.normal();
+  for (auto& x : b) x = rng.normal();
+  std::vector<float> c(static_cast<size_t>(m * ldc));
+  for (auto& x : c) x = beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : rng.normal();
+  const std::vector<float> c0 = c;
+  k.gemm_f32(m, n, kk, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < ldc; ++j) {
+      const float got = c[i * ldc + j];
+      if (j >= n) {  // padding between rows is never written
+        if (std::isnan(c0[i * ldc + j]) ? !std::isnan(got) : got != c0[i * ldc + j]) {
+          test::fail(__FILE__, __LINE__, std::string(k.name) + " gemm wrote outside C");
+        }
+        continue;
+      }
+      double sum = 0, mag = 0;
+      for (int64_t p = 0; p < kk; ++p) {
+        sum += static_cast<double>(a[i * lda + p]) * b[p * ldb + j];
+        mag += std::fabs(static_cast<double>(a[i * lda + p]) * b[p * ldb + j]);
+      }
+      const double want = alpha * sum + (beta == 0.0f ? 0.0 : beta * static_cast<double>(c0[i * ldc + j]));
+      const double c_mag = beta == 0.0f ? 0.0 : std::fabs(beta * c0[i * ldc + j]);  // c0 is NaN when beta == 0
+      const double tol = 1e-5 * (std::fabs(alpha) * mag + c_mag) + 1e-30;
+      if (!(std::fabs(got - want) <= tol)) {
+        test::fail(__FILE__, __LINE__, std::string(k.name) + " gemm " + std::to_string(m) + "x" + std::to_string(n) + "x" +
+                                           std::to_string(kk) + " at " + std::to_string(i) + "," + std::to_string(j) + ": " +
+                                           std::to_string(got) + " vs " + std::to_string(want));
+        return;
+      }
+    }
+  }
+}
+
+PETREL_TEST(gemm_f32_all_variants) {
+  Rng rng(11);
+  for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {
+    for (int64_t m : {1, 3, 4, 7, 64}) {
+      for (int64_t n : {1, 8, 13, 16, 37, 128}) {
+        for (int64_t kk : {1, 5, 64, 128}) {
+          check_gemm(*k, m, n, kk, 1.0f, 0.0f, rng);
+          check_gemm(*k, m, n, kk, -1.0f, 1.0f, rng);
+          check_gemm(*k, m, n, kk, 0.5f, 0.75f, rng);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace petrel
