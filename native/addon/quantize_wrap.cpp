@@ -1,5 +1,6 @@
 // quantizeGguf(input, output, options, onProgress?) -> Promise<summary>, quantTypes(), quantizeRows().
-// options: {type: string, threads?: number, imatrix?: string, force?: boolean, dryRun?: boolean}.
+// options: {type: string, threads?: number, imatrix?: string, force?: boolean, dryRun?: boolean,
+//           convert?: ConvertPlan (src/quantize/native.ts): a Hugging Face checkpoint instead of input}.
 // The work runs in an AsyncProgressWorker (quantize/quantize_model.h); progress reaches
 // onProgress({doneBytes, totalBytes, tensorIndex, nTensors}) on the JS thread, coalesced. If
 // onProgress throws, the run is cancelled (temporary file removed) and the promise rejects with it.
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,12 +55,110 @@ Napi::Object summary_to_js(Napi::Env env, const QuantizeSummary& s) {
   return o;
 }
 
+bool dtype_from_name(const std::string& s, GgmlType* out) {
+  if (s == "F32") *out = GgmlType::F32;
+  else if (s == "F16") *out = GgmlType::F16;
+  else if (s == "BF16") *out = GgmlType::BF16;
+  else return false;
+  return true;
+}
+
+bool whole(Napi::Value v, double max, double* out) {
+  if (!v.IsNumber()) return false;
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= max && d == std::trunc(d))) return false;
+  *out = d;
+  return true;
+}
+
+// options.convert -> ConvertPlan; an empty string on success, else what is wrong.
+std::string parse_convert_plan(Napi::Object c, ConvertPlan* plan) {
+  constexpr double kMaxOffset = 9007199254740991.0;
+  Napi::Value metadata = c.Get("metadata");
+  if (!metadata.IsString()) return "convert.metadata must be a string";
+  plan->metadata = metadata.As<Napi::String>().Utf8Value();
+  Napi::Value files = c.Get("files");
+  if (!files.IsArray()) return "convert.files must be an array of strings";
+  Napi::Array fa = files.As<Napi::Array>();
+  for (uint32_t i = 0; i < fa.Length(); ++i) {
+    Napi::Value f = fa.Get(i);
+    if (!f.IsString()) return "convert.files must be an array of strings";
+    plan->files.push_back(f.As<Napi::String>().Utf8Value());
+  }
+  Napi::Value tensors = c.Get("tensors");
+  if (!tensors.IsArray()) return "convert.tensors must be an array";
+  Napi::Array ta = tensors.As<Napi::Array>();
+  for (uint32_t i = 0; i < ta.Length(); ++i) {
+    const std::string where = "convert.tensors[" + std::to_string(i) + "]";
+    if (!ta.Get(i).IsObject()) return where + " must be an object";
+    Napi::Object o = ta.Get(i).As<Napi::Object>();
+    ConvertTensor t;
+    if (!o.Get("name").IsString()) return where + ".name must be a string";
+    t.name = o.Get("name").As<Napi::String>().Utf8Value();
+    if (!o.Get("shape").IsArray()) return where + ".shape must be an array";
+    Napi::Array shape = o.Get("shape").As<Napi::Array>();
+    if (shape.Length() < 1 || shape.Length() > 4) return where + ".shape must have 1 to 4 dimensions";
+    t.n_dims = shape.Length();
+    for (uint32_t d = 0; d < shape.Length(); ++d) {
+      double v;
+      if (!whole(shape.Get(d), 1e15, &v) || v < 1) return where + ".shape must hold positive whole numbers";
+      t.ne[d] = static_cast<int64_t>(v);
+    }
+    double type;
+    if (!whole(o.Get("type"), 1e6, &type) || !ggml_type_info(static_cast<uint32_t>(type))) return where + ".type must be a ggml type id";
+    t.type = static_cast<GgmlType>(static_cast<uint32_t>(type));
+    const std::string op = o.Get("op").IsString() ? o.Get("op").As<Napi::String>().Utf8Value() : "none";
+    if (op == "none") t.op = ConvertOp::none;
+    else if (op == "add_one") t.op = ConvertOp::add_one;
+    else if (op == "neg_exp") t.op = ConvertOp::neg_exp;
+    else return where + ".op must be none, add_one or neg_exp";
+    if (!o.Get("parts").IsArray()) return where + ".parts must be an array";
+    Napi::Array parts = o.Get("parts").As<Napi::Array>();
+    for (uint32_t k = 0; k < parts.Length(); ++k) {
+      if (!parts.Get(k).IsObject()) return where + ".parts must hold objects";
+      Napi::Object po = parts.Get(k).As<Napi::Object>();
+      SafetensorsPart p;
+      double file, offset, rows;
+      if (!whole(po.Get("file"), static_cast<double>(plan->files.size()) - 1, &file)) return where + ".parts: bad file index";
+      if (!whole(po.Get("offset"), kMaxOffset, &offset) || !whole(po.Get("rows"), kMaxOffset, &rows)) {
+        return where + ".parts: offset and rows must be whole numbers";
+      }
+      if (!po.Get("dtype").IsString() || !dtype_from_name(po.Get("dtype").As<Napi::String>().Utf8Value(), &p.dtype)) {
+        return where + ".parts: dtype must be F32, F16 or BF16";
+      }
+      p.file = static_cast<uint32_t>(file);
+      p.offset = static_cast<uint64_t>(offset);
+      p.rows = static_cast<uint64_t>(rows);
+      t.parts.push_back(p);
+    }
+    Napi::Value perm = o.Get("colPerm");
+    if (!perm.IsUndefined()) {
+      double block;
+      if (!perm.IsArray() || !whole(o.Get("colBlock"), 1e9, &block) || block < 1) return where + ": colPerm needs an array and colBlock";
+      t.col_block = static_cast<uint32_t>(block);
+      Napi::Array pa = perm.As<Napi::Array>();
+      for (uint32_t k = 0; k < pa.Length(); ++k) {
+        double v;
+        if (!whole(pa.Get(k), 1e9, &v)) return where + ".colPerm must hold whole numbers";
+        t.col_perm.push_back(static_cast<uint32_t>(v));
+      }
+    }
+    plan->tensors.push_back(std::move(t));
+  }
+  return "";
+}
+
 class QuantizeWorker : public Napi::AsyncProgressWorker<QuantizeProgress> {
  public:
-  QuantizeWorker(Napi::Env env, Napi::Promise::Deferred deferred, QuantizeOptions options, Napi::Function on_progress)
-      : Napi::AsyncProgressWorker<QuantizeProgress>(env, "petrel.quantizeGguf"), deferred_(deferred), options_(std::move(options)) {
+  QuantizeWorker(Napi::Env env, Napi::Promise::Deferred deferred, QuantizeOptions options, std::unique_ptr<ConvertPlan> plan,
+                 Napi::Function on_progress)
+      : Napi::AsyncProgressWorker<QuantizeProgress>(env, "petrel.quantizeGguf"),
+        deferred_(deferred),
+        options_(std::move(options)),
+        plan_(std::move(plan)) {
     if (!on_progress.IsEmpty()) on_progress_ = Napi::Persistent(on_progress);
     options_.cancel = &cancel_;
+    options_.convert = plan_.get();
   }
 
  protected:
@@ -108,6 +208,7 @@ class QuantizeWorker : public Napi::AsyncProgressWorker<QuantizeProgress> {
  private:
   Napi::Promise::Deferred deferred_;
   QuantizeOptions options_;
+  std::unique_ptr<ConvertPlan> plan_;
   Napi::FunctionReference on_progress_;
   std::atomic<bool> cancel_{false};
   std::chrono::steady_clock::time_point last_sent_{};
@@ -146,6 +247,14 @@ Napi::Value quantize_gguf_js(const Napi::CallbackInfo& info) {
   }
   o.force = opts.Get("force").ToBoolean().Value();
   o.dry_run = opts.Get("dryRun").ToBoolean().Value();
+  std::unique_ptr<ConvertPlan> plan;
+  Napi::Value convert = opts.Get("convert");
+  if (!convert.IsUndefined()) {
+    if (!convert.IsObject()) return reject("options.convert must be an object");
+    plan = std::make_unique<ConvertPlan>();
+    const std::string err = parse_convert_plan(convert.As<Napi::Object>(), plan.get());
+    if (!err.empty()) return reject(err);
+  }
   if (env.IsExceptionPending()) {
     deferred.Reject(env.GetAndClearPendingException().Value());
     return deferred.Promise();
@@ -155,7 +264,7 @@ Napi::Value quantize_gguf_js(const Napi::CallbackInfo& info) {
     if (!info[3].IsFunction()) return reject("onProgress must be a function");
     on_progress = info[3].As<Napi::Function>();
   }
-  auto* worker = new QuantizeWorker(env, deferred, std::move(o), on_progress);
+  auto* worker = new QuantizeWorker(env, deferred, std::move(o), std::move(plan), on_progress);
   worker->Queue();
   return deferred.Promise();
 }

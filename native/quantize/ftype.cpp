@@ -25,6 +25,7 @@ const QuantType kQuantTypes[] = {
     {"iq4_xs", LlamaFtype::MOSTLY_IQ4_XS, GgmlType::IQ4_XS, "4.25 bpw non-linear"},
     {"f16", LlamaFtype::MOSTLY_F16, GgmlType::F16, "16-bit floats"},
     {"bf16", LlamaFtype::MOSTLY_BF16, GgmlType::BF16, "16-bit brain floats"},
+    {"f32", LlamaFtype::ALL_F32, GgmlType::F32, "32-bit floats (plain conversion)"},
 };
 
 }  // namespace

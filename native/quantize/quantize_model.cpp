@@ -120,25 +120,44 @@ std::vector<GgufKv> output_metadata(const GgufModel& m, const QuantType& q, cons
   return kvs;
 }
 
+// One input tensor: a GGUF tensor (data) or a planned Hugging Face tensor (convert).
+struct InTensor {
+  std::string name;
+  uint32_t n_dims = 0;
+  int64_t ne[4] = {1, 1, 1, 1};
+  GgmlType type = GgmlType::F32;
+  uint64_t n_elements = 0;
+  uint64_t size = 0;
+  const uint8_t* data = nullptr;
+  const ConvertTensor* convert = nullptr;
+};
+
 struct Job {
-  const GgufTensorInfo* src = nullptr;
+  const InTensor* src = nullptr;
+  const SafetensorsSource* safetensors = nullptr;
   QuantizedTensor* out = nullptr;
   const float* imatrix = nullptr;  // ne[0] * ne[2] values, or nullptr
 };
 
 // Converts rows [first, first + n) of one tensor into dst (dequantize to float32, then quantize).
 Status convert_rows(const Job& job, uint64_t first, uint64_t n, std::vector<float>* scratch, uint8_t* dst) {
-  const GgufTensorInfo& t = *job.src;
+  const InTensor& t = *job.src;
   const int64_t ne0 = t.ne[0];
-  const uint64_t src_row = tensor_bytes(t.type->type, t.ne) / (static_cast<uint64_t>(t.ne[1]) * t.ne[2] * t.ne[3]);
-  const uint8_t* src = t.data + first * src_row;
   const float* f32;
-  if (t.type->type == GgmlType::F32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
-    f32 = reinterpret_cast<const float*>(src);
-  } else {
+  if (t.convert) {
     scratch->resize(static_cast<size_t>(n * ne0));
-    PETREL_RETURN_IF_ERROR(dequantize_row(t.type->type, src, scratch->data(), static_cast<int64_t>(n * ne0)));
+    PETREL_RETURN_IF_ERROR(job.safetensors->read_rows(*t.convert, first, n, scratch->data()));
     f32 = scratch->data();
+  } else {
+    const uint64_t src_row = tensor_bytes(t.type, t.ne) / (static_cast<uint64_t>(t.ne[1]) * t.ne[2] * t.ne[3]);
+    const uint8_t* src = t.data + first * src_row;
+    if (t.type == GgmlType::F32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
+      f32 = reinterpret_cast<const float*>(src);
+    } else {
+      scratch->resize(static_cast<size_t>(n * ne0));
+      PETREL_RETURN_IF_ERROR(dequantize_row(t.type, src, scratch->data(), static_cast<int64_t>(n * ne0)));
+      f32 = scratch->data();
+    }
   }
   const GgmlTypeInfo* to = ggml_type_info(static_cast<uint32_t>(job.out->to));
   const uint64_t dst_row = static_cast<uint64_t>(ne0) / to->block_size * to->type_size;
@@ -161,8 +180,8 @@ class Converter {
   Converter(const QuantizeOptions& o, unsigned threads, QuantizeProgress* p) : o_(o), threads_(threads), p_(p) {}
 
   Status run(const Job& job, AtomicFile* file) {
-    const GgufTensorInfo& t = *job.src;
-    if (job.out->from == job.out->to) return copy(job, file);
+    const InTensor& t = *job.src;
+    if (job.out->from == job.out->to && !t.convert) return copy(job, file);
     const uint64_t rows = static_cast<uint64_t>(t.ne[1]) * t.ne[2] * t.ne[3];
     if (rows == 0 || t.ne[0] <= 0) return Status::ok_status();  // an empty tensor has no data
     const uint64_t piece_rows = std::max<uint64_t>(1, kPieceElements / static_cast<uint64_t>(t.ne[0]));
@@ -197,14 +216,14 @@ class Converter {
         advance(n * src_row);
       }
       const uint64_t done_rows = std::min(rows, (p0 + in_batch) * piece_rows);
-      drop_pages(t.data + p0 * piece_rows * src_row, (done_rows - p0 * piece_rows) * src_row);
+      if (t.data) drop_pages(t.data + p0 * piece_rows * src_row, (done_rows - p0 * piece_rows) * src_row);
     }
     return Status::ok_status();
   }
 
  private:
   Status copy(const Job& job, AtomicFile* file) {
-    const GgufTensorInfo& t = *job.src;
+    const InTensor& t = *job.src;
     for (uint64_t done = 0; done < t.size;) {
       if (o_.cancel && o_.cancel->load(std::memory_order_relaxed)) return Status(StatusCode::io_error, "quantization cancelled");
       const uint64_t k = std::min(kCopyChunk, t.size - done);
@@ -242,15 +261,48 @@ Status quantize_gguf(const QuantizeOptions& o, QuantizeSummary* summary) {
   }
   if (o.output.empty()) return invalid("no output file given");
   if (!o.dry_run) {
-    if (same_file(o.input, o.output)) return invalid(gguf_printable(o.output) + ": the output would replace the input");
+    if (!o.convert && same_file(o.input, o.output)) return invalid(gguf_printable(o.output) + ": the output would replace the input");
     if (!o.force && ::access(o.output.c_str(), F_OK) == 0) {
       return invalid(gguf_printable(o.output) + " exists; pass force to overwrite it");
     }
   }
 
+  // The metadata comes from the input GGUF, or for a checkpoint from the plan's metadata-only GGUF.
   std::unique_ptr<GgufModel> model;
-  PETREL_RETURN_IF_ERROR(GgufModel::open(o.input, &model));
-  for (size_t i = 0; i < model->n_files(); ++i) summary->input_file_bytes += model->file(i).file_size();
+  PETREL_RETURN_IF_ERROR(GgufModel::open(o.convert ? o.convert->metadata : o.input, &model));
+  std::unique_ptr<SafetensorsSource> safetensors;
+  std::vector<InTensor> in;
+  if (o.convert) {
+    if (!model->tensors().empty()) return invalid("the conversion metadata must hold no tensors");
+    PETREL_RETURN_IF_ERROR(SafetensorsSource::open(*o.convert, &safetensors));
+    summary->input_file_bytes = safetensors->total_file_bytes();
+    for (const ConvertTensor& c : o.convert->tensors) {
+      InTensor t;
+      t.name = c.name;
+      t.n_dims = c.n_dims;
+      std::copy(c.ne, c.ne + 4, t.ne);
+      t.type = c.type;
+      t.n_elements = static_cast<uint64_t>(c.ne[0] * c.ne[1] * c.ne[2] * c.ne[3]);
+      const GgmlTypeInfo* info = ggml_type_info(static_cast<uint32_t>(c.type));
+      if (!info || t.ne[0] % info->block_size != 0) return invalid("tensor " + gguf_quote(c.name) + ": bad planned type");
+      t.size = tensor_bytes(c.type, c.ne);
+      t.convert = &c;
+      in.push_back(std::move(t));
+    }
+  } else {
+    for (size_t i = 0; i < model->n_files(); ++i) summary->input_file_bytes += model->file(i).file_size();
+    for (const GgufTensorInfo& g : model->tensors()) {
+      InTensor t;
+      t.name = g.name;
+      t.n_dims = g.n_dims;
+      std::copy(g.ne, g.ne + 4, t.ne);
+      t.type = g.type->type;
+      t.n_elements = g.n_elements;
+      t.size = g.size;
+      t.data = g.data;
+      in.push_back(std::move(t));
+    }
+  }
 
   std::unique_ptr<Imatrix> im;
   if (!o.imatrix.empty()) {
@@ -260,13 +312,12 @@ Status quantize_gguf(const QuantizeOptions& o, QuantizeSummary* summary) {
   }
 
   // Types, in llama.cpp's tensor order (which is also the output order).
-  const std::vector<GgufTensorInfo>& in = model->tensors();
   std::vector<PolicyTensor> pts(in.size());
   std::vector<std::string> names(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     pts[i].name = names[i] = in[i].name;
     std::copy(in[i].ne, in[i].ne + 4, pts[i].ne);
-    pts[i].type = in[i].type->type;
+    pts[i].type = in[i].type;
   }
   std::vector<TypeChoice> choices;
   PETREL_RETURN_IF_ERROR(choose_tensor_types(policy_model(*model), *qtype, im != nullptr, pts, &choices));
@@ -277,20 +328,21 @@ Status quantize_gguf(const QuantizeOptions& o, QuantizeSummary* summary) {
   summary->tensors.resize(in.size());
   for (size_t k = 0; k < order.size(); ++k) {
     const size_t i = order[k];
-    const GgufTensorInfo& t = in[i];
+    const InTensor& t = in[i];
     QuantizedTensor& q = summary->tensors[k];
     q.name = t.name;
     q.shape.assign(t.ne, t.ne + t.n_dims);
-    q.from = t.type->type;
+    q.from = t.type;
     q.to = choices[i].type;
     q.fallback = choices[i].fallback;
     q.n_elements = t.n_elements;
     q.bytes_in = t.size;
     q.bytes_out = tensor_bytes(q.to, t.ne);
-    Job job{&t, &q, nullptr};
+    Job job{&t, safetensors.get(), &q, nullptr};
     if (q.from != q.to) {
-      if (!can_dequantize(q.from)) {
-        return Status(StatusCode::unsupported, "tensor " + gguf_quote(t.name) + ": petrel cannot convert from " + t.type->name);
+      if (!t.convert && !can_dequantize(q.from)) {
+        return Status(StatusCode::unsupported, "tensor " + gguf_quote(t.name) + ": petrel cannot convert from " +
+                                                   ggml_type_info(static_cast<uint32_t>(q.from))->name);
       }
       if (im) {
         auto it = im->entries.find(t.name);

@@ -5,6 +5,9 @@
 // dequantized to float32 (F16/BF16/Q8_0/... inputs), quantized on all threads and appended to the
 // output, so memory stays at a few MiB per thread whatever the model size. The output goes to a
 // temporary file renamed into place on success; free disk space is checked before starting.
+// The input is a GGUF, or a Hugging Face checkpoint planned by src/convert/ (ConvertPlan): its
+// tensors are then read from the safetensors files and transformed on the fly, and the plan's types
+// play the part of the converted GGUF's, so the same type rules, imatrix and output code apply.
 #pragma once
 
 #include <atomic>
@@ -15,6 +18,7 @@
 
 #include "petrel/status.h"
 #include "quant/ggml_type.h"
+#include "quantize/safetensors_source.h"
 
 namespace petrel {
 
@@ -26,7 +30,8 @@ struct QuantizeProgress {
 };
 
 struct QuantizeOptions {
-  std::string input;
+  std::string input;     // a GGUF; ignored when `convert` is set
+  const ConvertPlan* convert = nullptr;  // a Hugging Face checkpoint instead (safetensors_source.h)
   std::string output;
   std::string type;     // "q4_k_m", ... (quantize/ftype.h)
   std::string imatrix;  // importance matrix file, or empty

@@ -1,10 +1,15 @@
-// Programmatic API of `petrel quantize`: a GGUF (F32/F16/BF16/Q8_0/...) in, a quantized GGUF out,
-// with llama.cpp's per-tensor type choices (see native/quantize/). The output is written to a
-// temporary file and renamed into place; an existing output is only replaced with `force`.
-import { existsSync, statSync } from 'node:fs';
+// Programmatic API of `petrel quantize`: a GGUF (F32/F16/BF16/Q8_0/...) or a Hugging Face checkpoint
+// folder in, a quantized (or f32/f16/bf16) GGUF out, with llama.cpp's per-tensor type choices (see
+// native/quantize/). A checkpoint is first planned by src/convert/ (what convert_hf_to_gguf.py would
+// write) and then streamed through the same pipeline. The output is written to a temporary file and
+// renamed into place; an existing output is only replaced with `force`.
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { isCheckpointDir, planConversion } from '../convert/index.js';
+import { loadNative } from '../engine/native.js';
 import { UserError } from '../errors.js';
-import { quantizeAddon, type QuantizeProgress } from './native.js';
+import { quantizeAddon, type NativeConvertPlan, type QuantizeProgress } from './native.js';
 import { buildSummary, type QuantizeSummary } from './summary.js';
 
 export type { QuantizeProgress, QuantizedTensor, NativeQuantType } from './native.js';
@@ -12,6 +17,7 @@ export type { QuantizeSummary } from './summary.js';
 export { formatSummary } from './summary.js';
 
 export interface QuantizeGgufOptions {
+  /** A GGUF file, or a Hugging Face model folder (config.json, *.safetensors, tokenizer.json). */
   input: string;
   output: string;
   /** 'q4_k_m', 'q8_0', … (quantTypes()). */
@@ -38,7 +44,11 @@ export async function quantizeGguf(options: QuantizeGgufOptions): Promise<Quanti
   if (!known.some((t) => t.name === type.toLowerCase())) {
     throw new UserError(`unknown quantization type "${type}" (one of: ${known.map((t) => t.name).join(', ')})`, 'ERR_USER_BAD_TYPE');
   }
-  if (!existsSync(input) || !statSync(input).isFile()) throw new UserError(`${input}: no such file`, 'ERR_USER_NO_FILE');
+  const checkpoint = isCheckpointDir(input);
+  if (!checkpoint && (!existsSync(input) || !statSync(input).isFile())) {
+    const why = existsSync(input) ? 'a folder without config.json (not a Hugging Face checkpoint)' : 'no such file';
+    throw new UserError(`${input}: ${why}`, 'ERR_USER_NO_FILE');
+  }
   if (options.imatrix !== undefined && (!existsSync(options.imatrix) || !statSync(options.imatrix).isFile())) {
     throw new UserError(`${options.imatrix}: no such file`, 'ERR_USER_NO_FILE');
   }
@@ -48,17 +58,32 @@ export async function quantizeGguf(options: QuantizeGgufOptions): Promise<Quanti
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${dir}: no such directory`, 'ERR_USER_NO_FILE');
   }
   const started = performance.now();
-  const native = await quantizeAddon().quantizeGguf(
-    input,
-    output,
-    {
-      type: type.toLowerCase(),
-      threads: options.threads,
-      imatrix: options.imatrix,
-      force: options.force,
-      dryRun: options.dryRun,
-    },
-    options.onProgress,
-  );
-  return buildSummary(native, input, output, type.toLowerCase(), (performance.now() - started) / 1000);
+  let tmpDir: string | undefined;
+  try {
+    let convert: NativeConvertPlan | undefined;
+    if (checkpoint) {
+      const plan = planConversion(input, type);
+      // The metadata travels as a GGUF with no tensors, written by the same writer as every GGUF.
+      tmpDir = mkdtempSync(path.join(os.tmpdir(), 'petrel-convert-'));
+      const metadata = path.join(tmpDir, 'metadata.gguf');
+      await loadNative().writeGguf(metadata, { metadata: plan.metadata, tensors: [] });
+      convert = { metadata, files: plan.files, tensors: plan.tensors };
+    }
+    const native = await quantizeAddon().quantizeGguf(
+      input,
+      output,
+      {
+        type: type.toLowerCase(),
+        threads: options.threads,
+        imatrix: options.imatrix,
+        force: options.force,
+        dryRun: options.dryRun,
+        convert,
+      },
+      options.onProgress,
+    );
+    return buildSummary(native, input, output, type.toLowerCase(), (performance.now() - started) / 1000);
+  } finally {
+    if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+  }
 }

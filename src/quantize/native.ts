@@ -1,6 +1,16 @@
 // The quantizer's part of the native surface (native/addon/quantize_wrap.cpp), typed here so the
 // engine's native.ts stays the engine's; loaded through the same addon loader.
 import { loadNative } from '../engine/native.js';
+import type { ConvertTensorPlan } from '../convert/index.js';
+
+/** A Hugging Face checkpoint planned by src/convert/ (native/quantize/safetensors_source.h). */
+export interface NativeConvertPlan {
+  /** A GGUF file with the output's metadata and no tensors. */
+  metadata: string;
+  /** The .safetensors files the parts point into. */
+  files: string[];
+  tensors: ConvertTensorPlan[];
+}
 
 export interface NativeQuantizeOptions {
   type: string;
@@ -9,6 +19,8 @@ export interface NativeQuantizeOptions {
   force?: boolean;
   /** Plan only: choose types and sizes, write nothing. */
   dryRun?: boolean;
+  /** Read this checkpoint instead of the input GGUF (the input argument is then ignored). */
+  convert?: NativeConvertPlan;
 }
 
 export interface QuantizeProgress {

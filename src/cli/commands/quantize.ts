@@ -1,5 +1,6 @@
-// `petrel quantize <in.gguf> <out.gguf> <type>`: llama-quantize in one command, with llama.cpp's
-// per-tensor type choices, an optional importance matrix, progress with ETA and a summary.
+// `petrel quantize <in.gguf|hf-folder> <out.gguf> <type>`: convert_hf_to_gguf.py + llama-quantize in
+// one command, with llama.cpp's per-tensor type choices, an optional importance matrix, progress
+// with ETA and a summary.
 import { InvalidArgumentError, type Command } from 'commander';
 import { formatSummary, quantTypes, quantizeGguf } from '../../quantize/index.js';
 import { progressLine } from '../../quantize/progress.js';
@@ -15,10 +16,10 @@ interface QuantizeCliOptions {
 export function registerQuantizeCommand(program: Command): void {
   program
     .command('quantize')
-    .description('quantize a GGUF model (F32/F16/BF16/Q8_0) the way llama-quantize does')
-    .argument('<input>', 'the .gguf file to read (the first part of a split model is enough)')
+    .description('convert a Hugging Face checkpoint and/or quantize a GGUF the way llama.cpp does')
+    .argument('<input>', 'a .gguf file (the first part of a split model is enough) or a Hugging Face model folder')
     .argument('<output>', 'the .gguf file to write')
-    .argument('<type>', 'q4_k_m, q8_0, … (see below)')
+    .argument('<type>', 'q4_k_m, q8_0, …, or f32/f16/bf16 for a plain conversion (see below)')
     .option('-t, --threads <n>', 'worker threads (default: all cores)', parseThreads)
     .option('--imatrix <file>', "llama.cpp importance matrix (llama-imatrix's GGUF or legacy .dat)")
     .option('--force', 'overwrite <output> if it exists')
