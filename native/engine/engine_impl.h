@@ -27,6 +27,9 @@ struct Model::Impl {
   // The backend is one thread pool; forward passes of different sessions take turns on it.
   std::mutex compute_mutex;
   ModelInfo info;
+  // Model::weights_digest(), computed once on first use.
+  mutable std::once_flag digest_once;
+  mutable uint64_t digest = 0;
 };
 
 struct Session::Impl {
@@ -46,5 +49,7 @@ struct Session::Impl {
 
 // The model fingerprint a snapshot must match (arch, layer pattern, dimensions, tensor count).
 uint64_t model_fingerprint(const qwen35::Hparams& hp, uint64_t n_tensors);
+// The digest behind Model::weights_digest() (reads the header bytes and samples every tensor).
+uint64_t model_weights_digest(const GgufModel& gguf);
 
 }  // namespace petrel

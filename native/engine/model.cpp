@@ -1,8 +1,10 @@
 // Model loading: open the GGUF (memory-mapped, split files joined), read the hyperparameters,
 // bind and shape-check every weight, start the CPU backend's thread pool. Nothing reads tensor
 // data here, so load time and memory do not grow with the model size; pages are faulted in
-// from the page cache the first time a forward pass touches them.
+// from the page cache the first time a forward pass touches them. Also the model's identities
+// that snapshots check: the shape fingerprint (at load) and the weights digest (on first use).
 #include <algorithm>
+#include <mutex>
 #include <new>
 #include <thread>
 
@@ -12,9 +14,16 @@
 namespace petrel {
 namespace {
 
-// FNV-1a over the fields that decide the state layout and the meaning of the weights' shapes.
+// FNV-1a, over the fields that decide the state layout and the meaning of the weights' shapes
+// (the fingerprint), and over sampled file bytes (the weights digest).
 class Fnv {
  public:
+  void bytes(const uint8_t* p, uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+      h_ ^= p[i];
+      h_ *= 0x100000001b3ull;
+    }
+  }
   void add(uint64_t v) {
     for (int i = 0; i < 8; ++i) {
       h_ ^= (v >> (8 * i)) & 0xff;
@@ -84,10 +93,40 @@ uint64_t model_fingerprint(const qwen35::Hparams& hp, uint64_t n_tensors) {
   return f.value();
 }
 
+// Two models with the same shapes (another quantization, another fine-tune, another seed of a
+// synthetic model) differ in their tensor table (types, offsets) or in their data. The table is
+// in the header bytes, which the load has already read; the data is sampled at the start and the
+// end of every tensor, so every tensor that changed is almost surely seen, while the file is never
+// read whole: a tensor's end and the next one's start share a page, so this costs about one page
+// read per tensor, once (a few thousand for the largest models).
+uint64_t model_weights_digest(const GgufModel& gguf) {
+  constexpr uint64_t kSample = 64;
+  Fnv f;
+  for (size_t i = 0; i < gguf.n_files(); ++i) {
+    const GgufFile& file = gguf.file(i);
+    f.add(file.file_size());
+    f.add(file.data_offset());
+    f.bytes(file.mapping()->data(), std::min<uint64_t>(file.data_offset(), file.file_size()));
+  }
+  for (const GgufTensorInfo& t : gguf.tensors()) {
+    const uint64_t n = std::min(kSample, t.size);
+    f.add(t.size);
+    if (n == 0) continue;
+    f.bytes(t.data, n);
+    f.bytes(t.data + (t.size - n), n);
+  }
+  return f.value();
+}
+
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
 const ModelInfo& Model::info() const { return impl_->info; }
+
+uint64_t Model::weights_digest() const {
+  std::call_once(impl_->digest_once, [this] { impl_->digest = model_weights_digest(*impl_->gguf); });
+  return impl_->digest;
+}
 
 Status Model::load(const std::string& path, const ModelOptions& options, std::shared_ptr<Model>* out) {
   if (options.n_threads < 0) return Status(StatusCode::invalid_argument, "loadModel: threads must be >= 0");

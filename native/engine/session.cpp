@@ -2,7 +2,8 @@
 // per attention layer), token history, last logits and sampler RNG. evaluate() checks everything
 // that can be checked before touching the state (token ids, the context limit, KV space), then
 // runs the batch through the model in micro-batches so scratch memory stays bounded however long
-// the prompt is. Snapshots and files live in snapshot.cpp.
+// the prompt is. A cancellation is checked between micro-batches and undoes the whole call (see
+// RecurrentBackup). Snapshots and files live in snapshot.cpp.
 #include <algorithm>
 #include <new>
 
@@ -13,6 +14,43 @@ namespace {
 
 // Largest batch one forward call takes; longer prompts run as several calls (same result).
 constexpr int64_t kMicroBatch = 512;
+
+// What an evaluation cannot undo by itself: the DeltaNet layers' conv and recurrent states, which
+// every token overwrites. The rest of a session rolls back for free: attention layers only append
+// K and V rows past the position (rows past it are never read, and the next evaluation overwrites
+// them), the history is truncated, and the last logits are only replaced at the very end. So a
+// cancellable evaluation longer than one micro-batch copies these states once, before its first
+// micro-batch: state_bytes_fixed (a few MB to ~100 MB), small next to the work of the 512+ tokens
+// it is about to run, and it makes a cancelled call leave the session exactly as it was.
+class RecurrentBackup {
+ public:
+  void save(const qwen35::Hparams& hp, const qwen35::SequenceState& st) {
+    for (int32_t il = 0; il < hp.n_layer; ++il) {
+      if (!hp.recurrent[static_cast<size_t>(il)]) continue;
+      const qwen35::LayerState& ls = st.layers[static_cast<size_t>(il)];
+      conv_.push_back(ls.conv);
+      ssm_.push_back(ls.ssm);
+    }
+  }
+  // Puts the session back where it was when save() ran (the history then held `history` tokens).
+  void rewind(const qwen35::Hparams& hp, Session::Impl* s, int64_t position, size_t history) {
+    qwen35::SequenceState* st = &s->state;
+    size_t i = 0;
+    for (int32_t il = 0; il < hp.n_layer; ++il) {
+      if (!hp.recurrent[static_cast<size_t>(il)]) continue;
+      qwen35::LayerState& ls = st->layers[static_cast<size_t>(il)];
+      ls.conv.swap(conv_[i]);
+      ls.ssm.swap(ssm_[i]);
+      ++i;
+    }
+    st->n_pos = position;
+    s->tokens.resize(history);
+  }
+
+ private:
+  std::vector<std::vector<float>> conv_;
+  std::vector<std::vector<float>> ssm_;
+};
 
 }  // namespace
 
@@ -42,7 +80,7 @@ const std::vector<int32_t>& Session::tokens() const { return impl_->tokens; }
 const std::vector<float>& Session::logits() const { return impl_->logits; }
 int64_t Session::logits_rows() const { return impl_->logits_rows; }
 
-Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode) {
+Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode, EvaluateControl* control) {
   Impl& s = *impl_;
   Model::Impl& m = s.model->impl();
   const qwen35::Hparams& hp = m.hp;
@@ -64,22 +102,39 @@ Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode) {
   }
   PETREL_RETURN_IF_ERROR(qwen35::reserve_kv(hp, &s.state, s.state.n_pos + n, s.context_length));
 
+  const int64_t start_pos = s.state.n_pos;
+  const size_t start_history = s.tokens.size();
+  RecurrentBackup backup;
+  bool backed_up = false;
+  bool touched = false;  // a forward pass has started changing the state
   try {
     s.tokens.reserve(s.tokens.size() + static_cast<size_t>(n));
     std::vector<float> chunk_logits;
     std::vector<float> all_logits;
     if (mode == LogitsMode::all) all_logits.reserve(static_cast<size_t>(n) * static_cast<size_t>(hp.n_vocab));
+    if (control && n > kMicroBatch) {
+      backup.save(hp, s.state);
+      backed_up = true;
+    }
     std::lock_guard<std::mutex> lock(m.compute_mutex);
     for (int64_t done = 0; done < n;) {
+      if (control && control->cancel.load(std::memory_order_relaxed)) {
+        if (done > 0) backup.rewind(hp, &s, start_pos, start_history);
+        control->cancelled = true;
+        return Status(StatusCode::invalid_argument, "evaluate: cancelled; the session is back at position " +
+                                                        std::to_string(start_pos));
+      }
       const int64_t chunk = std::min(kMicroBatch, n - done);
       const bool last_chunk = done + chunk == n;
       qwen35::OutputRows rows = qwen35::OutputRows::none;
       if (mode == LogitsMode::all) rows = qwen35::OutputRows::all;
       if (mode == LogitsMode::last && last_chunk) rows = qwen35::OutputRows::last;
+      touched = true;
       qwen35::forward(hp, m.weights, *m.backend, s.workspace, &s.state, tokens + done, chunk, rows, &chunk_logits);
       s.tokens.insert(s.tokens.end(), tokens + done, tokens + done + chunk);
       if (mode == LogitsMode::all) all_logits.insert(all_logits.end(), chunk_logits.begin(), chunk_logits.end());
       done += chunk;
+      if (control && control->on_progress && done < n) control->on_progress(done, n);
     }
     switch (mode) {
       case LogitsMode::none:
@@ -96,6 +151,12 @@ Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode) {
         break;
     }
   } catch (const std::bad_alloc&) {
+    if (!touched) return Status(StatusCode::out_of_memory, "evaluate: out of memory");
+    if (backed_up) {
+      backup.rewind(hp, &s, start_pos, start_history);
+      return Status(StatusCode::out_of_memory, "evaluate: out of memory (the session is back at position " +
+                                                   std::to_string(start_pos) + ")");
+    }
     s.broken = true;
     return Status(StatusCode::out_of_memory, "evaluate: out of memory (the session must be restored from a snapshot)");
   }

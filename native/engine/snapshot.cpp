@@ -1,15 +1,18 @@
 // Session snapshots: the whole session as one little-endian byte blob, and files holding one.
 //
-//   header   "PTRLSNAP", u32 version (1), u32 header bytes (64), u64 model fingerprint,
+//   header   "PTRLSNAP", u32 version (2), u32 header bytes (64), u64 model shape fingerprint,
 //            i64 position, i64 context length (informational), u64 history length,
-//            u32 n_layer, u32 n_vocab when the last logits row is included (else 0)
+//            u32 n_layer, u32 n_vocab when the last logits row is included (else 0),
+//            u64 model weights digest (version 2; Model::weights_digest)
 //   body     u64 rng[4]; i32 history[history length]; f32 logits[n_vocab] (if included);
 //            per layer: u8 kind (1 = DeltaNet: f32 conv, f32 ssm; 0 = attention: f32 K and V of
 //            positions [0, position) only, so a snapshot grows with the sequence, not the limit)
 //   trailer  u64 FNV-1a of everything before it
 //
-// restore() validates the header, every size against this model, the position against the
-// session's context limit and the checksum before it changes anything. Truncating a session back
+// restore() validates the header, the model (shapes, then weights: a model of the same shapes
+// with other weights, such as another quantization or fine-tune, is refused too), every size,
+// the position against the session's context limit and the checksum before it changes anything.
+// Version 1 snapshots carried no weights digest and are refused rather than trusted. Truncating a session back
 // to an earlier point is restoring the snapshot taken there. Files are written to a temporary name
 // in the same directory and renamed over the target, so readers never see half a snapshot.
 #include <algorithm>
@@ -28,7 +31,7 @@ namespace petrel {
 namespace {
 
 constexpr char kMagic[8] = {'P', 'T', 'R', 'L', 'S', 'N', 'A', 'P'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr uint32_t kHeaderBytes = 64;
 
 uint64_t fnv1a(const uint8_t* p, size_t n) {
@@ -82,6 +85,12 @@ class Reader {
 
 Status corrupt(const std::string& why) { return Status(StatusCode::corrupt_file, "snapshot: " + why); }
 
+std::string hex(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 }  // namespace
 
 Status Session::snapshot(std::vector<uint8_t>* out) const {
@@ -102,6 +111,7 @@ Status Session::snapshot(std::vector<uint8_t>* out) const {
     w.pod(static_cast<uint64_t>(s.tokens.size()));
     w.pod(static_cast<uint32_t>(hp.n_layer));
     w.pod(static_cast<uint32_t>(with_logits ? hp.n_vocab : 0));
+    w.pod(s.model->weights_digest());
     blob.resize(kHeaderBytes, 0);  // reserved space up to the fixed header size
     for (uint64_t x : s.rng.state) w.pod(x);
     w.bytes(s.tokens.data(), s.tokens.size() * sizeof(int32_t));
@@ -127,8 +137,9 @@ Status Session::snapshot(std::vector<uint8_t>* out) const {
   return Status();
 }
 
-Status Session::restore(const uint8_t* data, size_t size) {
+Status Session::restore(const uint8_t* data, size_t size, bool* other_model) {
   Impl& s = *impl_;
+  if (other_model) *other_model = false;
   const Model::Impl& m = s.model->impl();
   const qwen35::Hparams& hp = m.hp;
   if (size < kHeaderBytes + sizeof(uint64_t)) return corrupt("too short to be a petrel session snapshot");
@@ -138,21 +149,29 @@ Status Session::restore(const uint8_t* data, size_t size) {
   Reader r(data, size - sizeof stored_sum);
   char magic[8];
   uint32_t version = 0, header_bytes = 0, n_layer = 0, n_logits = 0;
-  uint64_t fingerprint = 0, n_history = 0;
+  uint64_t fingerprint = 0, n_history = 0, digest = 0;
   int64_t n_pos = 0, saved_ctx = 0;
   r.bytes(magic, sizeof magic);
   if (!r.pod(&version) || version != kVersion) {
     return Status(StatusCode::unsupported, "snapshot: version " + std::to_string(version) + " is not supported (petrel reads version " +
-                                               std::to_string(kVersion) + ")");
+                                               std::to_string(kVersion) + "; take the snapshot again)");
   }
   if (fnv1a(data, size - sizeof stored_sum) != stored_sum) return corrupt("checksum mismatch (the data is damaged)");
   if (!r.pod(&header_bytes) || header_bytes != kHeaderBytes || !r.pod(&fingerprint) || !r.pod(&n_pos) ||
-      !r.pod(&saved_ctx) || !r.pod(&n_history) || !r.pod(&n_layer) || !r.pod(&n_logits)) {
+      !r.pod(&saved_ctx) || !r.pod(&n_history) || !r.pod(&n_layer) || !r.pod(&n_logits) || !r.pod(&digest)) {
     return corrupt("bad header");
   }
   (void)saved_ctx;
   if (fingerprint != m.info.fingerprint || n_layer != static_cast<uint32_t>(hp.n_layer)) {
-    return Status(StatusCode::invalid_argument, "snapshot: it was taken with a different model");
+    if (other_model) *other_model = true;
+    return Status(StatusCode::invalid_argument, "snapshot: it was taken with a different model (other shapes: fingerprint " +
+                                                    hex(fingerprint) + ", this model " + hex(m.info.fingerprint) + ")");
+  }
+  if (digest != s.model->weights_digest()) {
+    if (other_model) *other_model = true;
+    return Status(StatusCode::invalid_argument,
+                  "snapshot: it was taken with a different model of the same shapes (other weights: digest " + hex(digest) +
+                      ", this model " + hex(s.model->weights_digest()) + "; another quantization or fine-tune?)");
   }
   if (n_pos < 0 || static_cast<uint64_t>(n_pos) != n_history) return corrupt("position and history disagree");
   if (n_logits != 0 && n_logits != static_cast<uint32_t>(hp.n_vocab)) return corrupt("bad logits size");
@@ -245,7 +264,8 @@ Status Session::save_file(const std::string& path) const {
   return Status();
 }
 
-Status Session::load_file(const std::string& path) {
+Status Session::load_file(const std::string& path, bool* other_model) {
+  if (other_model) *other_model = false;
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return Status(StatusCode::io_error, gguf_printable(path) + ": cannot open the snapshot: " + std::strerror(errno));
   std::vector<uint8_t> blob;
@@ -260,7 +280,7 @@ Status Session::load_file(const std::string& path) {
   }
   std::fclose(f);
   PETREL_RETURN_IF_ERROR(st);
-  const Status r = restore(blob.data(), blob.size());
+  const Status r = restore(blob.data(), blob.size(), other_model);
   if (!r.ok()) return Status(r.code(), gguf_printable(path) + ": " + r.message());
   return Status();
 }

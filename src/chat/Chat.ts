@@ -1,14 +1,19 @@
 // A chat with one loaded model: a Session kept across turns (each turn prefills only its new
 // tokens, see conversation.ts), the shared turn generator of `petrel run`, context accounting with
 // a stated overflow policy, and /save /load of the whole state.
+// The session right after the system prompt is kept as a snapshot (a few MB: the DeltaNet state
+// and the system prompt's KV), so a conversation rendered again from the start (dropping the
+// oldest turns when the context is full, or after a stopped turn) restores it instead of
+// prefilling the system prompt again. Ctrl-C during a prefill stops the turn: the engine puts
+// the session back where it was before the prefill, and the turn is not recorded.
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { loadModel, type Model, type Session } from '../engine/index.js';
+import { AbortError, loadModel, SnapshotMismatchError, type Model, type Session } from '../engine/index.js';
 import { generateTurn } from '../cli/generateOnce.js';
 import { samplingFrom, type SamplingFlags } from '../cli/samplingOptions.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { ChatFormat } from './chatFormat.js';
-import { checkSameModel, modelDigest, readChatFile, statePathFor, writeChatFile, CHAT_FILE_FORMAT, CHAT_FILE_VERSION, type ModelIdentity } from './chatFile.js';
+import { checkSameModel, otherModelError, readChatFile, statePathFor, writeChatFile, CHAT_FILE_FORMAT, CHAT_FILE_VERSION, type ModelIdentity } from './chatFile.js';
 import { answerReserve, Conversation } from './conversation.js';
 import type { AskHandlers, AskResult, ChatBackend, ChatStatus, TurnStats } from './types.js';
 
@@ -39,6 +44,8 @@ export class Chat implements ChatBackend {
   readonly #options: ChatOptions;
   /** The empty session, restored to start over. */
   readonly #empty: Uint8Array;
+  /** The session right after the system prompt's tokens (see #prefillFromStart). */
+  #systemState: { tokens: number[]; snapshot: Uint8Array } | undefined;
   #lastTurn: TurnStats | undefined;
   #identity: ModelIdentity | undefined;
   #warnedFull = false;
@@ -78,6 +85,7 @@ export class Chat implements ChatBackend {
 
   setSystem(text: string | undefined): void {
     this.conversation.system = text;
+    this.#systemState = undefined;
     this.clear();
   }
 
@@ -105,26 +113,38 @@ export class Chat implements ChatBackend {
     const ctx = this.session.contextLength;
     const reserve = answerReserve(ctx, this.#options.maxTokens);
     const plan = this.conversation.plan(this.format, text, this.#thinking, { contextLength: ctx, answerReserve: reserve });
+    // The whole conversation goes into the session from its start (first turn, after /clear or a
+    // stopped or failed turn, or with the oldest turns dropped), else only the new turn is appended.
+    const fromStart = plan.kind === 'rebuild' || this.conversation.tokens.length === 0;
     if (plan.kind === 'rebuild') {
       const dropped = plan.droppedTurns;
+      const reread = plan.tokens.length - (this.#keptSystemState(plan.tokens)?.tokens.length ?? 0);
       handlers.onNotice?.({
         level: 'warn',
         text:
           `context full: dropped the oldest ${dropped === 1 ? 'turn' : `${dropped} turns`}` +
-          `${this.conversation.system ? ' (the system prompt is kept)' : ''}; reading the remaining ${plan.tokens.length} tokens again`,
+          `${this.conversation.system ? ' (the system prompt is kept)' : ''}; reading the remaining ${reread} tokens again`,
       });
-      this.session.restore(this.#empty);
       this.conversation.resetTokens();
       this.#warnedFull = false;
     }
+    const signal = handlers.signal;
+    const prefilledBefore = this.session.stats.tokensPrefilled;
     const t0 = performance.now();
     try {
-      await this.session.prefill(plan.tokens);
+      if (fromStart) await this.#prefillFromStart(plan.tokens, signal);
+      else await this.session.prefill(plan.tokens, signal ? { signal } : {});
     } catch (err) {
-      // The session is in an unknown state: start the next turn from an empty one.
-      this.session.restore(this.#empty);
-      this.conversation.resetTokens();
-      throw err;
+      // An aborted append left the session exactly as before the turn; anything else (a failure,
+      // or a from-start prefill stopped half-way) starts the next turn from an empty session.
+      if (!(err instanceof AbortError) || fromStart) {
+        this.session.restore(this.#empty);
+        this.conversation.resetTokens();
+      }
+      if (!(err instanceof AbortError)) throw err;
+      const stats: TurnStats = { promptTokens: 0, prefillMs: performance.now() - t0, generatedTokens: 0, generateMs: 0, finishReason: 'aborted' };
+      this.#lastTurn = stats;
+      return { text: '', reasoning: '', finishReason: 'aborted', stats };
     }
     const prefillMs = performance.now() - t0;
     const turn = await generateTurn({
@@ -139,7 +159,7 @@ export class Chat implements ChatBackend {
     });
     this.conversation.record(plan, text, { content: turn.text, reasoning: turn.reasoning }, turn.generatedTokens);
     const stats: TurnStats = {
-      promptTokens: plan.tokens.length,
+      promptTokens: this.session.stats.tokensPrefilled - prefilledBefore,
       prefillMs,
       generatedTokens: turn.generatedTokens.length,
       generateMs: turn.generateMs,
@@ -157,6 +177,43 @@ export class Chat implements ChatBackend {
       });
     }
     return { text: turn.text, reasoning: turn.reasoning, finishReason: turn.finishReason, stats };
+  }
+
+  /**
+   * Prefills a conversation rendered from the start into the session, from the kept snapshot of
+   * the system prompt when the rendering begins with it; otherwise from the empty session, taking
+   * that snapshot on the way (the system prompt is prefilled on its own, then the rest).
+   */
+  async #prefillFromStart(tokens: number[], signal: AbortSignal | undefined): Promise<void> {
+    const options = signal ? { signal } : {};
+    const kept = this.#keptSystemState(tokens);
+    if (kept) {
+      this.session.restore(kept.snapshot);
+      await this.session.prefill(tokens.slice(kept.tokens.length), options);
+      return;
+    }
+    this.session.restore(this.#empty);
+    const n = this.#systemPrefixLength(tokens);
+    if (n > 0) {
+      await this.session.prefill(tokens.slice(0, n), options);
+      this.#systemState = { tokens: tokens.slice(0, n), snapshot: this.session.save() };
+    }
+    await this.session.prefill(tokens.slice(n), options);
+  }
+
+  /** The kept system prompt snapshot, when `tokens` (a rendering from the start) begins with exactly its tokens. */
+  #keptSystemState(tokens: number[]): { tokens: number[]; snapshot: Uint8Array } | undefined {
+    const kept = this.#systemState;
+    const n = this.#systemPrefixLength(tokens);
+    return kept && n > 0 && kept.tokens.length === n && kept.tokens.every((t, i) => tokens[i] === t) ? kept : undefined;
+  }
+
+  /** How many of `tokens` (a rendering from the start) are the system prompt's; 0 without one, or when there is nothing after it. */
+  #systemPrefixLength(tokens: number[]): number {
+    const system = this.conversation.system;
+    if (!system) return 0;
+    const prefix = this.format.systemPrefix(system);
+    return prefix.length > 0 && prefix.length < tokens.length && prefix.every((t, i) => tokens[i] === t) ? prefix.length : 0;
   }
 
   status(): ChatStatus {
@@ -198,7 +255,13 @@ export class Chat implements ChatBackend {
       throw new UserError(`${file} holds ${saved.tokens.length} tokens; this chat's context is ${this.session.contextLength} (raise --ctx)`, 'ERR_USER_CHAT_FILE');
     }
     const before = this.session.save();
-    await this.session.loadFromFile(saved.statePath);
+    try {
+      await this.session.loadFromFile(saved.statePath);
+    } catch (err) {
+      // Same shapes, other weights (another quantization or fine-tune): the engine's check.
+      if (err instanceof SnapshotMismatchError) throw otherModelError(file, saved.model, { ...this.#modelIdentity(), path: path.resolve(this.modelPath) }, err);
+      throw err;
+    }
     const held = this.session.position;
     if (held !== saved.tokens.length) {
       this.session.restore(before);
@@ -217,7 +280,7 @@ export class Chat implements ChatBackend {
   }
 
   #modelIdentity(): ModelIdentity {
-    this.#identity ??= { name: this.model.info.name, fingerprint: this.model.info.fingerprint, digest: modelDigest(this.modelPath) };
+    this.#identity ??= { name: this.model.info.name, fingerprint: this.model.info.fingerprint };
     return this.#identity;
   }
 }

@@ -1,23 +1,22 @@
 // /save and /load: the conversation as JSON (FILE) and the session's model state beside it
 // (FILE.state, written by Session.saveToFile), so /load resumes without prefilling anything.
-// The JSON records which model it belongs to: the engine's fingerprint covers only the model's
-// shapes, so a digest of the file (its size and first and last MiB) tells apart two models of the
-// same shape (two quantizations, two fine-tunes) before a state is restored into the wrong one.
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, renameSync, fstatSync, writeFileSync, existsSync } from 'node:fs';
+// The JSON records which model it belongs to (name, path, shape fingerprint) to refuse a file of
+// another model early and name both; a model of the same shapes with other weights (another
+// quantization or fine-tune) is refused by the engine itself, whose snapshots carry a digest of
+// the weights (Session.loadFromFile throws a SnapshotMismatchError).
+import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import type { ChatMessage } from '../templates/index.js';
 
 export const CHAT_FILE_FORMAT = 'petrel-chat';
-export const CHAT_FILE_VERSION = 1;
+/** 2: the model state is a version 2 snapshot (with the engine's weights digest); no file digest here. */
+export const CHAT_FILE_VERSION = 2;
 
 export interface ModelIdentity {
   name: string;
-  /** The engine's shape fingerprint (what Session.loadFromFile checks). */
+  /** The engine's shape fingerprint (Session.loadFromFile checks it and the weights). */
   fingerprint: string;
-  /** sha256 of the file size and its first and last MiB. */
-  digest: string;
 }
 
 export interface ChatFile {
@@ -32,27 +31,6 @@ export interface ChatFile {
   /** The tokens the saved state holds (the conversation's source of truth). */
   tokens: number[];
   savedAt: string;
-}
-
-const SAMPLE = 1 << 20;
-
-/** A cheap identity of a GGUF file: size plus its first and last MiB (metadata and the last tensors). */
-export function modelDigest(file: string): string {
-  const fd = openSync(file, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const hash = createHash('sha256').update(String(size));
-    const read = (offset: number, length: number) => {
-      const buf = Buffer.alloc(length);
-      const n = readSync(fd, buf, 0, length, offset);
-      hash.update(buf.subarray(0, n));
-    };
-    read(0, Math.min(SAMPLE, size));
-    if (size > SAMPLE) read(Math.max(SAMPLE, size - SAMPLE), Math.min(SAMPLE, size - SAMPLE));
-    return hash.digest('hex');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export function statePathFor(file: string): string {
@@ -82,7 +60,6 @@ export function readChatFile(file: string): ChatFile & { statePath: string } {
   }
   const valid =
     typeof f.model?.fingerprint === 'string' &&
-    typeof f.model.digest === 'string' &&
     typeof f.state === 'string' &&
     Array.isArray(f.messages) &&
     f.messages.every((m) => typeof m?.content === 'string' && ['user', 'assistant'].includes(m.role)) &&
@@ -94,11 +71,16 @@ export function readChatFile(file: string): ChatFile & { statePath: string } {
   return { ...(f as ChatFile), statePath };
 }
 
-/** Refuses a chat saved with another model, naming both. */
-export function checkSameModel(file: string, saved: ModelIdentity & { path: string }, current: ModelIdentity & { path: string }): void {
-  if (saved.fingerprint === current.fingerprint && saved.digest === current.digest) return;
-  throw new UserError(
+/** The error for a chat saved with another model, naming both. */
+export function otherModelError(file: string, saved: ModelIdentity & { path: string }, current: ModelIdentity & { path: string }, cause?: unknown): UserError {
+  return new UserError(
     `${file} belongs to another model (${saved.name || path.basename(saved.path)}, ${saved.path}); this chat runs ${current.name || path.basename(current.path)} (${current.path})`,
     'ERR_USER_CHAT_FILE',
+    cause !== undefined ? { cause } : undefined,
   );
+}
+
+/** Refuses a chat saved with a model of other shapes (the engine refuses other weights when the state loads). */
+export function checkSameModel(file: string, saved: ModelIdentity & { path: string }, current: ModelIdentity & { path: string }): void {
+  if (saved.fingerprint !== current.fingerprint) throw otherModelError(file, saved, current);
 }

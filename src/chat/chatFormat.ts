@@ -35,6 +35,28 @@ export class ChatFormat {
     return this.#turn(this.#render(all, true, thinking), true);
   }
 
+  /**
+   * The tokens every rendering from the start begins with when it has this system prompt: the
+   * system message as the template writes it (found as what the system prompt adds in front of a
+   * conversation), or [] when the template does not write it as a separate prefix. Callers still
+   * check that a rendering starts with these tokens before they rely on it.
+   */
+  systemPrefix(system: string): number[] {
+    const cached = this.#systemPrefix;
+    if (cached?.system === system) return cached.tokens;
+    const probe: ChatMessage = { role: 'user', content: 'PETREL_PROBE' };
+    const withSystem = this.#render([{ role: 'system', content: system }, probe], false, false);
+    const without = this.#render([probe], false, false);
+    const tokens =
+      withSystem.length > without.length && withSystem.endsWith(without)
+        ? this.tokenizer.encode(withSystem.slice(0, withSystem.length - without.length), { parseSpecial: true, addBos: true })
+        : [];
+    this.#systemPrefix = { system, tokens };
+    return tokens;
+  }
+
+  #systemPrefix: { system: string; tokens: number[] } | undefined;
+
   /** A user turn appended after an assistant answer the session holds (not yet closed). */
   nextTurn(user: string, thinking: boolean): RenderedTurn {
     return this.#turn(this.assistantClose + this.#render([{ role: 'user', content: user }], true, thinking), false);

@@ -8,7 +8,8 @@
 // from the sampled tokens, so a re-render would diverge right after the first answer.
 // The whole conversation is rendered only when the session is empty (first turn, after /clear or a
 // failed turn) or when it no longer fits: then the oldest turns are dropped (the system prompt is
-// kept) and the rest is prefilled again from the start.
+// kept) and the rest is prefilled again from the start (Chat restores the state right after the
+// system prompt from a snapshot, so the system prompt itself is not prefilled again).
 import { UserError } from '../errors.js';
 import type { ChatMessage } from '../templates/index.js';
 import type { RenderedTurn } from './chatFormat.js';

@@ -1,8 +1,9 @@
 // One prompt in, one answer out: tokenizer and model from a GGUF, the prompt rendered with the
 // chat template (or raw), prefill, then one generated turn (generateTurn, shared with `petrel chat`):
 // sampled tokens streamed through the UTF-8-safe decoder and the output parser. The caller decides
-// where text goes (run: stdout/stderr; chat: the terminal UI; tests: arrays).
-import { loadModel, type SamplingOptions, type Session } from '../engine/index.js';
+// where text goes (run: stdout/stderr; chat: the terminal UI; tests: arrays). The signal stops the
+// prefill between micro-batches as well as the generation: either way the result is 'aborted'.
+import { AbortError, loadModel, type SamplingOptions, type Session } from '../engine/index.js';
 import { UserError } from '../errors.js';
 import { ChatOutputParser, chatTemplateOrDefault, renderChat, type OutputEvent, type ToolCall, type ToolDefinition } from '../templates/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -79,7 +80,13 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
       throw new UserError(`the prompt is ${promptTokens.length} tokens, which does not fit the context of ${ctx} (raise --ctx)`, 'ERR_CONTEXT_LIMIT');
     }
     const t1 = performance.now();
-    await session.prefill(promptTokens);
+    try {
+      await session.prefill(promptTokens, req.signal ? { signal: req.signal } : {});
+    } catch (err) {
+      if (!(err instanceof AbortError)) throw err;
+      const result = { prompt, promptTokens, contextLength: ctx, timings: { loadMs: t1 - t0, prefillMs: performance.now() - t1, generateMs: 0 } };
+      return { ...result, generatedTokens: [], text: '', reasoning: '', toolCalls: [], finishReason: 'aborted' };
+    }
     const t2 = performance.now();
     const turn = await generateTurn({
       session,

@@ -1,12 +1,27 @@
 // Session: one sequence of a loaded model. Every forward pass runs on a native worker thread
 // (the event loop only hands over token ids and receives a promise); sampling runs in C++ over
-// the full vocabulary, so generate() moves one token id per step across the boundary.
-import { fromNative } from './errors.js';
+// the full vocabulary, so generate() moves one token id per step across the boundary. A prefill
+// can be aborted (AbortSignal): the worker stops between 512-token micro-batches and the session
+// returns to where it was before the call.
+import { AbortError, fromNative } from './errors.js';
 import type { Model } from './Model.js';
 import type { NativeLogitsMode, NativeSession } from './native.js';
 import { resolveSeed, toNativeSampling, type SamplingOptions } from './sampling.js';
 
-export interface EvaluateOptions {
+export interface PrefillOptions {
+  /**
+   * Aborting stops the evaluation before its next 512-token micro-batch (the native worker checks
+   * between micro-batches, never inside one): the call rejects with an AbortError (code
+   * ERR_ABORTED) and the session is exactly as it was before the call (position, states, last
+   * logits). An abort that comes once the last micro-batch has started is too late: the call
+   * completes normally.
+   */
+  signal?: AbortSignal;
+  /** Tokens done so far, after each micro-batch but the last (long prompts only; never after the call settled). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EvaluateOptions extends PrefillOptions {
   /** Which logits to return: none, the last token's, or every token's (rows of nVocab). Default 'last'. */
   logits?: NativeLogitsMode;
 }
@@ -56,14 +71,14 @@ export class Session {
   }
 
   /** Appends tokens to the sequence, keeping the last token's logits (in C++) for generate(). */
-  async prefill(tokens: ArrayLike<number>): Promise<void> {
-    await this.#evaluate(tokens, 'last', false);
+  async prefill(tokens: ArrayLike<number>, options: PrefillOptions = {}): Promise<void> {
+    await this.#evaluate(tokens, 'last', false, options);
     this.stats.tokensPrefilled += tokens.length;
   }
 
   /** Appends tokens and returns the requested logits (a copy in JavaScript; meant for tests and tools). */
   async evaluate(tokens: ArrayLike<number>, options: EvaluateOptions = {}): Promise<Float32Array | undefined> {
-    const out = await this.#evaluate(tokens, options.logits ?? 'last', true);
+    const out = await this.#evaluate(tokens, options.logits ?? 'last', true, options);
     this.stats.tokensPrefilled += tokens.length;
     return out;
   }
@@ -96,9 +111,16 @@ export class Session {
     return this.#native.save();
   }
 
-  /** Returns the session to a snapshot; truncating to an earlier point is restoring the snapshot taken there. */
+  /**
+   * Returns the session to a snapshot; truncating to an earlier point is restoring the snapshot taken there.
+   * A snapshot of another model (other shapes, or the same shapes with other weights) throws a SnapshotMismatchError.
+   */
   restore(snapshot: Uint8Array): void {
-    this.#native.restore(snapshot);
+    try {
+      this.#native.restore(snapshot);
+    } catch (err) {
+      throw fromNative(err);
+    }
   }
 
   /** Writes the snapshot to a file (temporary file, then rename). */
@@ -107,7 +129,11 @@ export class Session {
   }
 
   async loadFromFile(path: string): Promise<void> {
-    await this.#native.loadFile(path);
+    try {
+      await this.#native.loadFile(path);
+    } catch (err) {
+      throw fromNative(err);
+    }
   }
 
   /** An independent session starting from this one's state. */
@@ -119,14 +145,33 @@ export class Session {
     this.#native.dispose();
   }
 
-  async #evaluate(tokens: ArrayLike<number>, mode: NativeLogitsMode, returnLogits: boolean): Promise<Float32Array | undefined> {
+  async #evaluate(
+    tokens: ArrayLike<number>,
+    mode: NativeLogitsMode,
+    returnLogits: boolean,
+    options: PrefillOptions = {},
+  ): Promise<Float32Array | undefined> {
     const ids = toTokenArray(tokens);
+    const { signal, onProgress } = options;
+    if (signal?.aborted) {
+      throw new AbortError(`evaluation aborted before it started; the session is at position ${this.position}`, { cause: signal.reason });
+    }
+    let settled = false;
+    const progress = onProgress ? (done: number, total: number) => (settled ? undefined : onProgress(done, total)) : undefined;
+    // cancel() stops whatever evaluation is in flight: listen only when this call is the one that runs.
+    const listen = signal !== undefined && !this.#native.busy && !this.#native.disposed;
+    const onAbort = () => this.#native.cancel();
     try {
-      const out = await this.#native.evaluate(ids, mode, returnLogits);
+      const pending = this.#native.evaluate(ids, mode, returnLogits, progress);
+      if (listen) signal.addEventListener('abort', onAbort, { once: true });
+      const out = await pending;
       this.stats.evaluations++;
       return out;
     } catch (err) {
       throw fromNative(err);
+    } finally {
+      settled = true;
+      if (listen) signal.removeEventListener('abort', onAbort);
     }
   }
 }

@@ -2,6 +2,6 @@
 export { loadModel, Model } from './Model.js';
 export type { LoadModelOptions, ModelInfo, SessionOptions } from './Model.js';
 export { Session } from './Session.js';
-export type { EvaluateOptions, GenerateOptions, SessionStats } from './Session.js';
+export type { EvaluateOptions, GenerateOptions, PrefillOptions, SessionStats } from './Session.js';
 export type { SamplingOptions } from './sampling.js';
-export { ContextLimitError } from './errors.js';
+export { AbortError, ContextLimitError, SnapshotMismatchError } from './errors.js';

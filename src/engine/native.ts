@@ -135,7 +135,10 @@ export interface NativeModelInfo {
   tiedOutput: boolean;
   /** Per layer. */
   layerTypes: Array<'deltanet' | 'attention'>;
-  /** Hex id of the model's shapes; snapshots only restore into a model with the same one. */
+  /**
+   * Hex id of the model's shapes; snapshots only restore into a model with the same one (and the
+   * same weights: snapshots also carry a digest of the model's contents, checked on restore).
+   */
   fingerprint: string;
   /** Recurrent + conv state bytes of one session (fixed). */
   stateBytes: number;
@@ -173,16 +176,29 @@ export interface NativeSession {
   /**
    * Runs the tokens on a worker thread. With 'last' / 'all' the logits are kept for sample() and,
    * unless returnLogits is false, resolved as a copy: n_vocab floats (last) or tokens.length × n_vocab (all).
-   * Rejects with ERR_CONTEXT_LIMIT past the context length, ERR_INVALID_ARGUMENT for bad token ids.
+   * Rejects with ERR_CONTEXT_LIMIT past the context length, ERR_INVALID_ARGUMENT for bad token ids,
+   * ERR_ABORTED after cancel() (the session is then exactly as before the call). onProgress gets
+   * the tokens done after each 512-token micro-batch but the last (asynchronously: a report may
+   * arrive after the promise settled).
    */
-  evaluate(tokens: Int32Array, logits: NativeLogitsMode, returnLogits?: boolean): Promise<Float32Array | undefined>;
+  evaluate(
+    tokens: Int32Array,
+    logits: NativeLogitsMode,
+    returnLogits?: boolean,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<Float32Array | undefined>;
+  /** Stops the evaluation in flight before its next micro-batch (no-op when none runs). */
+  cancel(): void;
   /** Picks a token from the last evaluated logits (in C++, over the full vocabulary). */
   sample(params?: NativeSamplingParams): number;
   /** Restarts the sampler's random stream. */
   seedSampler(seed: number | bigint): void;
   /** The whole session as bytes (position, states, KV up to the position, history, last logits, RNG). */
   save(): Uint8Array;
-  /** Replaces the session's state by a snapshot of the same model; unchanged on error. */
+  /**
+   * Replaces the session's state by a snapshot of the same model; unchanged on error.
+   * ERR_SNAPSHOT_MODEL_MISMATCH when the snapshot was taken with a model of other shapes or weights.
+   */
   restore(snapshot: Uint8Array): void;
   /** The snapshot written through a temporary file and a rename. */
   saveFile(path: string): Promise<void>;

@@ -1,7 +1,8 @@
 // The chat engine on a tiny synthetic model: each turn prefills only its new tokens (counted by
 // session.stats), the session then holds exactly the conversation's tokens, /save → /load resumes
 // without any prefill and refuses another model's file, and a full context drops the oldest turns
-// (keeping the system prompt) with a notice instead of failing or truncating silently.
+// (keeping the system prompt, whose state is restored from a snapshot rather than prefilled again)
+// with a notice instead of failing or truncating silently; Ctrl-C during a prefill stops the turn.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Chat, type ChatOptions } from '../../src/chat/Chat.js';
@@ -106,7 +107,7 @@ describe('/save and /load', () => {
     const a = await openChat();
     await a.ask('hello');
     await a.save(file);
-    // Same shapes, other weights: the engine fingerprint matches, the file digest does not.
+    // Same shapes, other weights: the shape fingerprint matches, the engine's weights digest does not.
     const twin = path.join(tmp.dir, 'twin.gguf');
     await synthesize('tiny', twin, { type: 'f32', seed: 99 });
     const other = await openChat({ modelPath: twin });
@@ -123,6 +124,8 @@ describe('/save and /load', () => {
 describe('context overflow', () => {
   it('warns past 90%, then drops the oldest turns, keeps the system prompt and re-prefills', async () => {
     const chat = await openChat({ system: 'You are terse.', contextLength: 160, maxTokens: 12 });
+    const systemTokens = chat.format.systemPrefix('You are terse.').length;
+    expect(systemTokens).toBeGreaterThan(4);
     const notices: ChatNotice[] = [];
     let rebuilds = 0;
     const warned = () => notices.some((x) => /^context \d+% full/.test(x.text));
@@ -136,9 +139,10 @@ describe('context overflow', () => {
       expect(chat.session.position).toBe(chat.conversation.tokens.length);
       expect(chat.session.position).toBeLessThanOrEqual(160);
       if (rebuilt) {
-        // Everything kept was prefilled again, from the system prompt on.
+        // Everything kept was prefilled again, except the system prompt: its state came from a snapshot.
         expect(chat.session.stats.tokensPrefilled - before).toBe(r.stats.promptTokens);
-        expect(r.stats.promptTokens).toBe(chat.conversation.tokens.length - r.stats.generatedTokens);
+        expect(r.stats.promptTokens).toBe(chat.conversation.tokens.length - r.stats.generatedTokens - systemTokens);
+        expect(notices.at(-1)!.text).toMatch(new RegExp(`reading the remaining ${r.stats.promptTokens} tokens again`));
         expect(chat.conversation.turns).toBeLessThanOrEqual(turnsBefore);
         expect(chat.format.tokenizer.decode(chat.conversation.tokens, { special: true })).toMatch(/^<\|im_start\|>system\nYou are terse\.<\|im_end\|>\n<\|im_start\|>user\n/);
         expect(chat.conversation.messages.at(-2)).toEqual({ role: 'user', content: `question number ${i}` });
@@ -149,10 +153,58 @@ describe('context overflow', () => {
     expect(notices.find((x) => x.text.startsWith('context full'))!.text).toMatch(/dropped the oldest .*system prompt is kept/);
   });
 
+  it('the rebuilt session equals a fresh prefill of the kept conversation', async () => {
+    const chat = await openChat({ system: 'You are terse.', contextLength: 160, maxTokens: 12 });
+    let rebuilt = false;
+    for (let i = 0; i < 12 && !rebuilt; i++) {
+      await chat.ask(`question number ${i}`, { onNotice: (x) => (rebuilt ||= x.text.startsWith('context full')) });
+    }
+    expect(rebuilt).toBe(true);
+    // The same tokens prefilled into a fresh session (system prompt first, as the chat does) give the same state.
+    const fresh = chat.model.createSession();
+    const n = chat.format.systemPrefix('You are terse.').length;
+    await fresh.prefill(chat.conversation.tokens.slice(0, n));
+    await fresh.prefill(chat.conversation.tokens.slice(n));
+    expect(fresh.position).toBe(chat.session.position);
+    const next = [1, 2, 3];
+    const a = chat.session.clone();
+    expect(maxAbsDiff((await a.evaluate(next, { logits: 'all' }))!, (await fresh.evaluate(next, { logits: 'all' }))!)).toBeLessThan(1e-4);
+    a.dispose();
+    fresh.dispose();
+  });
+
   it('a message that cannot fit at all is refused with a clear error, and the chat goes on', async () => {
     const chat = await openChat({ contextLength: 64, maxTokens: 8 });
     await expect(chat.ask('word '.repeat(200))).rejects.toThrow(/this message needs \d+ tokens, but the context holds 64/);
     const r = await chat.ask('short');
     expect(r.stats.promptTokens).toBeGreaterThan(0);
+  });
+});
+
+describe('stopping a turn during its prefill', () => {
+  it('Ctrl-C while a long message is prefilled stops the turn, records nothing, and the chat goes on', async () => {
+    const chat = await openChat({ contextLength: 4096, maxTokens: 8 });
+    await chat.ask('hello');
+    const position = chat.session.position;
+    const tokens = [...chat.conversation.tokens];
+    const prefilled = chat.session.stats.tokensPrefilled;
+    const long = 'word '.repeat(800); // ~2400 tokens: several micro-batches
+    expect(chat.format.nextTurn(long, true).tokens.length).toBeGreaterThan(2000);
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 300);
+    const r = await chat.ask(long, { signal: abort.signal });
+    expect(r.finishReason).toBe('aborted');
+    expect(r.stats).toMatchObject({ promptTokens: 0, generatedTokens: 0 });
+    expect(r.text).toBe('');
+    // The engine rolled the session back: it still holds exactly the conversation, which did not change.
+    expect(chat.session.position).toBe(position);
+    expect(chat.conversation.tokens).toEqual(tokens);
+    expect(chat.conversation.turns).toBe(1);
+    expect(chat.session.stats.tokensPrefilled).toBe(prefilled);
+    // The next turn is appended as usual (only its own tokens are prefilled).
+    const next = chat.format.nextTurn('again', true).tokens.length;
+    await chat.ask('again');
+    expect(chat.session.stats.tokensPrefilled - prefilled).toBe(next);
+    expect(chat.conversation.turns).toBe(2);
   });
 });

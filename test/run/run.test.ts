@@ -151,4 +151,33 @@ describe('petrel run', () => {
     const out = JSON.parse(stdout) as RunJson;
     expect(out.finishReason).toBe('aborted');
   });
+
+  it('Ctrl-C during the prefill of a long prompt exits 130 within a micro-batch, not after the prompt', async () => {
+    // ~8000 tokens on stdin: the whole prefill takes many seconds on the tiny model.
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'petrel.js'), 'run', model, '--json', '--ctx', '16384', '-t', '2'], {
+      cwd: repoRoot,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    child.stdin.end('word '.repeat(2700));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise((r) => setTimeout(r, 2500));
+    const signalled = performance.now();
+    child.kill('SIGINT');
+    const code = await closed;
+    const exitMs = performance.now() - signalled;
+    expect(stderr).toBe('');
+    expect(code).toBe(130);
+    const out = JSON.parse(stdout) as RunJson;
+    console.log(`[run] ${out.usage.promptTokens}-token prompt: prefill stopped after ${out.timings.prefillMs} ms, exit ${exitMs.toFixed(0)} ms after SIGINT`);
+    expect(out.usage.promptTokens).toBeGreaterThan(7000);
+    expect(out.finishReason).toBe('aborted');
+    expect(out.generatedTokens).toEqual([]);
+    expect(out.timings.prefillMs).toBeGreaterThan(500); // the signal came during the prefill
+    // At most the micro-batch in flight finishes (about a second here); the rest of the prompt would take many more.
+    expect(exitMs).toBeLessThan(4000);
+  });
 });

@@ -16,6 +16,8 @@ namespace petrel::addon::engine {
 inline constexpr const char* kErrBusy = "ERR_SESSION_BUSY";           // a call while an evaluation runs
 inline constexpr const char* kErrDisposed = "ERR_DISPOSED";           // use after dispose()
 inline constexpr const char* kErrContextLimit = "ERR_CONTEXT_LIMIT";  // evaluate past the context length
+inline constexpr const char* kErrAborted = "ERR_ABORTED";             // evaluate stopped by cancel()
+inline constexpr const char* kErrSnapshotModel = "ERR_SNAPSHOT_MODEL_MISMATCH";  // restore of another model's snapshot
 
 inline Napi::Error coded_error(Napi::Env env, const char* code, const std::string& message) {
   Napi::Error err = Napi::Error::New(env, message);

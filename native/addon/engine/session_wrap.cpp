@@ -1,9 +1,11 @@
-// The NativeSession class (src/engine/native.ts): evaluate (AsyncWorker), sample, seedSampler,
-// save/restore (memory blobs), saveFile/loadFile (AsyncWorkers), clone, dispose.
+// The NativeSession class (src/engine/native.ts): evaluate (AsyncWorker, with progress through a
+// thread-safe function), cancel, sample, seedSampler, save/restore (memory blobs), saveFile/loadFile
+// (AsyncWorkers), clone, dispose.
 // One session runs one thing at a time: while an evaluation or file operation is in flight every
-// other call fails with ERR_SESSION_BUSY instead of racing the worker thread. The worker holds a
-// reference to the JavaScript object, so a session cannot be collected mid-evaluation; dispose()
-// during one is deferred until the worker finishes.
+// other call fails with ERR_SESSION_BUSY instead of racing the worker thread; cancel() is the
+// exception: it sets the in-flight evaluation's flag, which the engine checks between
+// micro-batches. The worker holds a reference to the JavaScript object, so a session cannot be
+// collected mid-evaluation; dispose() during one is deferred until the worker finishes.
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -17,6 +19,11 @@ constexpr double kMaxSafeInteger = 9007199254740991.0;
 thread_local Napi::FunctionReference* g_session_ctor = nullptr;
 
 class SessionWrap;
+
+// A failed restore: ERR_SNAPSHOT_MODEL_MISMATCH when the snapshot is another model's, else the Status's code.
+Napi::Error snapshot_error(Napi::Env env, const Status& st, bool other_model) {
+  return other_model ? coded_error(env, kErrSnapshotModel, st.message()) : status_error(env, st);
+}
 
 // Base for the session's workers: clears the busy flag and settles the promise on the JS thread.
 class SessionWorker : public Napi::AsyncWorker {
@@ -47,6 +54,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
                            InstanceAccessor("busy", &SessionWrap::busy_getter, nullptr, napi_enumerable),
                            InstanceAccessor("disposed", &SessionWrap::disposed_getter, nullptr, napi_enumerable),
                            InstanceMethod("evaluate", &SessionWrap::evaluate),
+                           InstanceMethod("cancel", &SessionWrap::cancel),
                            InstanceMethod("sample", &SessionWrap::sample),
                            InstanceMethod("seedSampler", &SessionWrap::seed_sampler),
                            InstanceMethod("save", &SessionWrap::save),
@@ -72,6 +80,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   // Called by workers on the JS thread when they finish.
   void worker_done() {
     busy_ = false;
+    control_.reset();
     if (dispose_pending_) session_.reset();
   }
   const std::shared_ptr<Session>& session() const { return session_; }
@@ -115,6 +124,12 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
   Napi::Value evaluate(const Napi::CallbackInfo& cb);
+
+  // Stops the in-flight evaluation before its next micro-batch; a no-op when none runs.
+  Napi::Value cancel(const Napi::CallbackInfo& cb) {
+    if (control_) control_->cancel.store(true, std::memory_order_relaxed);
+    return cb.Env().Undefined();
+  }
   Napi::Value save_file(const Napi::CallbackInfo& cb);
   Napi::Value load_file(const Napi::CallbackInfo& cb);
 
@@ -220,8 +235,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       return env.Undefined();
     }
     Napi::Uint8Array a = cb[0].As<Napi::Uint8Array>();
-    const Status st = session_->restore(a.Data(), a.ByteLength());
-    if (!st.ok()) throw_status(env, st);
+    bool other_model = false;
+    const Status st = session_->restore(a.Data(), a.ByteLength(), &other_model);
+    if (!st.ok()) snapshot_error(env, st, other_model).ThrowAsJavaScriptException();
     return env.Undefined();
   }
 
@@ -247,7 +263,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
   friend class SessionWorker;
+  friend class EvaluateWorker;
   std::shared_ptr<Session> session_;
+  std::shared_ptr<EvaluateControl> control_;  // of the evaluation in flight
   bool busy_ = false;
   bool dispose_pending_ = false;
 };
@@ -290,15 +308,39 @@ void SessionWorker::OnError(const Napi::Error& e) {
 class EvaluateWorker : public SessionWorker {
  public:
   EvaluateWorker(Napi::Env env, SessionWrap* owner, Napi::Object self, Napi::Promise::Deferred deferred,
-                 std::vector<int32_t> tokens, LogitsMode mode, bool return_logits)
+                 std::vector<int32_t> tokens, LogitsMode mode, bool return_logits, Napi::Function on_progress)
       : SessionWorker(env, "petrel.evaluate", owner, self, deferred),
         tokens_(std::move(tokens)),
         mode_(mode),
-        return_logits_(return_logits) {}
+        return_logits_(return_logits),
+        control_(std::make_shared<EvaluateControl>()) {
+    owner->control_ = control_;
+    if (!on_progress.IsEmpty()) {
+      progress_ = Napi::ThreadSafeFunction::New(env, on_progress, "petrel.evaluate.progress", 0, 1);
+      control_->on_progress = [this](int64_t done, int64_t total) {
+        // Non-blocking: the forward pass never waits for JavaScript; a report that cannot be queued is dropped.
+        progress_.NonBlockingCall([done, total](Napi::Env e, Napi::Function fn) {
+          fn.Call({Napi::Number::New(e, static_cast<double>(done)), Napi::Number::New(e, static_cast<double>(total))});
+        });
+      };
+    }
+  }
 
  protected:
   void Execute() override {
-    status_ = session_->evaluate(tokens_.data(), static_cast<int64_t>(tokens_.size()), mode_);
+    status_ = session_->evaluate(tokens_.data(), static_cast<int64_t>(tokens_.size()), mode_, control_.get());
+    if (progress_) progress_.Release();
+  }
+  void OnOK() override {
+    if (control_->cancelled) {
+      Napi::Env env = Env();
+      finish();
+      deferred_.Reject(coded_error(env, kErrAborted, "evaluation aborted; the session is back at position " +
+                                                         std::to_string(session_->position()))
+                           .Value());
+      return;
+    }
+    SessionWorker::OnOK();
   }
   Napi::Value result(Napi::Env env) override {
     if (mode_ == LogitsMode::none || !return_logits_) return env.Undefined();
@@ -313,6 +355,8 @@ class EvaluateWorker : public SessionWorker {
   std::vector<int32_t> tokens_;
   LogitsMode mode_;
   bool return_logits_;
+  std::shared_ptr<EvaluateControl> control_;
+  Napi::ThreadSafeFunction progress_;
 };
 
 class FileWorker : public SessionWorker {
@@ -324,9 +368,19 @@ class FileWorker : public SessionWorker {
         save_(save) {}
 
  protected:
-  void Execute() override { status_ = save_ ? session_->save_file(path_) : session_->load_file(path_); }
+  void Execute() override { status_ = save_ ? session_->save_file(path_) : session_->load_file(path_, &other_model_); }
+  void OnOK() override {
+    if (!status_.ok() && other_model_) {
+      Napi::Env env = Env();
+      finish();
+      deferred_.Reject(snapshot_error(env, status_, true).Value());
+      return;
+    }
+    SessionWorker::OnOK();
+  }
 
  private:
+  bool other_model_ = false;
   std::string path_;
   bool save_;
 };
@@ -351,6 +405,11 @@ Napi::Value SessionWrap::evaluate(const Napi::CallbackInfo& cb) {
   else if (want == "all") mode = LogitsMode::all;
   else return reject_invalid("evaluate(tokens, logits): logits must be 'none', 'last' or 'all'");
   const bool return_logits = !(cb.Length() >= 3 && cb[2].IsBoolean() && !cb[2].As<Napi::Boolean>().Value());
+  Napi::Function on_progress;
+  if (cb.Length() >= 4 && !cb[3].IsUndefined() && !cb[3].IsNull()) {
+    if (!cb[3].IsFunction()) return reject_invalid("evaluate(tokens, logits, returnLogits, onProgress): onProgress must be a function");
+    on_progress = cb[3].As<Napi::Function>();
+  }
   const int64_t n = static_cast<int64_t>(arr.ElementLength());
   if (session_->position() + n > session_->context_length()) {
     deferred.Reject(coded_error(env, kErrContextLimit,
@@ -361,7 +420,7 @@ Napi::Value SessionWrap::evaluate(const Napi::CallbackInfo& cb) {
     return deferred.Promise();
   }
   std::vector<int32_t> tokens(arr.Data(), arr.Data() + n);  // copied: the caller may reuse the array at once
-  auto* worker = new EvaluateWorker(env, this, Value(), deferred, std::move(tokens), mode, return_logits);
+  auto* worker = new EvaluateWorker(env, this, Value(), deferred, std::move(tokens), mode, return_logits, on_progress);
   worker->Queue();
   return deferred.Promise();
 }

@@ -8,7 +8,9 @@
 // of one model are serialised inside); one session must only be used by one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,12 +37,23 @@ struct ModelInfo {
   int32_t n_expert_used = 0;
   bool tied_output = false;     // no output.weight: token_embd is the LM head
   std::vector<bool> recurrent;  // per layer: Gated DeltaNet (true) or softmax attention (false)
-  uint64_t fingerprint = 0;     // identifies the model's shapes; snapshots must match it
+  uint64_t fingerprint = 0;     // identifies the model's shapes (see also Model::weights_digest)
   uint64_t state_bytes_fixed = 0;     // recurrent + conv state per session
   uint64_t kv_bytes_per_token = 0;    // float32 K and V of every attention layer
 };
 
 enum class LogitsMode { none, last, all };
+
+// Lets another thread stop a long evaluate() and follow its progress. evaluate() checks `cancel`
+// before each micro-batch (never inside one), so a cancellation takes effect within one
+// micro-batch's time.
+struct EvaluateControl {
+  std::atomic<bool> cancel{false};
+  // Optional; called on the evaluating thread after each micro-batch but the last.
+  std::function<void(int64_t done, int64_t total)> on_progress;
+  // Out: evaluate() stopped because of `cancel` (it then returns a non-ok Status too).
+  bool cancelled = false;
+};
 
 struct SessionOptions {
   int64_t context_length = 0;  // 0 = the model's default
@@ -70,6 +83,11 @@ class Model : public std::enable_shared_from_this<Model> {
   Model& operator=(const Model&) = delete;
 
   const ModelInfo& info() const;
+  // A digest of the model's contents, which snapshots carry and check: the header, metadata and
+  // tensor table bytes of every file, the file sizes, and 64 bytes at the start and at the end of
+  // every tensor. Computed on the first call (the first snapshot or restore), not at load, so
+  // loading reads no weights; it then touches about one page per tensor. Thread-safe.
+  uint64_t weights_digest() const;
   // Sessions keep the model alive (they hold a shared_ptr to it).
   Status create_session(const SessionOptions& options, std::unique_ptr<Session>* out);
 
@@ -96,8 +114,11 @@ class Session {
   // Runs tokens [position, position + n) through the model. With LogitsMode::last / all, the
   // logits of the last token / of every token are kept (n_vocab floats per row, see logits()).
   // Fails without changing the session when the tokens would pass the context length or hold an
-  // id outside the vocabulary.
-  Status evaluate(const int32_t* tokens, int64_t n, LogitsMode mode);
+  // id outside the vocabulary. With a `control` whose `cancel` is set during the call, it stops
+  // before the next micro-batch, sets control->cancelled and returns the session to exactly where
+  // it was before the call (position, history, states, last logits): the DeltaNet states cannot
+  // be rewound, so a long evaluation copies them once before its first micro-batch.
+  Status evaluate(const int32_t* tokens, int64_t n, LogitsMode mode, EvaluateControl* control = nullptr);
   // Rows of n_vocab floats from the last evaluate(); empty after LogitsMode::none.
   const std::vector<float>& logits() const;
   int64_t logits_rows() const;
@@ -108,13 +129,14 @@ class Session {
   void seed_sampler(uint64_t seed);
 
   // The whole session (position, states, KV up to the position, history, last logits row,
-  // sampler RNG) as a self-describing blob, and back. restore() checks the model fingerprint
-  // and every size; on failure the session is unchanged.
+  // sampler RNG) as a self-describing blob, and back. restore() checks the model's shape
+  // fingerprint, its weights digest and every size; on failure the session is unchanged, and
+  // *other_model (when given) says whether it failed because the snapshot is another model's.
   Status snapshot(std::vector<uint8_t>* out) const;
-  Status restore(const uint8_t* data, size_t size);
+  Status restore(const uint8_t* data, size_t size, bool* other_model = nullptr);
   // The snapshot written to `path` through a temporary file and a rename; load reads it back.
   Status save_file(const std::string& path) const;
-  Status load_file(const std::string& path);
+  Status load_file(const std::string& path, bool* other_model = nullptr);
 
   Status clone(std::unique_ptr<Session>* out) const;
 

@@ -1,7 +1,8 @@
 // Engine tests without Node (run: petrel_tests engine_): the sampler (greedy, ties, top-k = 1,
 // seeds, penalties, parameter checks) and a tiny qwen3 model written with GgufWriter and run
 // through petrel/engine.h: batch vs token-by-token logits, snapshot/restore, clone, the context
-// limit, bad token ids and load errors. Logit correctness against the float64 reference is
+// limit, bad token ids and load errors; a cancelled evaluation rolls the session back, and the
+// weights digest tells apart two models of the same shapes. Logit correctness against the float64 reference is
 // covered by test/engine/reference.test.ts.
 #include <cmath>
 #include <cstdio>
@@ -122,8 +123,8 @@ PETREL_TEST(engine_sampler_filters_and_penalties) {
 
 constexpr int kEmbd = 64, kHead = 4, kHeadKv = 2, kHeadDim = 16, kFf = 96, kVocab = 50, kLayers = 2;
 
-// Writes a tiny random qwen3 model; `skip` names a tensor to leave out.
-std::string write_tiny_qwen3(const std::string& path, const std::string& skip = "") {
+// Writes a tiny random qwen3 model; `skip` names a tensor to leave out, `first_seed` picks the weights.
+std::string write_tiny_qwen3(const std::string& path, const std::string& skip = "", uint64_t first_seed = 1) {
   GgufWriter w;
   const std::string a = "qwen3.";
   w.add_kv("general.architecture", GgufValue::str("qwen3"));
@@ -137,7 +138,7 @@ std::string write_tiny_qwen3(const std::string& path, const std::string& skip = 
   w.add_kv(a + "attention.value_length", GgufValue::u32(kHeadDim));
   w.add_kv(a + "attention.layer_norm_rms_epsilon", GgufValue::f32(1e-6f));
   w.add_kv(a + "rope.freq_base", GgufValue::f32(1e6f));
-  uint64_t seed = 1;
+  uint64_t seed = first_seed;
   auto tensor = [&](const std::string& name, std::vector<int64_t> shape, double mean, double std) {
     if (name == skip) return;
     GgufWriteTensor t;
@@ -249,6 +250,59 @@ PETREL_TEST(engine_session_batch_steps_snapshot_clone_limit) {
   PETREL_CHECK(small->sample(greedy, &tok).ok());
   PETREL_CHECK(tok >= 0 && tok < kVocab);
   std::remove(path.c_str());
+}
+
+PETREL_TEST(engine_cancel_rolls_back_and_weights_digest_tells_models_apart) {
+  const std::string path_a = write_tiny_qwen3(temp_path("a"));
+  const std::string path_b = write_tiny_qwen3(temp_path("b"), "", 1000);
+  std::shared_ptr<Model> a, b;
+  PETREL_CHECK(Model::load(path_a, {}, &a).ok());
+  PETREL_CHECK(Model::load(path_b, {}, &b).ok());
+  if (!a || !b) return;
+  SessionOptions so;
+  so.context_length = 1200;
+  std::unique_ptr<Session> s;
+  PETREL_CHECK(a->create_session(so, &s).ok());
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 1100; ++i) tokens.push_back((i * 13 + 5) % kVocab);
+  PETREL_CHECK(s->evaluate(tokens.data(), 10, LogitsMode::last).ok());
+  std::vector<uint8_t> before, after;
+  PETREL_CHECK(s->snapshot(&before).ok());
+
+  // Cancelled after the first micro-batch: the call fails and the session is as it was.
+  EvaluateControl control;
+  std::vector<int64_t> progress;
+  control.on_progress = [&](int64_t done, int64_t total) {
+    progress.push_back(done);
+    PETREL_CHECK_EQ(total, int64_t{1100});
+    control.cancel = true;
+  };
+  PETREL_CHECK(!s->evaluate(tokens.data(), 1100, LogitsMode::all, &control).ok());
+  PETREL_CHECK(control.cancelled);
+  PETREL_CHECK(progress == std::vector<int64_t>{512});
+  PETREL_CHECK_EQ(s->position(), int64_t{10});
+  PETREL_CHECK(s->snapshot(&after).ok());
+  PETREL_CHECK(after == before);
+  EvaluateControl idle;  // never cancelled: runs to the end
+  PETREL_CHECK(s->evaluate(tokens.data(), 1100, LogitsMode::none, &idle).ok());
+  PETREL_CHECK(!idle.cancelled);
+  PETREL_CHECK_EQ(s->position(), int64_t{1110});
+
+  // Same shapes, other weights: same fingerprint, other digest; restore refuses and says why.
+  PETREL_CHECK_EQ(a->info().fingerprint, b->info().fingerprint);
+  PETREL_CHECK(a->weights_digest() != b->weights_digest());
+  std::unique_ptr<Session> other;
+  PETREL_CHECK(b->create_session(so, &other).ok());
+  bool other_model = false;
+  const Status st = other->restore(before.data(), before.size(), &other_model);
+  PETREL_CHECK(!st.ok());
+  PETREL_CHECK(other_model);
+  PETREL_CHECK(st.message().find("same shapes (other weights") != std::string::npos);
+  PETREL_CHECK_EQ(other->position(), int64_t{0});
+  PETREL_CHECK(s->restore(before.data(), before.size(), &other_model).ok());
+  PETREL_CHECK(!other_model);
+  std::remove(path_a.c_str());
+  std::remove(path_b.c_str());
 }
 
 PETREL_TEST(engine_load_errors_name_the_tensor) {

@@ -1,6 +1,7 @@
 // `petrel run <model> [prompt]`: one prompt, one answer, for scripts. stdout carries the answer
 // and nothing else (or, with --json, one JSON object); reasoning, when shown, and errors go to
-// stderr. Exit 0 on success, 1 on error, 130 when interrupted (Ctrl-C).
+// stderr. Exit 0 on success, 1 on error, 130 when interrupted (Ctrl-C: during the prompt's
+// prefill it takes effect within one micro-batch, during the answer before the next token).
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
@@ -67,7 +68,7 @@ async function runCommand(modelPath: string, argPrompt: string | undefined, flag
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
-    // First Ctrl-C stops the answer (what was generated is still printed); a second one exits now.
+    // First Ctrl-C stops the prefill or the answer (what was generated is still printed); a second one exits now.
     if (++interrupts > 1) process.exit(130);
     abort.abort();
   };

@@ -8,8 +8,9 @@ import { writeExtraArch, type ExtraArch } from '../../fixtures/extraArchs.js';
 
 const cacheDir = path.join(os.tmpdir(), `petrel-engine-test-models-v${SYNTH_FORMAT_VERSION}`);
 
-export function presetModel(preset: string, options: { layers?: number; type?: 'f32' | 'f16' | 'q8_0' } = {}): Promise<string> {
-  return ensureSynthModel(preset, { cacheDir, type: options.type ?? 'f32', layers: options.layers });
+/** `seed` gives a model with the same shapes and other weights (default 0). */
+export function presetModel(preset: string, options: { layers?: number; type?: 'f32' | 'f16' | 'q8_0'; seed?: number } = {}): Promise<string> {
+  return ensureSynthModel(preset, { cacheDir, type: options.type ?? 'f32', layers: options.layers, ...(options.seed !== undefined ? { seed: options.seed } : {}) });
 }
 
 /** A temporary directory removed by the returned cleanup. */
