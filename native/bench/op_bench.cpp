@@ -4,6 +4,7 @@
 //
 //   petrel_op_bench matmul <type> <cols> <rows> <n_tokens> [seconds]
 //   petrel_op_bench delta_net <n_tokens> [seconds]     (Qwen3.5-0.8B head shapes)
+//   petrel_op_bench dot <type> <cols> <n_act>          (the integer dot kernel alone, in L1)
 //
 // Prints one line: the op, its shape, time per call and the rate (GMAC/s or tokens/s).
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/kernels.h"
 #include "backend/cpu/ops/cpu_backend.h"
 #include "quant/convert.h"
 #include "quant/ggml_type.h"
@@ -89,6 +91,40 @@ int bench_matmul(int argc, char** argv) {
   return 0;
 }
 
+// The integer dot kernel alone on L1-resident operands: one weight row of `cols` values against
+// n_act activation rows, called back to back.
+int bench_dot(int argc, char** argv) {
+  if (argc < 5) return 2;
+  const std::string type = argv[2];
+  const int64_t cols = std::atoll(argv[3]);
+  const int n_act = std::atoi(argv[4]);
+  const petrel::cpu::CpuKernels& k = petrel::cpu::cpu_kernels();
+  petrel::cpu::QuantDotFn fn = nullptr;
+  petrel::GgmlType wt = petrel::GgmlType::Q4_K, at = petrel::GgmlType::Q8_K;
+  if (type == "q4_K") fn = k.dot_q4_K;
+  if (type == "q5_K") { fn = k.dot_q5_K; wt = petrel::GgmlType::Q5_K; }
+  if (type == "q6_K") { fn = k.dot_q6_K; wt = petrel::GgmlType::Q6_K; }
+  if (type == "q8_0") { fn = k.dot_q8_0; wt = petrel::GgmlType::Q8_0; at = petrel::GgmlType::Q8_0; }
+  if (type == "q4_0") { fn = k.dot_q4_0; wt = petrel::GgmlType::Q4_0; at = petrel::GgmlType::Q8_0; }
+  if (fn == nullptr || n_act < 1 || n_act > petrel::cpu::kMaxDotActs) return 2;
+  uint64_t wb = 0, ab = 0;
+  petrel::ggml_row_bytes(*petrel::ggml_type_info(static_cast<uint32_t>(wt)), static_cast<uint64_t>(cols), &wb);
+  petrel::ggml_row_bytes(*petrel::ggml_type_info(static_cast<uint32_t>(at)), static_cast<uint64_t>(cols), &ab);
+  std::vector<uint8_t> w(wb), a(ab * n_act);
+  const std::vector<float> src = random_floats(static_cast<size_t>(cols), 1);
+  if (!petrel::quantize_row(wt, src.data(), w.data(), cols).ok()) return 2;
+  for (int j = 0; j < n_act; ++j) {
+    if (!petrel::quantize_row(at, src.data(), a.data() + j * ab, cols).ok()) return 2;
+  }
+  float out[petrel::cpu::kMaxDotActs];
+  const double per_call = time_calls(1.0, [&] {
+    for (int r = 0; r < 1000; ++r) fn(w.data(), a.data(), cols, n_act, out);
+  }) / 1000;
+  std::printf("dot %s cols=%lld n_act=%d: %.1f ns, %.2f GMAC/s (%s)\n", type.c_str(), (long long)cols, n_act,
+              per_call * 1e9, static_cast<double>(cols) * n_act / per_call * 1e-9, k.name);
+  return 0;
+}
+
 int bench_delta_net(int argc, char** argv) {
   if (argc < 3) return 2;
   const int64_t n_tokens = std::atoll(argv[2]);
@@ -115,10 +151,12 @@ int main(int argc, char** argv) {
   int rc = 2;
   if (op == "matmul") rc = bench_matmul(argc, argv);
   if (op == "delta_net") rc = bench_delta_net(argc, argv);
+  if (op == "dot") rc = bench_dot(argc, argv);
   if (rc == 2) {
     std::fprintf(stderr,
                  "usage: petrel_op_bench matmul <type> <cols> <rows> <n_tokens> [seconds]\n"
-                 "       petrel_op_bench delta_net <n_tokens> [seconds]\n");
+                 "       petrel_op_bench delta_net <n_tokens> [seconds]\n"
+                 "       petrel_op_bench dot <q4_0|q8_0|q4_K|q5_K|q6_K> <cols> <n_act>\n");
   }
   return rc;
 }
