@@ -2,17 +2,22 @@
 // - data goes to `partial` (sized to the full length up front as a sparse file; the free-space check
 //   before the pull is the guard) with its ranges recorded in `state` beside it, so an interruption or
 //   a crash resumes where it stopped;
-// - large files are fetched as parallel ranged segments; an idle connection steals half of the largest
-//   remaining range, so one slow or stalled connection cannot hold up the end of the download;
-// - SHA-256 runs while downloading over the contiguous prefix already on disk (read back from the page cache);
-//   on resume the prefix written before is hashed again first, because a hash state cannot be saved;
+// - it starts with one connection and opens more (up to `connections`) while the transfer is slower than
+//   FAST_LINK: parallel segments help only when one connection is slow, and on a fast link one connection
+//   lets the hash follow the download instead of waiting for the first segment; a new connection steals half
+//   of the largest remaining range, so one slow or stalled connection cannot hold up the end of the download;
+// - bodies are read by rawHttp.ts straight into shared buffers written with one positional write each (undici,
+//   with its per-chunk cost, only behind a proxy); SHA-256 runs on a worker thread over the file in order
+//   (prefixHasher.ts), on resume starting with the prefix written before;
 // - `dest` appears only by an atomic rename after the size and the hash check out.
-import { createHash } from 'node:crypto';
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { UserError } from '../errors.js';
-import { discard, HttpStatusError, httpRequest, isRetryable, redact, retryDelay, type RequestOptions } from './http.js';
-import { SegmentTable, type Segment, type SegmentState } from './segments.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UserError } from '../errors.js';
+import { discard, HttpStatusError, httpRequest, isRetryable, proxyConfigured, redact, retryDelay, type RequestOptions } from './http.js';
+import { PrefixHasher } from './prefixHasher.js';
+import { rawGet, RawUnsupportedError } from './rawHttp.js';
+import { SegmentSink, SlabPool, type SegmentIo } from './segmentWriter.js';
+import { SegmentTable, type Segment, type SegmentState } from './segments.js';
 
 export interface DownloadTarget {
   url: string;
@@ -27,9 +32,12 @@ export interface DownloadTarget {
 
 export interface DownloadOptions {
   request: RequestOptions;
+  /** The most parallel connections (segments) per file. */
   connections: number;
-  /** Files smaller than two of these are fetched over one connection. */
+  /** A connection steals only a range of at least two of these. */
   minSegment: number;
+  /** Below this many bytes per second another connection is opened (default FAST_LINK). */
+  fastLink?: number;
   stallMs: number;
   retries: number;
   backoffMs: number;
@@ -37,8 +45,8 @@ export interface DownloadOptions {
   onNotice?: (message: string) => void;
   /** Called once the size is known and before any byte moves; resumedBytes are already on disk. */
   onStart?: (size: number, resumedBytes: number) => void;
-  /** Replaceable for tests (a full disk); defaults to FileHandle.writev. */
-  write?: (fh: FileHandle, buffers: Buffer[], position: number) => Promise<void>;
+  /** Replaceable for tests (a full disk); defaults to positional FileHandle.write calls. */
+  write?: (fh: FileHandle, data: Buffer, position: number) => Promise<void>;
 }
 
 export interface DownloadResult {
@@ -56,9 +64,10 @@ interface SavedState {
   segments: SegmentState[];
 }
 
-const WRITE_BATCH = 1 << 20;
-const MAX_IN_FLIGHT = 4;
-const HASH_CHUNK = 8 << 20;
+/** Past this rate the disk and the hash are the limit, not the connection: more connections would not help. */
+const FAST_LINK = 256 << 20;
+/** How often the rate is measured to decide on another connection. */
+const RAMP_MS = 500;
 
 export async function downloadFile(target: DownloadTarget, options: DownloadOptions): Promise<DownloadResult> {
   const signal = options.request.signal;
@@ -74,8 +83,8 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
 
   const saved = ranged ? await loadState(target.state, size, expected) : undefined;
   const fh = await open(target.partial, saved ? 'r+' : 'w+');
-  let hashPromise: Promise<string> | undefined;
-  const table = new SegmentTable(saved?.segments ?? SegmentTable.plan(size, ranged ? options.connections : 1, options.minSegment));
+  // Fresh downloads start as one range; more connections split it by stealing when the link is slow.
+  const table = new SegmentTable(saved?.segments ?? SegmentTable.plan(size, 1, options.minSegment));
   const resumedBytes = saved ? table.bytesDone : 0;
   options.onStart?.(size, resumedBytes);
   const persist = async () => {
@@ -87,16 +96,30 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
   const onAbort = () => failAll.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const timer = setInterval(() => void persist().catch(() => undefined), 1000);
+  let ramp: NodeJS.Timeout | undefined;
+  const hasher = new PrefixHasher(target.partial, size);
   try {
     if (!saved) {
       await fh.truncate(size);
       if (ranged) await persist();
     }
     let downloaded = table.bytesDone;
-    const hasher = new PrefixHasher(fh, size);
-    hashPromise = hasher.run(() => table.contiguousEnd(), failAll.signal);
-    hashPromise.catch(() => undefined);
-    const write = options.write ?? ((h, bufs, pos) => h.writev(bufs, pos).then(() => undefined));
+    hasher.advance(table.contiguousEnd());
+    const write = options.write ?? writeAll;
+    const maxConnections = ranged ? Math.max(1, options.connections) : 1;
+    const io: SegmentIo = {
+      pool: new SlabPool(8 + 12 * maxConnections), // 4 + 6 MiB per connection
+      write: (data, pos) => write(fh, data, pos),
+      commit: (data, pos) => {
+        downloaded += data.length;
+        options.onProgress?.(downloaded, size);
+        const released = hasher.offer(data, pos);
+        hasher.advance(table.contiguousEnd());
+        return released;
+      },
+    };
+    // Through undici when a proxy is configured or a server answers in a way rawHttp.ts does not read.
+    let viaUndici = proxyConfigured();
     const worker = async (): Promise<void> => {
       let attempts = 0;
       for (;;) {
@@ -105,13 +128,13 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
         if (!seg) return;
         try {
           const before = seg.pos;
-          await fetchSegment(target.url, seg, ranged, options, failAll.signal, (bufs, pos) => write(fh, bufs, pos), (bufs, pos, len) => {
-            seg.pos = Math.max(seg.pos, Math.min(seg.end, pos + len));
-            downloaded += Math.max(0, Math.min(seg.end, pos + len) - pos);
-            options.onProgress?.(downloaded, size);
-            hasher.offer(bufs, pos);
-            hasher.wake();
-          });
+          try {
+            await fetchSegment(target.url, seg, ranged, options, failAll.signal, io, viaUndici);
+          } catch (err) {
+            if (!(err instanceof RawUnsupportedError)) throw err;
+            viaUndici = true;
+            await fetchSegment(target.url, seg, ranged, options, failAll.signal, io, true);
+          }
           if (seg.pos > before) attempts = 0;
           seg.assigned = false;
         } catch (err) {
@@ -133,14 +156,32 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
         }
       }
     };
-    const workers = Array.from({ length: ranged ? Math.max(1, options.connections) : 1 }, () => worker());
-    const results = await Promise.allSettled(workers);
+    let active = 0;
+    const running: Promise<void>[] = [];
+    const start = () => {
+      active++;
+      running.push(worker().finally(() => active--));
+    };
+    start();
+    if (maxConnections > 1) {
+      let lastBytes = downloaded;
+      let lastTime = Date.now();
+      ramp = setInterval(() => {
+        const now = Date.now();
+        const rate = ((downloaded - lastBytes) * 1000) / Math.max(1, now - lastTime);
+        [lastBytes, lastTime] = [downloaded, now];
+        if (rate < (options.fastLink ?? FAST_LINK) && active < maxConnections && !failAll.signal.aborted && !table.done) start();
+      }, RAMP_MS);
+    }
+    const results: PromiseSettledResult<void>[] = [];
+    // A worker may be added while waiting: wait until every one has finished.
+    for (let i = 0; i < running.length; i++) [results[i]] = await Promise.allSettled([running[i]!]);
+    clearInterval(ramp);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     if (signal?.aborted) throw signal.reason ?? new Error('aborted');
     if (!table.done) throw new Error('download stopped before all ranges were fetched');
-    hasher.wake();
-    const actual = await hashPromise;
+    const actual = await hasher.finish();
     clearInterval(timer);
     await fh.close();
     if (expected && actual !== expected) {
@@ -157,7 +198,8 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
   } catch (err) {
     failAll.abort(err);
     clearInterval(timer);
-    await hashPromise?.catch(() => undefined);
+    clearInterval(ramp);
+    await hasher.close();
     // Keep what is on disk and where it is, so the next pull resumes.
     if (ranged) await persist().catch(() => undefined);
     await fh.close().catch(() => undefined);
@@ -167,99 +209,83 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
   }
 }
 
+async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let off = 0; off < data.length; ) {
+    const { bytesWritten } = await fh.write(data, off, data.length - off, position + off);
+    off += bytesWritten;
+  }
+}
+
 /**
- * Streams [seg.pos, seg.end) to disk. Reading continues while up to MAX_IN_FLIGHT writes are pending, so the
- * network and the disk overlap; `commit` runs in file order once a write is done (seg.pos only moves then).
+ * Streams [seg.pos, seg.end) to disk through a SegmentSink (seg.pos moves as writes complete, in file order).
  * Stops early when a thief lowers seg.end.
  */
-async function fetchSegment(
-  url: string,
-  seg: Segment,
-  ranged: boolean,
-  options: DownloadOptions,
-  signal: AbortSignal,
-  write: (bufs: Buffer[], pos: number) => Promise<void>,
-  commit: (bufs: Buffer[], pos: number, len: number) => void,
-): Promise<void> {
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  const inFlight: Array<{ done: Promise<void>; bufs: Buffer[]; pos: number; len: number }> = [];
-  // After one failed write nothing later may be committed, or the range would claim a hole.
-  let writeFailed = false;
-  const settleOldest = async () => {
-    const w = inFlight.shift()!;
-    try {
-      await w.done;
-    } catch (err) {
-      writeFailed = true;
-      throw err;
-    } finally {
-      seg.pending -= w.len;
-    }
-    if (!writeFailed) commit(w.bufs, w.pos, w.len);
-  };
-  let pos = seg.pos;
-  let batch: Buffer[] = [];
-  let batchLen = 0;
-  const flush = async () => {
-    if (batchLen > 0) {
-      const w = { done: write(batch, pos), bufs: batch, pos, len: batchLen };
-      w.done.catch(() => undefined);
-      inFlight.push(w);
-      seg.pending += batchLen;
-      pos += batchLen;
-      batch = [];
-      batchLen = 0;
-    }
-    while (inFlight.length > MAX_IN_FLIGHT) await settleOldest();
+async function fetchSegment(url: string, seg: Segment, ranged: boolean, options: DownloadOptions, signal: AbortSignal, io: SegmentIo, viaUndici: boolean): Promise<void> {
+  const sink = new SegmentSink(seg, io);
+  const request = {
+    ...options.request,
+    headers: { ...options.request.headers, ...(ranged ? { range: `bytes=${seg.pos}-${seg.end - 1}` } : {}), 'accept-encoding': 'identity' },
+    signal,
   };
   try {
-    const headers: Record<string, string> = ranged ? { range: `bytes=${seg.pos}-${seg.end - 1}` } : {};
-    const res = await httpRequest(url, {
-      ...options.request,
-      headers: { ...options.request.headers, ...headers, 'accept-encoding': 'identity' },
-      signal: controller.signal,
-      headersTimeoutMs: options.stallMs,
-      bodyTimeoutMs: options.stallMs,
-    });
+    if (!viaUndici) {
+      const body = await rawGet(url, { ...request, stallMs: options.stallMs });
+      if (ranged && body.status !== 206) {
+        body.close();
+        throw ignoredRange(url, body.status);
+      }
+      sink.onResume = () => body.resume();
+      sink.onStop = () => body.close();
+      try {
+        await body.pipe(sink);
+      } finally {
+        body.close();
+      }
+    } else {
+      await pumpUndici(url, request, options.stallMs, ranged, sink);
+    }
+    await sink.done();
+  } catch (err) {
+    // What arrived before the cut is good data: keep it so the retry starts after it.
+    await sink.done().catch(() => undefined);
+    throw err;
+  } finally {
+    seg.pending = 0;
+  }
+  if (seg.pos < seg.end) throw Object.assign(new Error(`connection closed at byte ${seg.pos} of ${seg.end}`), { code: 'ERR_SHORT_BODY' });
+}
+
+/** The same through undici's request(): each chunk is copied into the sink's buffers. */
+async function pumpUndici(url: string, request: RequestOptions, stallMs: number, ranged: boolean, sink: SegmentSink): Promise<void> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(request.signal?.reason);
+  request.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const res = await httpRequest(url, { ...request, signal: controller.signal, headersTimeoutMs: stallMs, bodyTimeoutMs: stallMs, viaUndici: true });
     if (ranged && res.status !== 206) {
       discard(res.body);
-      throw new UserError(`${redact(url)} ignored the byte range request (HTTP ${res.status}); cannot download in segments`, 'ERR_USER_HTTP');
+      throw ignoredRange(url, res.status);
     }
-    let lastFlush = Date.now();
-    try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        let data = chunk;
-        const room = seg.end - (pos + batchLen);
-        if (data.length > room) data = data.subarray(0, Math.max(0, room));
-        if (data.length > 0) {
-          batch.push(data);
-          batchLen += data.length;
-        }
-        // Big writes for speed, but on a slow link at least every 250 ms so an interruption loses little.
-        if (batchLen >= WRITE_BATCH || Date.now() - lastFlush > 250) {
-          await flush();
-          lastFlush = Date.now();
-        }
-        if (pos + batchLen >= seg.end) break; // the rest was stolen or the range is complete
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      let more = true;
+      for (let off = 0; off < chunk.length && !sink.complete; ) {
+        const dst = sink.region();
+        const take = Math.min(dst.length, chunk.length - off);
+        chunk.copy(dst, 0, off, off + take);
+        off += take;
+        more = sink.landed(take);
       }
-    } catch (err) {
-      // What arrived before the cut is good data: keep it so the retry starts after it.
-      await flush().catch(() => undefined);
-      while (inFlight.length) await settleOldest().catch(() => undefined);
-      throw err;
+      if (sink.complete || sink.error) break; // the rest was stolen, the range is complete, or a write failed
+      if (!more) await new Promise<void>((resolve) => (sink.onResume = sink.onStop = resolve));
     }
-    await flush();
-    while (inFlight.length) await settleOldest();
-    if (seg.pos < seg.end) throw Object.assign(new Error(`connection closed at byte ${seg.pos} of ${seg.end}`), { code: 'ERR_SHORT_BODY' });
   } finally {
-    // A failed write leaves others pending: wait for them before the file handle can be closed.
-    await Promise.allSettled(inFlight.map((w) => w.done));
-    seg.pending = 0;
-    signal.removeEventListener('abort', onAbort);
+    request.signal?.removeEventListener('abort', onAbort);
     controller.abort(); // releases the socket when we stopped early
   }
+}
+
+function ignoredRange(url: string, status: number): UserError {
+  return new UserError(`${redact(url)} ignored the byte range request (HTTP ${status}); cannot download in segments`, 'ERR_USER_HTTP');
 }
 
 /** Learns size, Range support and the hub's hash when the caller does not know them (plain URLs). */
@@ -294,67 +320,4 @@ function describe(err: unknown): string {
   if (err instanceof HttpStatusError) return err.message;
   const e = err as { code?: string; message?: string };
   return e.code ? `${e.code}` : (e.message ?? String(err));
-}
-
-/**
- * SHA-256 of the file in order. Data that lands right at the hashed prefix is hashed from memory as it is
- * committed (the common case: one connection, or the first segment); the rest is read back from the page
- * cache once the contiguous prefix reaches it.
- */
-class PrefixHasher {
-  private hashed = 0;
-  private reading = false;
-  private readonly hash = createHash('sha256');
-  private waiting: (() => void) | undefined;
-
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly size: number,
-  ) {}
-
-  wake(): void {
-    const w = this.waiting;
-    this.waiting = undefined;
-    w?.();
-  }
-
-  offer(bufs: Buffer[], pos: number): void {
-    if (this.reading || pos !== this.hashed) return;
-    for (const b of bufs) {
-      const take = Math.min(b.length, this.size - this.hashed);
-      this.hash.update(take === b.length ? b : b.subarray(0, take));
-      this.hashed += take;
-    }
-  }
-
-  async run(prefix: () => number, signal: AbortSignal): Promise<string> {
-    const buf = Buffer.allocUnsafe(HASH_CHUNK);
-    while (this.hashed < this.size) {
-      if (signal.aborted) throw signal.reason ?? new Error('aborted');
-      const end = prefix();
-      if (end <= this.hashed) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            signal.removeEventListener('abort', done);
-            this.waiting = undefined;
-            resolve();
-          };
-          this.waiting = done;
-          signal.addEventListener('abort', done, { once: true });
-        });
-        continue;
-      }
-      const len = Math.min(HASH_CHUNK, end - this.hashed);
-      this.reading = true;
-      try {
-        const { bytesRead } = await this.fh.read(buf, 0, len, this.hashed);
-        if (bytesRead <= 0) throw new Error(`short read at ${this.hashed} while hashing`);
-        this.hash.update(buf.subarray(0, bytesRead));
-        this.hashed += bytesRead;
-      } finally {
-        this.reading = false;
-      }
-    }
-    return this.hash.digest('hex');
-  }
 }

@@ -1,16 +1,19 @@
-// HTTP for the store: undici with keep-alive (or the HTTPS_PROXY/HTTP_PROXY/NO_PROXY agent), redirects
-// followed by hand so the hub's own headers (X-Linked-Etag, X-Repo-Commit) are kept from the first hop,
-// and retries with exponential backoff that honour Retry-After.
+// HTTP for the store: GETs go through rawHttp.ts (a plain socket, no parser library to load); behind a proxy
+// (the HTTPS_PROXY/HTTP_PROXY/NO_PROXY agent), for chunked or compressed answers, and for other methods,
+// undici with keep-alive, imported only then (loading it costs a tenth of a second at startup). Redirects
+// are followed by hand so the hub's own headers (X-Linked-Etag, X-Repo-Commit) are kept from the first hop,
+// and retries use exponential backoff that honours Retry-After.
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { UserError } from '../errors.js';
+import { rawGet, RawUnsupportedError, type RawBody } from './rawHttp.js';
 
 let dispatcher: Dispatcher | undefined;
 
-function getDispatcher(): Dispatcher {
-  const env = process.env;
-  const proxied = env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy;
-  dispatcher ??= proxied
+async function getDispatcher(): Promise<Dispatcher> {
+  const { Agent, EnvHttpProxyAgent } = await import('undici');
+  dispatcher ??= proxyConfigured()
     ? new EnvHttpProxyAgent({ connections: 32, keepAliveTimeout: 30_000 })
     : new Agent({ connections: 32, keepAliveTimeout: 30_000, connect: { timeout: 30_000 } });
   return dispatcher;
@@ -32,7 +35,7 @@ export interface HttpResponse {
   /** Headers of the first response (the hub's, before a CDN redirect). */
   firstHeaders: Headers;
   url: string;
-  body: Dispatcher.ResponseData['body'];
+  body: Readable;
 }
 
 export interface RequestOptions {
@@ -44,6 +47,8 @@ export interface RequestOptions {
   /** Time to wait for response headers (a stalled server must not hang a pull forever). */
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
+  /** Skip rawHttp.ts (it refused this server's answer before). */
+  viaUndici?: boolean;
 }
 
 /** Thrown for a non-2xx answer; retryable ones (408, 429, 5xx) carry Retry-After in ms when sent. */
@@ -61,6 +66,15 @@ export class HttpStatusError extends Error {
 }
 
 export async function httpRequest(url: string, options: RequestOptions = {}): Promise<HttpResponse> {
+  if (!options.viaUndici && (options.method ?? 'GET') === 'GET' && !proxyConfigured()) {
+    try {
+      const raw = await rawGet(url, { ...options, stallMs: options.headersTimeoutMs ?? 60_000 });
+      return { status: raw.status, headers: raw.headers, firstHeaders: raw.firstHeaders, url: raw.url, body: readableBody(raw) };
+    } catch (err) {
+      if (!(err instanceof RawUnsupportedError)) throw err;
+    }
+  }
+  const { request } = await import('undici');
   let current = url;
   let firstHeaders: Headers | undefined;
   for (let hop = 0; hop < 10; hop++) {
@@ -69,7 +83,7 @@ export async function httpRequest(url: string, options: RequestOptions = {}): Pr
     const res = await request(current, {
       method: options.method ?? 'GET',
       headers,
-      dispatcher: getDispatcher(),
+      dispatcher: await getDispatcher(),
       signal: options.signal,
       headersTimeout: options.headersTimeoutMs ?? 60_000,
       bodyTimeout: options.bodyTimeoutMs ?? 60_000,
@@ -91,7 +105,26 @@ export async function httpRequest(url: string, options: RequestOptions = {}): Pr
 
 export async function httpJson<T>(url: string, options: RequestOptions = {}): Promise<{ data: T; headers: Headers }> {
   const res = await httpRequest(url, { ...options, headers: { accept: 'application/json', ...options.headers } });
-  return { data: (await res.body.json()) as T, headers: res.headers };
+  const chunks: Buffer[] = [];
+  for await (const chunk of res.body as AsyncIterable<Buffer>) chunks.push(chunk);
+  return { data: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T, headers: res.headers };
+}
+
+/** A raw body as a stream, for small answers (API JSON, the GGUF header); downloads read RawBody directly. */
+function readableBody(raw: RawBody): Readable {
+  const region = Buffer.allocUnsafe(64 << 10);
+  const stream = new Readable({
+    read: () => raw.resume(),
+    destroy: (err, cb) => {
+      raw.close();
+      cb(err);
+    },
+  });
+  raw.pipe({ region: () => region, landed: (n) => stream.push(Buffer.from(region.subarray(0, n))) }).then(
+    () => stream.push(null),
+    (err: Error) => stream.destroy(err),
+  );
+  return stream;
 }
 
 /** Retry-After is either delta-seconds or an HTTP date. */
@@ -153,4 +186,9 @@ export function redact(url: string): string {
 export function discard(body: { on(event: 'error', fn: () => void): unknown; destroy(): unknown }): void {
   body.on('error', () => undefined);
   body.destroy();
+}
+
+/** Whether requests go through a proxy (HTTPS_PROXY/HTTP_PROXY): then everything goes through undici. */
+export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !!(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
 }

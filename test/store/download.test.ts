@@ -38,14 +38,28 @@ function options(extra: Partial<DownloadOptions> = {}): DownloadOptions {
 }
 
 describe('downloadFile', () => {
-  it('fetches parallel ranged segments through the redirect and verifies SHA-256', async () => {
+  it('on a fast link one connection fetches the file through the redirect and SHA-256 is verified', async () => {
     const r = await downloadFile(target(), options());
     expect(r.sha256).toBe(sha256(DATA));
     expect(readFileSync(target().dest).equals(DATA)).toBe(true);
     expect(existsSync(target().partial) || existsSync(target().state)).toBe(false);
-    const ranges = server.fileRequests().map((l) => l.range);
-    expect(ranges.length).toBeGreaterThanOrEqual(3);
-    expect(ranges).toContain('bytes=0-8388607');
+    // Loopback is faster than FAST_LINK: no second connection, so the hash followed the download.
+    expect(server.fileRequests().map((l) => l.range)).toEqual([`bytes=0-${DATA.length - 1}`]);
+    expect(server.log.filter((l) => l.url.includes('/resolve/'))).toHaveLength(1);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('on a slow link more connections are opened, each stealing half of the largest remaining range', async () => {
+    server.faults.throttle = { path: 'm.gguf', bytesPerSecond: 3 << 20 };
+    const r = await downloadFile(target(), options());
+    expect(r.sha256).toBe(sha256(DATA));
+    expect(readFileSync(target().dest).equals(DATA)).toBe(true);
+    const starts = server.fileRequests().map((l) => Number(/^bytes=(\d+)-/.exec(l.range ?? '')![1]));
+    expect(starts).toHaveLength(3); // the most `connections` allows
+    expect(starts[0]).toBe(0);
+    // The second connection took the second half of what the first had left, on a 64 KiB boundary.
+    expect(starts[1]! % 65536).toBe(0);
+    expect(starts[1]).toBeGreaterThan(DATA.length / 2);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -67,7 +81,12 @@ describe('downloadFile', () => {
     const r = await downloadFile(target(), options({ stallMs: 600 }));
     expect(r.sha256).toBe(sha256(DATA));
     expect(Date.now() - started).toBeLessThan(8000);
-    expect(server.fileRequests().length).toBeGreaterThan(3);
+    const ranges = server.fileRequests().map((l) => l.range);
+    // The first connection stalls at 9,000,000; a second one steals the back half of what is left, and
+    // after the stall timeout the first range is asked for again from where its data stopped.
+    expect(ranges[0]).toBe(`bytes=0-${DATA.length - 1}`);
+    expect(ranges.filter((x) => /^bytes=9000000-/.test(x ?? ''))).toHaveLength(1);
+    expect(ranges.some((x) => Number(/^bytes=(\d+)-/.exec(x ?? '')?.[1]) > 9_000_000)).toBe(true);
   });
 
   it('429 and 503 answers are retried after their Retry-After', async () => {
@@ -116,11 +135,10 @@ describe('downloadFile', () => {
 
   it('a full disk stops with a clear error, keeps the partial, and a later run finishes', async () => {
     let written = 0;
-    const full = async (fh: FileHandle, bufs: Buffer[], pos: number) => {
-      const len = bufs.reduce((s, b) => s + b.length, 0);
-      if (written + len > 6_000_000) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      written += len;
-      await fh.writev(bufs, pos);
+    const full = async (fh: FileHandle, data: Buffer, pos: number) => {
+      if (written + data.length > 6_000_000) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      written += data.length;
+      await fh.write(data, 0, data.length, pos);
     };
     await expect(downloadFile(target(), options({ write: full }))).rejects.toMatchObject({ code: 'ERR_USER_DISK_FULL' });
     expect(existsSync(target().dest)).toBe(false);
@@ -128,6 +146,24 @@ describe('downloadFile', () => {
     const r = await downloadFile(target(), options());
     expect(r.resumedBytes).toBeGreaterThan(0);
     expect(r.sha256).toBe(sha256(DATA));
+  });
+
+  it('a chunked body is decoded; behind a proxy (here NO_PROXY for loopback) undici fetches the segments', async () => {
+    server.faults.chunked = { path: 'm.gguf' };
+    expect((await downloadFile(target(), options())).sha256).toBe(sha256(DATA));
+    rmSync(dir, { recursive: true, force: true });
+    dir = mkdtempSync(path.join(tmpdir(), 'petrel-dl-'));
+    server.faults = {};
+    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, NO_PROXY: process.env.NO_PROXY };
+    Object.assign(process.env, { HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: '127.0.0.1' });
+    try {
+      await closeHttp();
+      expect((await downloadFile(target(), options())).sha256).toBe(sha256(DATA));
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+      await closeHttp();
+    }
   });
 
   it('a plain URL with unknown size is probed, downloaded and hashed', async () => {

@@ -33,6 +33,8 @@ export interface Faults {
   corrupt?: { path: string; offset: number };
   /** Send at most this many bytes per second per connection. */
   throttle?: { path: string; bytesPerSecond: number };
+  /** Send this file with Transfer-Encoding: chunked (no Content-Length). */
+  chunked?: { path: string };
   /** Report this size in the tree listing (a file that will not fit on disk). */
   reportSize?: { path: string; size: number };
 }
@@ -201,8 +203,9 @@ export class HfServer {
       status = 206;
     }
     entry.status = status;
+    const chunked = f.chunked?.path === file.path;
     res.writeHead(status, {
-      'content-length': String(end - start + 1),
+      ...(chunked ? {} : { 'content-length': String(end - start + 1) }),
       'accept-ranges': 'bytes',
       etag: `"${file.sha256}"`,
       'content-type': 'application/octet-stream',
