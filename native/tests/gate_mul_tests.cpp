@@ -40,5 +40,28 @@ PETREL_TEST(gate_mul_all_variants) {
   }
 }
 
+// exp_shift_sum_f32: e^(x - shift) and its sum, -inf giving 0, deep negatives underflowing to 0.
+PETREL_TEST(exp_shift_sum_all_variants) {
+  Rng rng(4);
+  std::vector<float> x;
+  for (int i = 0; i < 300; ++i) x.push_back(rng.normal() * 10.0f);
+  for (float v : {-INFINITY, -200.0f, -87.5f, -86.9f, 0.0f}) x.push_back(v);
+  const float shift = 3.0f;
+  for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {
+    std::vector<float> y(x.size());
+    const float sum = k->exp_shift_sum_f32(x.data(), shift, static_cast<int64_t>(x.size()), y.data());
+    double want_sum = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double want = std::exp(static_cast<double>(x[i] - shift));  // the difference is taken in float
+      want_sum += want;
+      if (!(std::fabs(y[i] - want) <= 4e-7 * want + 1e-37)) {
+        test::fail(__FILE__, __LINE__, std::string(k->name) + " exp at " + std::to_string(x[i]) + ": " + std::to_string(y[i]));
+        break;
+      }
+    }
+    if (!(std::fabs(sum - want_sum) <= 1e-6 * want_sum)) test::fail(__FILE__, __LINE__, std::string(k->name) + " exp sum");
+  }
+}
+
 }  // namespace
 }  // namespace petrel

@@ -50,6 +50,45 @@ void check_gemm(const cpu::CpuKernels& k, int64_t m, int64_t n, int64_t kk, floa
   }
 }
 
+void check_gemm_nt(const cpu::CpuKernels& k, int64_t m, int64_t n, int64_t kk, float alpha, Rng& rng) {
+  const int64_t lda = kk + 2, ldb = kk + 7, ldc = n + 3;
+  std::vector<float> a(static_cast<size_t>(m * lda)), b(static_cast<size_t>(n * ldb));
+  for (auto& x : a) x = rng.normal();
+  for (auto& x : b) x = rng.normal();
+  std::vector<float> c(static_cast<size_t>(m * ldc), std::numeric_limits<float>::quiet_NaN());
+  k.gemm_nt_f32(m, n, kk, alpha, a.data(), lda, b.data(), ldb, c.data(), ldc);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < ldc; ++j) {
+      const float got = c[i * ldc + j];
+      if (j >= n) {
+        if (!std::isnan(got)) test::fail(__FILE__, __LINE__, std::string(k.name) + " gemm_nt wrote outside C");
+        continue;
+      }
+      double sum = 0, mag = 0;
+      for (int64_t p = 0; p < kk; ++p) {
+        sum += static_cast<double>(a[i * lda + p]) * b[j * ldb + p];
+        mag += std::fabs(static_cast<double>(a[i * lda + p]) * b[j * ldb + p]);
+      }
+      if (!(std::fabs(got - alpha * sum) <= 1e-5 * std::fabs(alpha) * mag + 1e-30)) {
+        test::fail(__FILE__, __LINE__, std::string(k.name) + " gemm_nt " + std::to_string(m) + "x" + std::to_string(n) + "x" +
+                                           std::to_string(kk) + ": " + std::to_string(got) + " vs " + std::to_string(alpha * sum));
+        return;
+      }
+    }
+  }
+}
+
+PETREL_TEST(gemm_nt_f32_all_variants) {
+  Rng rng(12);
+  for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {
+    for (int64_t m : {1, 3, 4, 9, 64}) {
+      for (int64_t n : {1, 2, 5, 128}) {
+        for (int64_t kk : {1, 7, 8, 64, 256}) check_gemm_nt(*k, m, n, kk, 0.0625f, rng);
+      }
+    }
+  }
+}
+
 PETREL_TEST(gemm_f32_all_variants) {
   Rng rng(11);
   for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {

@@ -34,6 +34,16 @@ struct CpuKernels {
 
   // sum(a[i] * b[i]), any n.
   float (*dot_f32)(const float* a, const float* b, int64_t n);
+  // C = alpha * A B^T: C[i][j] = alpha * sum_p A[i][p] B[j][p] for row-major A [m][k] (lda) and
+  // B [n][k] (ldb), C [m][n] (ldc), written without being read (attention scores: rows of Q
+  // against rows of the K cache).
+  void (*gemm_nt_f32)(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                      int64_t ldb, float* c, int64_t ldc);
+
+  // y[i] = e^(x[i] - shift) for n values, returning their sum (softmax numerators; x may be -inf,
+  // giving 0; shift must be finite). Same e^x as gate_mul_f32.
+  float (*exp_shift_sum_f32)(const float* x, float shift, int64_t n, float* y);
+
   // y[i] = act(gate[i]) * x[i] (x null: act(gate[i])); y may alias gate or x. silu(v) = v / (1 + e^-v),
   // sigmoid(v) = 1 / (1 + e^-v) as ggml computes them; SIMD variants use a polynomial e^x within
   // 2 ulp of std::exp.

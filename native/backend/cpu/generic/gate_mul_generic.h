@@ -1,4 +1,5 @@
-// The portable gated multiply (kernels.h, CpuKernels::gate_mul_f32).
+// The portable gated multiply and softmax exponentials (kernels.h, CpuKernels::gate_mul_f32,
+// exp_shift_sum_f32).
 #pragma once
 
 #include <cstdint>
@@ -8,5 +9,7 @@
 namespace petrel::cpu::generic {
 
 void gate_mul_f32(GateActivation act, const float* gate, const float* x, int64_t n, float* y);
+
+float exp_shift_sum_f32(const float* x, float shift, int64_t n, float* y);
 
 }  // namespace petrel::cpu::generic

@@ -1,10 +1,13 @@
-// Causal GQA softmax attention over float32 KV caches.
+// Causal GQA softmax attention over float32 KV caches, as dense products.
 //
-// The unit of work is (query token, kv head): the `group` query heads that share a kv head are
-// processed together, so every cached key and value row is read once per group rather than once
-// per query head. Inside a unit, keys are visited in blocks of kSub positions with an online
-// softmax in float (running max m, running sum l, unnormalised accumulator acc), so scratch does
-// not grow with the context length.
+// The unit of work is (block of query tokens, kv head): the block's tokens times the `group`
+// query heads sharing that kv head form the rows of one query matrix Q (at most kMaxRows), so
+// every cached key and value row is read once per unit and used by all its rows. Keys are
+// visited in blocks of kSub positions with an online softmax (running max m, running sum l,
+// unnormalised accumulator acc per row):
+//     S = scale Q K_blk^T (CpuKernels::gemm_nt_f32), causal mask, P = e^(S - m_new),
+//     acc = e^(m - m_new) acc + P V_blk (CpuKernels::gemm_f32),
+// so scratch does not grow with the context length.
 //
 // Decode has only n_head_kv units, too few for the threads, so when units are scarce each unit's
 // context is cut into parts (flash-decoding): phase 1 computes (m, l, acc) per part, phase 2
@@ -20,60 +23,74 @@ namespace petrel::cpu {
 namespace {
 
 constexpr int64_t kSub = 128;           // positions per online-softmax step
+constexpr int64_t kMaxRows = 64;        // query rows (tokens x group heads) per unit
 constexpr int64_t kTargetUnits = 256;   // split contexts until about this many work items exist
 
 struct AttnArgs {
   const float* q;
   const float* k_cache;
   const float* v_cache;
-  int64_t n_head, head_dim, group, kv_stride;
+  int64_t n_head, head_dim, group, kv_stride, pos0;
   float scale;
 };
 
-// Online softmax of the `group` query heads starting at q_group over cached positions [j0, j1)
-// of kv head kvh. acc: [group][head_dim] (overwritten), m and l: [group]. scores: group * kSub.
-void attend_range(const CpuKernels& kern, const AttnArgs& a, const float* q_group, int64_t kvh, int64_t j0, int64_t j1,
-                  float* acc, float* m, float* l, float* scores) {
-  const int64_t hd = a.head_dim, group = a.group;
-  std::memset(acc, 0, static_cast<size_t>(group * hd) * sizeof(float));
-  for (int64_t h = 0; h < group; ++h) {
-    m[h] = -INFINITY;
-    l[h] = 0.0f;
+// Per-thread scratch of one unit: Q rows, scores, and the running (m, l, acc) of each row.
+struct UnitScratch {
+  float* q;    // [rows][hd]
+  float* s;    // [rows][kSub]
+  float* acc;  // [rows][hd]
+  float* m;    // [rows]
+  float* l;    // [rows]
+  static size_t floats(int64_t hd) { return static_cast<size_t>(kMaxRows * (2 * hd + kSub + 2)); }
+  UnitScratch(float* base, int64_t hd) {
+    q = base;
+    s = q + kMaxRows * hd;
+    acc = s + kMaxRows * kSub;
+    m = acc + kMaxRows * hd;
+    l = m + kMaxRows;
+  }
+};
+
+// Online softmax of query tokens [t0, t0 + nt) (all `group` heads of kv head kvh) over cached
+// positions [j0, j1). Row r is token t0 + r / group, head kvh * group + r % group; it sees
+// positions up to pos0 + its token (causal). Leaves (m, l, acc) per row in `u`.
+void attend_range(const CpuKernels& kern, const AttnArgs& a, int64_t t0, int64_t nt, int64_t kvh, int64_t j0, int64_t j1,
+                  UnitScratch& u) {
+  const int64_t hd = a.head_dim, group = a.group, rows = nt * group;
+  for (int64_t i = 0; i < nt; ++i) {
+    const float* src = a.q + ((t0 + i) * a.n_head + kvh * group) * hd;  // the group's rows are contiguous
+    std::memcpy(u.q + i * group * hd, src, static_cast<size_t>(group * hd) * sizeof(float));
+  }
+  std::memset(u.acc, 0, static_cast<size_t>(rows * hd) * sizeof(float));
+  for (int64_t r = 0; r < rows; ++r) {
+    u.m[r] = -INFINITY;
+    u.l[r] = 0.0f;
   }
   const float* kbase = a.k_cache + kvh * hd;
   const float* vbase = a.v_cache + kvh * hd;
   for (int64_t jb = j0; jb < j1; jb += kSub) {
     const int64_t len = std::min(kSub, j1 - jb);
-    for (int64_t j = 0; j < len; ++j) {
-      const float* kj = kbase + (jb + j) * a.kv_stride;
-      for (int64_t h = 0; h < group; ++h) scores[h * kSub + j] = kern.dot_f32(q_group + h * hd, kj, hd) * a.scale;
-    }
-    for (int64_t h = 0; h < group; ++h) {
-      float* s = scores + h * kSub;
+    kern.gemm_nt_f32(rows, len, hd, a.scale, u.q, hd, kbase + jb * a.kv_stride, a.kv_stride, u.s, kSub);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* s = u.s + r * kSub;
+      const int64_t visible = std::min(len, a.pos0 + t0 + r / group + 1 - jb);  // causal end in this block
+      if (visible <= 0) {
+        std::fill(s, s + len, 0.0f);  // nothing visible: contributes no weight
+        continue;
+      }
       float block_max = s[0];
-      for (int64_t j = 1; j < len; ++j) block_max = std::max(block_max, s[j]);
-      const float new_m = std::max(m[h], block_max);
-      const float correction = std::exp(m[h] - new_m);  // 0 on the first block (m = -inf)
+      for (int64_t j = 1; j < visible; ++j) block_max = std::max(block_max, s[j]);
+      const float new_m = std::max(u.m[r], block_max);
+      const float correction = std::exp(u.m[r] - new_m);  // 0 on the first block (m = -inf)
       if (correction != 1.0f) {
-        float* acc_h = acc + h * hd;
-        for (int64_t d = 0; d < hd; ++d) acc_h[d] *= correction;
+        float* acc_r = u.acc + r * hd;
+        for (int64_t d = 0; d < hd; ++d) acc_r[d] *= correction;
       }
-      float sum = l[h] * correction;
-      for (int64_t j = 0; j < len; ++j) {
-        s[j] = std::exp(s[j] - new_m);
-        sum += s[j];
-      }
-      l[h] = sum;
-      m[h] = new_m;
+      u.l[r] = u.l[r] * correction + kern.exp_shift_sum_f32(s, new_m, visible, s);
+      u.m[r] = new_m;
+      std::fill(s + visible, s + len, 0.0f);
     }
-    for (int64_t j = 0; j < len; ++j) {
-      const float* vj = vbase + (jb + j) * a.kv_stride;
-      for (int64_t h = 0; h < group; ++h) {
-        const float p = scores[h * kSub + j];
-        float* acc_h = acc + h * hd;
-        for (int64_t d = 0; d < hd; ++d) acc_h[d] += p * vj[d];
-      }
-    }
+    kern.gemm_f32(rows, hd, len, 1.0f, u.s, kSub, vbase + jb * a.kv_stride, a.kv_stride, 1.0f, u.acc, hd);
   }
 }
 
@@ -89,10 +106,12 @@ void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, c
     fill_nan(out, n_tokens * n_head * hd);
     return;
   }
-  const AttnArgs a{q, k_cache, v_cache, n_head, hd, n_head / n_head_kv, n_head_kv * hd, shape.scale};
-  const int64_t group = a.group;
+  const int64_t group = n_head / n_head_kv;
+  const AttnArgs a{q, k_cache, v_cache, n_head, hd, group, n_head_kv * hd, pos0, shape.scale};
   const int64_t n_pos = pos0 + n_tokens;
-  const int64_t units = n_tokens * n_head_kv;
+  const int64_t tokens_per_unit = std::max<int64_t>(1, kMaxRows / group);
+  const int64_t n_tblocks = (n_tokens + tokens_per_unit - 1) / tokens_per_unit;
+  const int64_t units = n_tblocks * n_head_kv;
 
   // Parts per unit: enough work items for any thread count, parts of whole kSub blocks.
   int64_t n_parts = std::min((n_pos + kSub - 1) / kSub, std::max<int64_t>(1, kTargetUnits / units));
@@ -102,50 +121,51 @@ void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, c
 
   const CpuKernels& kern = ctx.kernels;
   Scratch& scratch = ctx.scratch;
-  const size_t thread_floats = static_cast<size_t>(group * kSub + 2 * group);
-  const int64_t unit_work = std::min(n_pos, part_len) * hd * group * 2;
+  const int64_t unit_work = std::min(n_pos, part_len) * hd * std::min(n_tokens, tokens_per_unit) * group * 2;
   const int64_t grain = unit_work >= 32768 ? 1 : grain_for(ctx.pool, units * n_parts, unit_work);
+  auto unit_tokens = [&](int64_t tb, int64_t* t0, int64_t* nt) {
+    *t0 = tb * tokens_per_unit;
+    *nt = std::min(tokens_per_unit, n_tokens - *t0);
+  };
 
   if (n_parts == 1) {
     // One pass per unit over its whole causal context.
     ctx.pool.parallel_for(units, grain, [&](int64_t begin, int64_t end, int tid) {
-      float* scores = scratch.thread_buffer(tid, thread_floats + static_cast<size_t>(group * hd));
-      float* m = scores + group * kSub;
-      float* l = m + group;
-      float* acc = l + group;  // not out itself: out may alias q
-      for (int64_t u = begin; u < end; ++u) {
-        const int64_t t = u / n_head_kv, kvh = u % n_head_kv;
-        const int64_t first = (t * n_head + kvh * group) * hd;
-        attend_range(kern, a, q + first, kvh, 0, pos0 + t + 1, acc, m, l, scores);
-        for (int64_t h = 0; h < group; ++h) {
-          const float inv = 1.0f / l[h];
-          for (int64_t d = 0; d < hd; ++d) out[first + h * hd + d] = acc[h * hd + d] * inv;
+      UnitScratch u(scratch.thread_buffer(tid, UnitScratch::floats(hd)), hd);
+      for (int64_t unit = begin; unit < end; ++unit) {
+        int64_t t0 = 0, nt = 0;
+        unit_tokens(unit / n_head_kv, &t0, &nt);
+        const int64_t kvh = unit % n_head_kv;
+        attend_range(kern, a, t0, nt, kvh, 0, pos0 + t0 + nt, u);
+        for (int64_t r = 0; r < nt * group; ++r) {
+          float* dst = out + ((t0 + r / group) * n_head + kvh * group + r % group) * hd;
+          const float inv = 1.0f / u.l[r];
+          for (int64_t d = 0; d < hd; ++d) dst[d] = u.acc[r * hd + d] * inv;
         }
       }
     });
     return;
   }
 
-  // Phase 1: per (unit, part) partial results [unit][part][group] x (m, l, acc[hd]).
+  // Phase 1: per (token, kv head, part) partial results [group] x (m, l, acc[hd]).
   const int64_t rec = hd + 2;
-  float* partial = scratch.shared_buffer(static_cast<size_t>(units * n_parts * group * rec));
+  float* partial = scratch.shared_buffer(static_cast<size_t>(n_tokens * n_head_kv * n_parts * group * rec));
   ctx.pool.parallel_for(units * n_parts, grain, [&](int64_t begin, int64_t end, int tid) {
-    float* scores = scratch.thread_buffer(tid, thread_floats + static_cast<size_t>(group * hd));
-    float* m = scores + group * kSub;
-    float* l = m + group;
-    float* acc = l + group;
+    UnitScratch u(scratch.thread_buffer(tid, UnitScratch::floats(hd)), hd);
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t u = task / n_parts, part = task % n_parts;
-      const int64_t t = u / n_head_kv, kvh = u % n_head_kv;
+      const int64_t unit = task / n_parts, part = task % n_parts;
+      int64_t t0 = 0, nt = 0;
+      unit_tokens(unit / n_head_kv, &t0, &nt);
+      const int64_t kvh = unit % n_head_kv;
       const int64_t j0 = part * part_len;
-      const int64_t j1 = std::min(pos0 + t + 1, j0 + part_len);  // causal end of this query
-      const int64_t first = (t * n_head + kvh * group) * hd;
-      attend_range(kern, a, q + first, kvh, j0, std::max(j0, j1), acc, m, l, scores);
-      float* dst = partial + task * group * rec;
-      for (int64_t h = 0; h < group; ++h) {
-        dst[h * rec] = m[h];
-        dst[h * rec + 1] = l[h];
-        std::memcpy(dst + h * rec + 2, acc + h * hd, static_cast<size_t>(hd) * sizeof(float));
+      const int64_t j1 = std::min(pos0 + t0 + nt, j0 + part_len);  // causal end of the unit's last token
+      attend_range(kern, a, t0, nt, kvh, j0, std::max(j0, j1), u);
+      for (int64_t r = 0; r < nt * group; ++r) {
+        const int64_t t = t0 + r / group;
+        float* dst = partial + (((t * n_head_kv + kvh) * n_parts + part) * group + r % group) * rec;
+        dst[0] = u.m[r];
+        dst[1] = u.l[r];
+        std::memcpy(dst + 2, u.acc + r * hd, static_cast<size_t>(hd) * sizeof(float));
       }
     }
   });

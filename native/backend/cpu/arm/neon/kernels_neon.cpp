@@ -108,6 +108,8 @@ const CpuKernels kNeon = {
     dequantize_row_bf16,
     dequantize_row_q8_0,
     dot_f32,
+    generic::gemm_nt_f32,
+    generic::exp_shift_sum_f32,
     generic::gate_mul_f32,
     generic::gemm_f32,
     ref::quantize_row_q8_0,

@@ -1,4 +1,5 @@
-// AVX2 + FMA gated multiply: y = silu(gate) * x or sigmoid(gate) * x, 8 lanes at a time.
+// AVX2 + FMA gated multiply (y = silu(gate) * x or sigmoid(gate) * x) and softmax exponentials,
+// 8 lanes at a time.
 // e^v is the classic range reduction v = k ln2 + r (ln2 split in two parts so r is exact to
 // float precision), a degree-6 polynomial for e^r on |r| <= ln2/2 (Cephes' expf coefficients),
 // and 2^k put into the exponent bits; arguments are clamped to the finite range, where silu and
@@ -56,6 +57,30 @@ void gate_mul_f32(GateActivation act, const float* gate, const float* x, int64_t
   } else {
     gate_mul<false>(gate, x, n, y);
   }
+}
+
+float exp_shift_sum_f32(const float* x, float shift, int64_t n, float* y) {
+  const __m256 vs = _mm256_set1_ps(shift);
+  const __m256 floor = _mm256_set1_ps(-104.0f);  // e^-104 is 0 in float; keeps -inf out of exp_ps
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), vs);
+    // exp_ps clamps at -87 (a normal result); below -87 the true value is < 2^-125: use 0.
+    const __m256 below = _mm256_cmp_ps(d, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
+    const __m256 e = _mm256_andnot_ps(below, exp_ps(_mm256_max_ps(d, floor)));
+    _mm256_storeu_ps(y + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  float sum = _mm_cvtss_f32(s);
+  for (; i < n; ++i) {
+    y[i] = std::exp(x[i] - shift);
+    sum += y[i];
+  }
+  return sum;
 }
 
 }  // namespace petrel::cpu::avx2
