@@ -64,7 +64,7 @@ ModelInfo make_info(const Model::Impl& m, const ModelOptions& options) {
       info.state_bytes_fixed +=
           static_cast<uint64_t>(qwen35::conv_state_floats(hp) + qwen35::ssm_state_floats(hp)) * sizeof(float);
     } else {
-      info.kv_bytes_per_token += static_cast<uint64_t>(2 * qwen35::kv_floats_per_token(hp, il)) * sizeof(float);
+      info.kv_bytes_per_token += static_cast<uint64_t>(2 * qwen35::kv_bytes_per_token(hp, il, GgmlType::F16));
     }
   }
   return info;

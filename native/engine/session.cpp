@@ -62,7 +62,8 @@ Status Model::create_session(const SessionOptions& options, std::unique_ptr<Sess
     auto impl = std::make_unique<Session::Impl>();
     impl->model = shared_from_this();
     impl->context_length = options.context_length > 0 ? options.context_length : impl_->info.context_length;
-    PETREL_RETURN_IF_ERROR(qwen35::make_state(impl_->hp, &impl->state));
+    const GgmlType kv_type = options.kv_cache_type == KvCacheType::f32 ? GgmlType::F32 : GgmlType::F16;
+    PETREL_RETURN_IF_ERROR(qwen35::make_state(impl_->hp, kv_type, &impl->state));
     *out = std::make_unique<Session>(std::move(impl));
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::out_of_memory, "not enough memory for a new session");

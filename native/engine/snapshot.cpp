@@ -1,18 +1,20 @@
 // Session snapshots: the whole session as one little-endian byte blob, and files holding one.
 //
-//   header   "PTRLSNAP", u32 version (2), u32 header bytes (64), u64 model shape fingerprint,
+//   header   "PTRLSNAP", u32 version (3), u32 header bytes (64), u64 model shape fingerprint,
 //            i64 position, i64 context length (informational), u64 history length,
 //            u32 n_layer, u32 n_vocab when the last logits row is included (else 0),
 //            u64 model weights digest (version 2; Model::weights_digest)
 //   body     u64 rng[4]; i32 history[history length]; f32 logits[n_vocab] (if included);
-//            per layer: u8 kind (1 = DeltaNet: f32 conv, f32 ssm; 0 = attention: f32 K and V of
-//            positions [0, position) only, so a snapshot grows with the sequence, not the limit)
+//            per layer: u8 kind (1 = DeltaNet: f32 conv, f32 ssm; 0 = attention: u8 KV type (ggml
+//            type id: 1 = F16, 0 = F32), then K and V of positions [0, position) only, so a
+//            snapshot grows with the sequence, not the limit)
 //   trailer  u64 FNV-1a of everything before it
 //
 // restore() validates the header, the model (shapes, then weights: a model of the same shapes
 // with other weights, such as another quantization or fine-tune, is refused too), every size,
 // the position against the session's context limit and the checksum before it changes anything.
-// Version 1 snapshots carried no weights digest and are refused rather than trusted. Truncating a session back
+// Version 1 snapshots carried no weights digest and are refused rather than trusted; version 2 had
+// only F32 KV caches. A snapshot restores into a session with the same KV cache type. Truncating a session back
 // to an earlier point is restoring the snapshot taken there. Files are written to a temporary name
 // in the same directory and renamed over the target, so readers never see half a snapshot.
 #include <algorithm>
@@ -31,7 +33,7 @@ namespace petrel {
 namespace {
 
 constexpr char kMagic[8] = {'P', 'T', 'R', 'L', 'S', 'N', 'A', 'P'};
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 constexpr uint32_t kHeaderBytes = 64;
 
 uint64_t fnv1a(const uint8_t* p, size_t n) {
@@ -124,9 +126,10 @@ Status Session::snapshot(std::vector<uint8_t>* out) const {
         w.floats(ls.ssm.data(), ls.ssm.size());
       } else {
         w.pod(static_cast<uint8_t>(0));
-        const size_t used = static_cast<size_t>(s.state.n_pos * qwen35::kv_floats_per_token(hp, il));
-        w.floats(ls.k.data(), used);
-        w.floats(ls.v.data(), used);
+        w.pod(static_cast<uint8_t>(s.state.kv_type));
+        const size_t used = static_cast<size_t>(s.state.n_pos * qwen35::kv_bytes_per_token(hp, il, s.state.kv_type));
+        w.bytes(ls.k.data(), used);
+        w.bytes(ls.v.data(), used);
       }
     }
     w.pod(fnv1a(blob.data(), blob.size()));
@@ -199,7 +202,7 @@ Status Session::restore(const uint8_t* data, size_t size, bool* other_model) {
       if (!body.floats(&next.logits, n_logits)) return corrupt("truncated logits");
       next.logits_rows = 1;
     }
-    PETREL_RETURN_IF_ERROR(qwen35::make_state(hp, &next.state));
+    PETREL_RETURN_IF_ERROR(qwen35::make_state(hp, s.state.kv_type, &next.state));
     next.state.n_pos = 0;
     PETREL_RETURN_IF_ERROR(qwen35::reserve_kv(hp, &next.state, n_pos, s.context_length));
     for (int32_t il = 0; il < hp.n_layer; ++il) {
@@ -215,11 +218,20 @@ Status Session::restore(const uint8_t* data, size_t size, bool* other_model) {
         if (!body.floats(&part, ls.ssm.size())) return corrupt("truncated layer " + std::to_string(il));
         ls.ssm.swap(part);
       } else {
-        const size_t used = static_cast<size_t>(n_pos * qwen35::kv_floats_per_token(hp, il));
-        if (!body.floats(&part, used)) return corrupt("truncated layer " + std::to_string(il));
-        std::copy(part.begin(), part.end(), ls.k.begin());
-        if (!body.floats(&part, used)) return corrupt("truncated layer " + std::to_string(il));
-        std::copy(part.begin(), part.end(), ls.v.begin());
+        uint8_t kv_type = 0;
+        if (!body.pod(&kv_type)) return corrupt("truncated layer " + std::to_string(il));
+        if (kv_type != static_cast<uint8_t>(GgmlType::F16) && kv_type != static_cast<uint8_t>(GgmlType::F32)) {
+          return corrupt("layer " + std::to_string(il) + " has an unknown KV cache type");
+        }
+        if (kv_type != static_cast<uint8_t>(next.state.kv_type)) {
+          return Status(StatusCode::invalid_argument,
+                        std::string("snapshot: its KV cache is ") + (kv_type == static_cast<uint8_t>(GgmlType::F16) ? "f16" : "f32") +
+                            ", this session's is " + (next.state.kv_type == GgmlType::F16 ? "f16" : "f32") +
+                            " (create the session with the same kvCacheType)");
+        }
+        const size_t used = static_cast<size_t>(n_pos * qwen35::kv_bytes_per_token(hp, il, next.state.kv_type));
+        if (!body.bytes(ls.k.data(), used)) return corrupt("truncated layer " + std::to_string(il));
+        if (!body.bytes(ls.v.data(), used)) return corrupt("truncated layer " + std::to_string(il));
       }
     }
     if (body.remaining() != 0) return corrupt("trailing bytes after the last layer");

@@ -25,13 +25,13 @@ export async function openPetrel(model: ModelDescription, threads: number): Prom
       buildNumber: build.number,
       modelType: model.type,
       modelSize: model.sizeBytes,
-      kvType: 'f32',
+      kvType: 'f16',
       nBatch: PETREL_N_BATCH,
       nUbatch: PETREL_N_UBATCH,
     },
     loadNs,
     async open(contextLength) {
-      return petrelSequence(loaded.createSession({ contextLength }));
+      return petrelSequence(loaded.createSession({ contextLength, kvCacheType: 'f16' }));
     },
     async dispose() {
       loaded.dispose();

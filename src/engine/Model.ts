@@ -10,9 +10,17 @@ export interface LoadModelOptions {
   contextLength?: number;
 }
 
+/** What the attention layers' KV cache stores. */
+export type KvCacheType = 'f16' | 'f32';
+
 export interface SessionOptions {
   /** Tokens the session may hold; default the model's context length. */
   contextLength?: number;
+  /**
+   * 'f16' (default, as llama.cpp: half the memory and bandwidth at long contexts) or 'f32'
+   * (keys and values kept exactly; what comparisons against references use).
+   */
+  kvCacheType?: KvCacheType;
 }
 
 export type ModelInfo = NativeModelInfo;
@@ -35,7 +43,10 @@ export class Model {
   }
 
   createSession(options: SessionOptions = {}): Session {
-    return new Session(this, this.#native.createSession({ contextLength: options.contextLength }));
+    return new Session(
+      this,
+      this.#native.createSession({ contextLength: options.contextLength, kvCacheType: options.kvCacheType }),
+    );
   }
 
   get disposed(): boolean {

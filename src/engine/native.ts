@@ -211,7 +211,7 @@ export interface NativeSession {
 export interface NativeModel {
   readonly info: NativeModelInfo;
   readonly disposed: boolean;
-  createSession(options?: { contextLength?: number }): NativeSession;
+  createSession(options?: { contextLength?: number; kvCacheType?: 'f16' | 'f32' }): NativeSession;
   /** Drops this handle's reference; the weights stay mapped until the last session is disposed. */
   dispose(): void;
 }

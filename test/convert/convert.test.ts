@@ -35,7 +35,7 @@ async function convert(f: HfFixture, type: string): Promise<string> {
 async function petrelLogits(file: string, tokens: number[]): Promise<{ nVocab: number; logits: Float32Array }> {
   const model = await loadModel(file, { threads: 2 });
   try {
-    const session = model.createSession({ contextLength: 64 });
+    const session = model.createSession({ contextLength: 64, kvCacheType: 'f32' });
     const logits = (await session.evaluate(tokens, { logits: 'all' }))!;
     session.dispose();
     return { nVocab: model.info.nVocab, logits };

@@ -104,7 +104,7 @@ describe('other Qwen archs: converted f32, petrel vs llama.cpp', () => {
       const oracle = await openOracle(file, { threads: 2 });
       try {
         const n = model.info.nVocab;
-        const session = model.createSession({ contextLength: 64 });
+        const session = model.createSession({ contextLength: 64, kvCacheType: 'f32' });
         const ours = (await session.evaluate(PROMPT, { logits: 'all' }))!;
         session.dispose();
         const theirs = await oracle.logits(PROMPT);

@@ -255,3 +255,24 @@ async function collect(gen: AsyncIterable<number>): Promise<number[]> {
   for await (const t of gen) out.push(t);
   return out;
 }
+
+describe('KV cache type', () => {
+  it('an f16 cache gives logits close to the f32 one, and snapshots restore only into the same type', async () => {
+    const tokens = randomTokens(300, models.tiny!.info.nVocab, 2000);
+    const f16 = models.tiny!.createSession({ kvCacheType: 'f16' });
+    const f32 = models.tiny!.createSession({ kvCacheType: 'f32' });
+    const a = (await f16.evaluate(tokens, { logits: 'all' }))!;
+    const b = (await f32.evaluate(tokens, { logits: 'all' }))!;
+    const d = relDiff(a, b);
+    expect(d).toBeGreaterThan(0); // the caches really differ
+    expect(d).toBeLessThan(1e-2);
+    const snap = f16.save();
+    const other = models.tiny!.createSession({ kvCacheType: 'f32' });
+    expect(() => other.restore(snap)).toThrow(/KV cache is f16, this session's is f32/);
+    const same = models.tiny!.createSession({ kvCacheType: 'f16' });
+    same.restore(snap);
+    expect(same.position).toBe(300);
+    expect(() => models.tiny!.createSession({ kvCacheType: 'q8' as never })).toThrow(/kvCacheType must be 'f16' or 'f32'/);
+    for (const s of [f16, f32, other, same]) s.dispose();
+  });
+});

@@ -85,7 +85,7 @@ describe('snapshot model check', () => {
     const old = s.save();
     new DataView(old.buffer, old.byteOffset).setUint32(8, 1, true);
     expect(() => s.restore(old)).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED' }));
-    expect(() => s.restore(old)).toThrow(/version 1 is not supported \(petrel reads version 2; take the snapshot again\)/);
+    expect(() => s.restore(old)).toThrow(/version 1 is not supported \(petrel reads version 3; take the snapshot again\)/);
     s.dispose();
   });
 });

@@ -102,8 +102,18 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         throw_invalid(env, "createSession(options): options must be an object");
         return env.Undefined();
       }
-      if (!optional_count(env, cb[0].As<Napi::Object>(), "contextLength", "createSession", &options.context_length)) {
+      const Napi::Object o = cb[0].As<Napi::Object>();
+      if (!optional_count(env, o, "contextLength", "createSession", &options.context_length)) {
         return env.Undefined();
+      }
+      const Napi::Value kv = o.Get("kvCacheType");
+      if (!kv.IsUndefined()) {
+        const std::string name = kv.IsString() ? kv.As<Napi::String>().Utf8Value() : "";
+        if (name != "f16" && name != "f32") {
+          throw_invalid(env, "createSession: kvCacheType must be 'f16' or 'f32'");
+          return env.Undefined();
+        }
+        options.kv_cache_type = name == "f32" ? KvCacheType::f32 : KvCacheType::f16;
       }
     }
     std::unique_ptr<Session> session;

@@ -39,7 +39,7 @@ struct ModelInfo {
   std::vector<bool> recurrent;  // per layer: Gated DeltaNet (true) or softmax attention (false)
   uint64_t fingerprint = 0;     // identifies the model's shapes (see also Model::weights_digest)
   uint64_t state_bytes_fixed = 0;     // recurrent + conv state per session
-  uint64_t kv_bytes_per_token = 0;    // float32 K and V of every attention layer
+  uint64_t kv_bytes_per_token = 0;    // F16 K and V of every attention layer (twice that for an F32 cache)
 };
 
 enum class LogitsMode { none, last, all };
@@ -55,8 +55,13 @@ struct EvaluateControl {
   bool cancelled = false;
 };
 
+// What an attention layer's KV cache stores: F16 (llama.cpp's default; half the memory and
+// bandwidth at long contexts) or F32 (exact; what the engine tests compare against).
+enum class KvCacheType { f16, f32 };
+
 struct SessionOptions {
   int64_t context_length = 0;  // 0 = the model's default
+  KvCacheType kv_cache_type = KvCacheType::f16;
 };
 
 // Token selection over the full vocabulary (llama.cpp's order: penalties, top-k, top-p, min-p,

@@ -2,11 +2,12 @@
 // Hybrid archs (qwen35, qwen35moe, qwen3next): attn_q rows interleave per head [q_h | gate_h];
 // the output is gated by sigmoid(gate) before attn_output. qwen3 / qwen3moe: plain q rows, no gate.
 // Both: per-head RMSNorm of q and k (before RoPE), NEOX RoPE on the first n_rot dims (IMROPE with
-// equal text positions is exactly this), causal GQA over the float32 KV cache, scale 1/sqrt(hd).
+// equal text positions is exactly this), causal GQA over the KV cache (F16 or F32), scale 1/sqrt(hd).
 #include <cmath>
 #include <cstring>
 
 #include "model/qwen35/activations.h"
+#include "quant/convert.h"
 #include "model/qwen35/forward.h"
 
 namespace petrel::qwen35 {
@@ -57,13 +58,24 @@ void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights
   be.rope_neox(k, n, n_head_kv, hd, hp.n_rot, ctx.positions, hp.rope_freq_base);
 
   // Append this batch's keys and values to the cache (space was reserved by the session).
-  std::memcpy(st.k.data() + ctx.pos0 * kv_width, k, static_cast<size_t>(n * kv_width) * sizeof(float));
-  std::memcpy(st.v.data() + ctx.pos0 * kv_width, v_new, static_cast<size_t>(n * kv_width) * sizeof(float));
+  // F16 rows are rounded as ggml rounds them (the reference converter).
+  const uint64_t row_bytes = static_cast<uint64_t>(kv_bytes_per_token(hp, il, ctx.kv_type));
+  for (int64_t t = 0; t < n; ++t) {
+    uint8_t* k_dst = st.k.data() + static_cast<uint64_t>(ctx.pos0 + t) * row_bytes;
+    uint8_t* v_dst = st.v.data() + static_cast<uint64_t>(ctx.pos0 + t) * row_bytes;
+    if (ctx.kv_type == GgmlType::F32) {
+      std::memcpy(k_dst, k + t * kv_width, row_bytes);
+      std::memcpy(v_dst, v_new + t * kv_width, row_bytes);
+    } else {
+      quantize_row(GgmlType::F16, k + t * kv_width, k_dst, kv_width);  // cannot fail: F16 takes any width
+      quantize_row(GgmlType::F16, v_new + t * kv_width, v_dst, kv_width);
+    }
+  }
 
   const AttentionShape shape{static_cast<int32_t>(n_head), static_cast<int32_t>(n_head_kv), static_cast<int32_t>(hd),
                              1.0f / std::sqrt(static_cast<float>(hd))};
   float* kqv_out = scratch(s.kqv_out, n * q_width);
-  be.attention(shape, q, st.k.data(), st.v.data(), ctx.pos0, n, kqv_out);  // attn_pregate
+  be.attention(shape, q, st.k.data(), st.v.data(), ctx.kv_type, ctx.pos0, n, kqv_out);  // attn_pregate
 
   if (gate) {
     be.gate_mul(GateActivation::sigmoid, gate, kqv_out, n * q_width, kqv_out);  // attn_gated

@@ -52,6 +52,7 @@ struct LayerContext {
   int64_t n_tokens;
   int64_t pos0;              // position of the first token
   const int32_t* positions;  // [n_tokens]
+  GgmlType kv_type;          // what the attention layers' KV caches hold (F16 or F32)
 };
 
 // Mixers: x [n][n_embd] (normed) -> out [n][n_embd].

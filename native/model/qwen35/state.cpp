@@ -19,9 +19,17 @@ int64_t kv_floats_per_token(const Hparams& hp, int32_t il) {
   return static_cast<int64_t>(hp.n_head_kv[static_cast<size_t>(il)]) * hp.head_dim;
 }
 
-Status make_state(const Hparams& hp, SequenceState* out) {
+int64_t kv_bytes_per_token(const Hparams& hp, int32_t il, GgmlType kv_type) {
+  return kv_floats_per_token(hp, il) * (kv_type == GgmlType::F16 ? 2 : 4);
+}
+
+Status make_state(const Hparams& hp, GgmlType kv_type, SequenceState* out) {
+  if (kv_type != GgmlType::F16 && kv_type != GgmlType::F32) {
+    return Status(StatusCode::invalid_argument, "the KV cache holds f16 or f32");
+  }
   try {
     SequenceState st;
+    st.kv_type = kv_type;
     st.layers.resize(static_cast<size_t>(hp.n_layer));
     for (int32_t il = 0; il < hp.n_layer; ++il) {
       if (!hp.recurrent[static_cast<size_t>(il)]) continue;
@@ -41,18 +49,18 @@ Status reserve_kv(const Hparams& hp, SequenceState* st, int64_t n_pos, int64_t m
   // Double (from 32 positions) so decode appends amortise; never past the context limit.
   const int64_t capacity = std::min(std::max({n_pos, st->kv_capacity * 2, int64_t{32}}), std::max(max_pos, n_pos));
   try {
-    std::vector<std::vector<float>> grown_k(static_cast<size_t>(hp.n_layer));
-    std::vector<std::vector<float>> grown_v(static_cast<size_t>(hp.n_layer));
+    std::vector<std::vector<uint8_t>> grown_k(static_cast<size_t>(hp.n_layer));
+    std::vector<std::vector<uint8_t>> grown_v(static_cast<size_t>(hp.n_layer));
     for (int32_t il = 0; il < hp.n_layer; ++il) {
       if (hp.recurrent[static_cast<size_t>(il)]) continue;
-      const size_t floats = static_cast<size_t>(capacity * kv_floats_per_token(hp, il));
-      grown_k[static_cast<size_t>(il)].resize(floats);
-      grown_v[static_cast<size_t>(il)].resize(floats);
+      const size_t bytes = static_cast<size_t>(capacity * kv_bytes_per_token(hp, il, st->kv_type));
+      grown_k[static_cast<size_t>(il)].resize(bytes);
+      grown_v[static_cast<size_t>(il)].resize(bytes);
     }
     for (int32_t il = 0; il < hp.n_layer; ++il) {
       if (hp.recurrent[static_cast<size_t>(il)]) continue;
       LayerState& ls = st->layers[static_cast<size_t>(il)];
-      const size_t used = static_cast<size_t>(st->n_pos * kv_floats_per_token(hp, il));
+      const size_t used = static_cast<size_t>(st->n_pos * kv_bytes_per_token(hp, il, st->kv_type));
       std::copy_n(ls.k.begin(), std::min(used, ls.k.size()), grown_k[static_cast<size_t>(il)].begin());
       std::copy_n(ls.v.begin(), std::min(used, ls.v.size()), grown_v[static_cast<size_t>(il)].begin());
       ls.k.swap(grown_k[static_cast<size_t>(il)]);

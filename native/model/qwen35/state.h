@@ -1,7 +1,7 @@
 // Per-sequence state of a Qwen3.5-family model: for each Gated DeltaNet layer the conv history
-// and the recurrent matrix state; for each attention layer a float32 KV cache that grows with
-// the sequence (capacity doubles, never past the session's context length), so a long context
-// limit costs nothing until it is used.
+// and the recurrent matrix state; for each attention layer a KV cache (F16, as llama.cpp's
+// default, or F32) that grows with the sequence (capacity doubles, never past the session's
+// context length), so a long context limit costs nothing until it is used.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 
 #include "model/qwen35/hparams.h"
 #include "petrel/status.h"
+#include "quant/ggml_type.h"
 
 namespace petrel::qwen35 {
 
@@ -16,24 +17,29 @@ struct LayerState {
   // Gated DeltaNet layers.
   std::vector<float> conv;  // [d_conv - 1][conv_dim]: the last pre-conv inputs, oldest first
   std::vector<float> ssm;   // [Hv][d_k][d_v]
-  // Attention layers: [capacity][n_head_kv * head_dim], positions [0, n_pos) valid.
-  std::vector<float> k;
-  std::vector<float> v;
+  // Attention layers: [capacity][n_head_kv * head_dim] values of SequenceState::kv_type as raw
+  // bytes, positions [0, n_pos) valid.
+  std::vector<uint8_t> k;
+  std::vector<uint8_t> v;
 };
 
 struct SequenceState {
   std::vector<LayerState> layers;
   int64_t n_pos = 0;        // tokens consumed
   int64_t kv_capacity = 0;  // positions the KV buffers hold
+  GgmlType kv_type = GgmlType::F16;  // F16 or F32
 };
 
 // Sizes (in floats) of each part of the state, per layer.
 int64_t conv_state_floats(const Hparams& hp);
 int64_t ssm_state_floats(const Hparams& hp);
-int64_t kv_floats_per_token(const Hparams& hp, int32_t il);  // K (= V) for one position
+int64_t kv_floats_per_token(const Hparams& hp, int32_t il);  // K (= V) values for one position
+// Bytes of K (= V) for one position of layer il in a cache of kv_type (F16 or F32).
+int64_t kv_bytes_per_token(const Hparams& hp, int32_t il, GgmlType kv_type);
 
-// A fresh state (zeros, position 0, no KV allocated).
-Status make_state(const Hparams& hp, SequenceState* out);
+// A fresh state (zeros, position 0, no KV allocated) whose KV cache holds kv_type (F16 or F32;
+// anything else is invalid_argument).
+Status make_state(const Hparams& hp, GgmlType kv_type, SequenceState* out);
 
 // Makes the KV buffers hold at least `n_pos` positions (capacity grows geometrically up to
 // `max_pos`). out_of_memory if the allocation fails; the state is unchanged then.

@@ -328,7 +328,7 @@ PETREL_TEST(cpu_rope_neox) {
 // ---- attention ------------------------------------------------------------------------------------
 
 void check_attention(int n_head, int n_head_kv, int head_dim, int64_t pos0, int64_t n_tokens, Backend& be, uint64_t seed,
-                     float q_amp = 2.0f) {
+                     float q_amp = 2.0f, GgmlType kv_type = GgmlType::F32) {
   Rng rng(seed);
   const int64_t n_pos = pos0 + n_tokens;
   std::vector<float> q = random_vec(rng, static_cast<size_t>(n_tokens * n_head * head_dim), q_amp);
@@ -336,7 +336,17 @@ void check_attention(int n_head, int n_head_kv, int head_dim, int64_t pos0, int6
   std::vector<float> vc = random_vec(rng, static_cast<size_t>(n_pos * n_head_kv * head_dim));
   const AttentionShape shape{n_head, n_head_kv, head_dim, 1.0f / std::sqrt(static_cast<float>(head_dim))};
   std::vector<float> out(q.size());
-  be.attention(shape, q.data(), kc.data(), vc.data(), pos0, n_tokens, out.data());
+  if (kv_type == GgmlType::F16) {
+    // The cache holds f16: the reference uses the same rounded values.
+    std::vector<uint16_t> k16(kc.size()), v16(vc.size());
+    PETREL_CHECK(quantize_row(GgmlType::F16, kc.data(), k16.data(), static_cast<int64_t>(kc.size())).ok());
+    PETREL_CHECK(quantize_row(GgmlType::F16, vc.data(), v16.data(), static_cast<int64_t>(vc.size())).ok());
+    PETREL_CHECK(dequantize_row(GgmlType::F16, k16.data(), kc.data(), static_cast<int64_t>(kc.size())).ok());
+    PETREL_CHECK(dequantize_row(GgmlType::F16, v16.data(), vc.data(), static_cast<int64_t>(vc.size())).ok());
+    be.attention(shape, q.data(), k16.data(), v16.data(), GgmlType::F16, pos0, n_tokens, out.data());
+  } else {
+    be.attention(shape, q.data(), kc.data(), vc.data(), GgmlType::F32, pos0, n_tokens, out.data());
+  }
   std::vector<float> want(q.size());
   const int group = n_head / n_head_kv;
   for (int64_t t = 0; t < n_tokens; ++t) {
@@ -378,14 +388,17 @@ PETREL_TEST(cpu_attention) {
   // Many units: no split, several online-softmax blocks per query.
   check_attention(4, 2, 32, 50, 130, *be, 10);
   check_attention(4, 2, 32, 400, 130, *be, 11, 12.0f);
+  // F16 caches: prefill and a split decode.
+  check_attention(8, 2, 256, 100, 70, *be, 12, 2.0f, GgmlType::F16);
+  check_attention(16, 2, 256, 1000, 1, *be, 13, 2.0f, GgmlType::F16);
   // out may alias q (split and unsplit contexts).
   for (int64_t pos0 : {100, 200}) {
     Rng rng(12);
     std::vector<float> q = random_vec(rng, 3 * 4 * 32), kc = random_vec(rng, 203 * 2 * 32), vc = random_vec(rng, 203 * 2 * 32);
     const AttentionShape shape{4, 2, 32, 0.2f};
     std::vector<float> out(q.size()), in_place = q;
-    be->attention(shape, q.data(), kc.data(), vc.data(), pos0, 3, out.data());
-    be->attention(shape, in_place.data(), kc.data(), vc.data(), pos0, 3, in_place.data());
+    be->attention(shape, q.data(), kc.data(), vc.data(), GgmlType::F32, pos0, 3, out.data());
+    be->attention(shape, in_place.data(), kc.data(), vc.data(), GgmlType::F32, pos0, 3, in_place.data());
     PETREL_CHECK(bit_equal(out, in_place));
   }
 }
@@ -582,7 +595,7 @@ PETREL_TEST(cpu_ops_identical_for_1_2_3_threads) {
     r.push_back(rx);
     const AttentionShape as{4, 2, 64, 0.125f};
     std::vector<float> kc = random_vec(rng, 20 * 2 * 64), vc = random_vec(rng, 20 * 2 * 64), ao(5 * 4 * 64);
-    be->attention(as, x.data(), kc.data(), vc.data(), 15, 5, ao.data());
+    be->attention(as, x.data(), kc.data(), vc.data(), GgmlType::F32, 15, 5, ao.data());
     r.push_back(ao);
     std::vector<float> cw = random_vec(rng, 300 * 4), cs(3 * 300, 0.0f), cy(9 * 300);
     be->conv1d_silu(x.data(), cw.data(), cs.data(), 9, 300, 4, cy.data());

@@ -1,4 +1,4 @@
-// Causal GQA softmax attention over float32 KV caches, as dense products.
+// Causal GQA softmax attention over F16 or F32 KV caches, as dense products.
 //
 // The unit of work is (block of query tokens, kv head): the block's tokens times the `group`
 // query heads sharing that kv head form the rows of one query matrix Q (at most kMaxRows), so
@@ -7,7 +7,8 @@
 // unnormalised accumulator acc per row):
 //     S = scale Q K_blk^T (CpuKernels::gemm_nt_f32), causal mask, P = e^(S - m_new),
 //     acc = e^(m - m_new) acc + P V_blk (CpuKernels::gemm_f32),
-// so scratch does not grow with the context length.
+// so scratch does not grow with the context length. An F16 cache is converted one key block at a
+// time into the thread's scratch (exact), then used like an F32 one.
 //
 // Decode has only n_head_kv units, too few for the threads, so when units are scarce each unit's
 // context is cut into parts (flash-decoding): phase 1 computes (m, l, acc) per part, phase 2
@@ -28,8 +29,9 @@ constexpr int64_t kTargetUnits = 256;   // split contexts until about this many 
 
 struct AttnArgs {
   const float* q;
-  const float* k_cache;
-  const float* v_cache;
+  const void* k_cache;
+  const void* v_cache;
+  bool f16;  // else float32
   int64_t n_head, head_dim, group, kv_stride, pos0;
   float scale;
 };
@@ -41,13 +43,17 @@ struct UnitScratch {
   float* acc;  // [rows][hd]
   float* m;    // [rows]
   float* l;    // [rows]
-  static size_t floats(int64_t hd) { return static_cast<size_t>(kMaxRows * (2 * hd + kSub + 2)); }
+  float* kb;   // [kSub][hd] a key block converted from F16
+  float* vb;   // [kSub][hd] its values
+  static size_t floats(int64_t hd) { return static_cast<size_t>(kMaxRows * (2 * hd + kSub + 2) + 2 * kSub * hd); }
   UnitScratch(float* base, int64_t hd) {
     q = base;
     s = q + kMaxRows * hd;
     acc = s + kMaxRows * kSub;
     m = acc + kMaxRows * hd;
     l = m + kMaxRows;
+    kb = l + kMaxRows;
+    vb = kb + kSub * hd;
   }
 };
 
@@ -66,11 +72,28 @@ void attend_range(const CpuKernels& kern, const AttnArgs& a, int64_t t0, int64_t
     u.m[r] = -INFINITY;
     u.l[r] = 0.0f;
   }
-  const float* kbase = a.k_cache + kvh * hd;
-  const float* vbase = a.v_cache + kvh * hd;
   for (int64_t jb = j0; jb < j1; jb += kSub) {
     const int64_t len = std::min(kSub, j1 - jb);
-    kern.gemm_nt_f32(rows, len, hd, a.scale, u.q, hd, kbase + jb * a.kv_stride, a.kv_stride, u.s, kSub);
+    // This block's keys and values as float rows (ld = row stride).
+    const float* kblk;
+    const float* vblk;
+    int64_t ld;
+    if (a.f16) {
+      const auto* k16 = static_cast<const uint16_t*>(a.k_cache) + jb * a.kv_stride + kvh * hd;
+      const auto* v16 = static_cast<const uint16_t*>(a.v_cache) + jb * a.kv_stride + kvh * hd;
+      for (int64_t j = 0; j < len; ++j) {
+        kern.dequantize_row_f16(k16 + j * a.kv_stride, u.kb + j * hd, hd);
+        kern.dequantize_row_f16(v16 + j * a.kv_stride, u.vb + j * hd, hd);
+      }
+      kblk = u.kb;
+      vblk = u.vb;
+      ld = hd;
+    } else {
+      kblk = static_cast<const float*>(a.k_cache) + jb * a.kv_stride + kvh * hd;
+      vblk = static_cast<const float*>(a.v_cache) + jb * a.kv_stride + kvh * hd;
+      ld = a.kv_stride;
+    }
+    kern.gemm_nt_f32(rows, len, hd, a.scale, u.q, hd, kblk, ld, u.s, kSub);
     for (int64_t r = 0; r < rows; ++r) {
       float* s = u.s + r * kSub;
       const int64_t visible = std::min(len, a.pos0 + t0 + r / group + 1 - jb);  // causal end in this block
@@ -90,24 +113,24 @@ void attend_range(const CpuKernels& kern, const AttnArgs& a, int64_t t0, int64_t
       u.m[r] = new_m;
       std::fill(s + visible, s + len, 0.0f);
     }
-    kern.gemm_f32(rows, hd, len, 1.0f, u.s, kSub, vbase + jb * a.kv_stride, a.kv_stride, 1.0f, u.acc, hd);
+    kern.gemm_f32(rows, hd, len, 1.0f, u.s, kSub, vblk, ld, 1.0f, u.acc, hd);
   }
 }
 
 }  // namespace
 
-void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, const float* k_cache,
-                  const float* v_cache, int64_t pos0, int64_t n_tokens, float* out) {
+void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, const void* k_cache,
+                  const void* v_cache, GgmlType kv_type, int64_t pos0, int64_t n_tokens, float* out) {
   const int64_t n_head = shape.n_head;
   const int64_t n_head_kv = shape.n_head_kv;
   const int64_t hd = shape.head_dim;
   if (n_tokens <= 0 || n_head <= 0 || hd <= 0) return;
-  if (n_head_kv <= 0 || n_head % n_head_kv != 0 || pos0 < 0) {
+  if (n_head_kv <= 0 || n_head % n_head_kv != 0 || pos0 < 0 || (kv_type != GgmlType::F16 && kv_type != GgmlType::F32)) {
     fill_nan(out, n_tokens * n_head * hd);
     return;
   }
   const int64_t group = n_head / n_head_kv;
-  const AttnArgs a{q, k_cache, v_cache, n_head, hd, group, n_head_kv * hd, pos0, shape.scale};
+  const AttnArgs a{q, k_cache, v_cache, kv_type == GgmlType::F16, n_head, hd, group, n_head_kv * hd, pos0, shape.scale};
   const int64_t n_pos = pos0 + n_tokens;
   const int64_t tokens_per_unit = std::max<int64_t>(1, kMaxRows / group);
   const int64_t n_tblocks = (n_tokens + tokens_per_unit - 1) / tokens_per_unit;

@@ -68,8 +68,8 @@ void op_get_rows(OpContext& ctx, const WeightView& table, const int32_t* ids, in
 void op_rms_norm(OpContext& ctx, const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y);
 void op_rope_neox(OpContext& ctx, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                   const int32_t* positions, float freq_base);
-void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, const float* k_cache,
-                  const float* v_cache, int64_t pos0, int64_t n_tokens, float* out);
+void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, const void* k_cache,
+                  const void* v_cache, GgmlType kv_type, int64_t pos0, int64_t n_tokens, float* out);
 void op_gate_mul(OpContext& ctx, GateActivation act, const float* gate, const float* x, int64_t n, float* y);
 void op_conv1d_silu(OpContext& ctx, const float* x, const float* weights, float* state, int64_t n_tokens,
                     int64_t channels, int64_t kernel, float* y);
