@@ -6,16 +6,17 @@
 //   FAST_LINK: parallel segments help only when one connection is slow, and on a fast link one connection
 //   lets the hash follow the download instead of waiting for the first segment; a new connection steals half
 //   of the largest remaining range, so one slow or stalled connection cannot hold up the end of the download;
-// - bodies are read by rawHttp.ts straight into shared buffers written with one positional write each (undici,
-//   with its per-chunk cost, only behind a proxy); SHA-256 runs on a worker thread over the file in order
-//   (prefixHasher.ts), on resume starting with the prefix written before;
+// - bodies come through undici's dispatch() (dispatchGet.ts, keep-alive, proxies) and are copied chunk by chunk
+//   into shared buffers written with one positional write each (segmentWriter.ts); SHA-256 runs on a worker
+//   thread over the file in order (prefixHasher.ts), on resume starting with the prefix written before;
 // - `dest` appears only by an atomic rename after the size and the hash check out.
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors.js';
-import { discard, HttpStatusError, httpRequest, isRetryable, proxyConfigured, redact, retryDelay, type RequestOptions } from './http.js';
+import { dispatchGet } from './dispatchGet.js';
+import { drain, HttpStatusError, httpRequest, isRetryable, redact, retryDelay } from './http.js';
+import type { RequestOptions } from './http.js';
 import { PrefixHasher } from './prefixHasher.js';
-import { rawGet, RawUnsupportedError } from './rawHttp.js';
 import { SegmentSink, SlabPool, type SegmentIo } from './segmentWriter.js';
 import { SegmentTable, type Segment, type SegmentState } from './segments.js';
 
@@ -118,8 +119,6 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
         return released;
       },
     };
-    // Through undici when a proxy is configured or a server answers in a way rawHttp.ts does not read.
-    let viaUndici = proxyConfigured();
     const worker = async (): Promise<void> => {
       let attempts = 0;
       for (;;) {
@@ -128,13 +127,7 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
         if (!seg) return;
         try {
           const before = seg.pos;
-          try {
-            await fetchSegment(target.url, seg, ranged, options, failAll.signal, io, viaUndici);
-          } catch (err) {
-            if (!(err instanceof RawUnsupportedError)) throw err;
-            viaUndici = true;
-            await fetchSegment(target.url, seg, ranged, options, failAll.signal, io, true);
-          }
+          await fetchSegment(target.url, seg, ranged, options, failAll.signal, io);
           if (seg.pos > before) attempts = 0;
           seg.assigned = false;
         } catch (err) {
@@ -220,30 +213,19 @@ async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise
  * Streams [seg.pos, seg.end) to disk through a SegmentSink (seg.pos moves as writes complete, in file order).
  * Stops early when a thief lowers seg.end.
  */
-async function fetchSegment(url: string, seg: Segment, ranged: boolean, options: DownloadOptions, signal: AbortSignal, io: SegmentIo, viaUndici: boolean): Promise<void> {
+async function fetchSegment(url: string, seg: Segment, ranged: boolean, options: DownloadOptions, signal: AbortSignal, io: SegmentIo): Promise<void> {
   const sink = new SegmentSink(seg, io);
   const request = {
     ...options.request,
     headers: { ...options.request.headers, ...(ranged ? { range: `bytes=${seg.pos}-${seg.end - 1}` } : {}), 'accept-encoding': 'identity' },
     signal,
+    stallMs: options.stallMs,
+    accept: (status: number) => {
+      if (ranged && status !== 206) throw ignoredRange(url, status);
+    },
   };
   try {
-    if (!viaUndici) {
-      const body = await rawGet(url, { ...request, stallMs: options.stallMs });
-      if (ranged && body.status !== 206) {
-        body.close();
-        throw ignoredRange(url, body.status);
-      }
-      sink.onResume = () => body.resume();
-      sink.onStop = () => body.close();
-      try {
-        await body.pipe(sink);
-      } finally {
-        body.close();
-      }
-    } else {
-      await pumpUndici(url, request, options.stallMs, ranged, sink);
-    }
+    await dispatchGet(url, request, sink);
     await sink.done();
   } catch (err) {
     // What arrived before the cut is good data: keep it so the retry starts after it.
@@ -255,35 +237,6 @@ async function fetchSegment(url: string, seg: Segment, ranged: boolean, options:
   if (seg.pos < seg.end) throw Object.assign(new Error(`connection closed at byte ${seg.pos} of ${seg.end}`), { code: 'ERR_SHORT_BODY' });
 }
 
-/** The same through undici's request(): each chunk is copied into the sink's buffers. */
-async function pumpUndici(url: string, request: RequestOptions, stallMs: number, ranged: boolean, sink: SegmentSink): Promise<void> {
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(request.signal?.reason);
-  request.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    const res = await httpRequest(url, { ...request, signal: controller.signal, headersTimeoutMs: stallMs, bodyTimeoutMs: stallMs, viaUndici: true });
-    if (ranged && res.status !== 206) {
-      discard(res.body);
-      throw ignoredRange(url, res.status);
-    }
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      let more = true;
-      for (let off = 0; off < chunk.length && !sink.complete; ) {
-        const dst = sink.region();
-        const take = Math.min(dst.length, chunk.length - off);
-        chunk.copy(dst, 0, off, off + take);
-        off += take;
-        more = sink.landed(take);
-      }
-      if (sink.complete || sink.error) break; // the rest was stolen, the range is complete, or a write failed
-      if (!more) await new Promise<void>((resolve) => (sink.onResume = sink.onStop = resolve));
-    }
-  } finally {
-    request.signal?.removeEventListener('abort', onAbort);
-    controller.abort(); // releases the socket when we stopped early
-  }
-}
-
 function ignoredRange(url: string, status: number): UserError {
   return new UserError(`${redact(url)} ignored the byte range request (HTTP ${status}); cannot download in segments`, 'ERR_USER_HTTP');
 }
@@ -291,7 +244,7 @@ function ignoredRange(url: string, status: number): UserError {
 /** Learns size, Range support and the hub's hash when the caller does not know them (plain URLs). */
 async function probe1(url: string, options: DownloadOptions): Promise<{ size: number; ranged: boolean; sha256?: string }> {
   const res = await httpRequest(url, { ...options.request, headers: { ...options.request.headers, range: 'bytes=0-0' } });
-  discard(res.body);
+  await drain(res.body);
   const linked = String(res.firstHeaders['x-linked-etag'] ?? res.firstHeaders.etag ?? '').replace(/^W\//, '').replace(/"/g, '');
   const sha256 = /^[0-9a-f]{64}$/.test(linked) ? linked : undefined;
   const range = /\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));

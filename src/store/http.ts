@@ -1,22 +1,51 @@
-// HTTP for the store: GETs go through rawHttp.ts (a plain socket, no parser library to load); behind a proxy
-// (the HTTPS_PROXY/HTTP_PROXY/NO_PROXY agent), for chunked or compressed answers, and for other methods,
-// undici with keep-alive, imported only then (loading it costs a tenth of a second at startup). Redirects
-// are followed by hand so the hub's own headers (X-Linked-Etag, X-Repo-Commit) are kept from the first hop,
-// and retries use exponential backoff that honours Retry-After.
-import { Readable } from 'node:stream';
+// HTTP for the store, all through undici: one shared keep-alive agent (the HTTPS_PROXY/HTTP_PROXY/NO_PROXY
+// agent when a proxy is set), so API calls, redirects and download segments reuse connections. undici is
+// imported on first use only, and without its index when no proxy is set (see loadDirectAgent). Small
+// answers (API JSON, the GGUF header) come as streams from request(); file bodies go through dispatchGet.ts.
+// Redirects are followed by hand so the hub's own headers (X-Linked-Etag, X-Repo-Commit) are kept from the
+// first hop, and retries use exponential backoff that honours Retry-After.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { UserError } from '../errors.js';
-import { rawGet, RawUnsupportedError, type RawBody } from './rawHttp.js';
 
 let dispatcher: Dispatcher | undefined;
+let requestFn: ((dispatcher: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>) | undefined;
 
-async function getDispatcher(): Promise<Dispatcher> {
-  const { Agent, EnvHttpProxyAgent } = await import('undici');
-  dispatcher ??= proxyConfigured()
-    ? new EnvHttpProxyAgent({ connections: 32, keepAliveTimeout: 30_000 })
-    : new Agent({ connections: 32, keepAliveTimeout: 30_000, connect: { timeout: 30_000 } });
+/** The shared agent: keep-alive, a pool per origin, HTTPS_PROXY/HTTP_PROXY/NO_PROXY honoured. */
+export async function getDispatcher(): Promise<Dispatcher> {
+  if (dispatcher) return dispatcher;
+  const options = { connections: 32, keepAliveTimeout: 30_000, connect: { timeout: 30_000 } };
+  if (proxyConfigured()) {
+    // The proxy agent tunnels with Dispatcher.prototype.connect, which only undici's index installs.
+    const undici = await import('undici');
+    requestFn = (d, o) => d.request(o);
+    dispatcher ??= new undici.EnvHttpProxyAgent(options);
+  } else {
+    const { Agent, request } = await loadDirectAgent();
+    requestFn = (d, o) => request.call(d, o);
+    dispatcher ??= new Agent(options);
+  }
   return dispatcher;
+}
+
+type RequestApi = (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+
+/**
+ * undici's Agent and request(), without its index: that also loads fetch, WebSocket, the caches and the mocks
+ * (about 100 ms at startup, a tenth of a 1 GiB pull on loopback); these two modules load in about 30.
+ * undici has no "exports" map, so its files are reachable; should a release move them, the index is used.
+ */
+export async function loadDirectAgent(): Promise<{ Agent: typeof import('undici').Agent; request: RequestApi }> {
+  const agentPath = 'undici/lib/dispatcher/agent.js';
+  const requestPath = 'undici/lib/api/api-request.js';
+  try {
+    const [agent, request] = (await Promise.all([import(agentPath), import(requestPath)])) as [{ default: typeof import('undici').Agent }, { default: RequestApi }];
+    if (typeof agent.default === 'function' && typeof request.default === 'function') return { Agent: agent.default, request: request.default };
+  } catch {
+    // fall through to the index
+  }
+  const undici = await import('undici');
+  return { Agent: undici.Agent, request: function (this: Dispatcher, o) { return this.request(o); } };
 }
 
 /** Closes idle keep-alive sockets so the process can exit promptly. */
@@ -35,7 +64,7 @@ export interface HttpResponse {
   /** Headers of the first response (the hub's, before a CDN redirect). */
   firstHeaders: Headers;
   url: string;
-  body: Readable;
+  body: Dispatcher.ResponseData['body'];
 }
 
 export interface RequestOptions {
@@ -47,8 +76,6 @@ export interface RequestOptions {
   /** Time to wait for response headers (a stalled server must not hang a pull forever). */
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
-  /** Skip rawHttp.ts (it refused this server's answer before). */
-  viaUndici?: boolean;
 }
 
 /** Thrown for a non-2xx answer; retryable ones (408, 429, 5xx) carry Retry-After in ms when sent. */
@@ -66,36 +93,30 @@ export class HttpStatusError extends Error {
 }
 
 export async function httpRequest(url: string, options: RequestOptions = {}): Promise<HttpResponse> {
-  if (!options.viaUndici && (options.method ?? 'GET') === 'GET' && !proxyConfigured()) {
-    try {
-      const raw = await rawGet(url, { ...options, stallMs: options.headersTimeoutMs ?? 60_000 });
-      return { status: raw.status, headers: raw.headers, firstHeaders: raw.firstHeaders, url: raw.url, body: readableBody(raw) };
-    } catch (err) {
-      if (!(err instanceof RawUnsupportedError)) throw err;
-    }
-  }
-  const { request } = await import('undici');
+  const d = await getDispatcher();
   let current = url;
   let firstHeaders: Headers | undefined;
   for (let hop = 0; hop < 10; hop++) {
     const headers: Record<string, string> = { 'user-agent': 'petrel', ...options.headers };
     if (options.token && new URL(current).origin === options.token.origin) headers.authorization = `Bearer ${options.token.value}`;
-    const res = await request(current, {
+    const u = new URL(current);
+    const res = await requestFn!(d, {
+      origin: u.origin,
+      path: `${u.pathname}${u.search}`,
       method: options.method ?? 'GET',
       headers,
-      dispatcher: await getDispatcher(),
       signal: options.signal,
       headersTimeout: options.headersTimeoutMs ?? 60_000,
       bodyTimeout: options.bodyTimeoutMs ?? 60_000,
     });
     firstHeaders ??= res.headers;
     if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
-      discard(res.body);
+      await drain(res.body);
       current = new URL(String(res.headers.location), current).toString();
       continue;
     }
     if (res.statusCode >= 400) {
-      discard(res.body);
+      await drain(res.body);
       throw new HttpStatusError(res.statusCode, current, parseRetryAfter(res.headers['retry-after']));
     }
     return { status: res.statusCode, headers: res.headers, firstHeaders, url: current, body: res.body };
@@ -108,23 +129,6 @@ export async function httpJson<T>(url: string, options: RequestOptions = {}): Pr
   const chunks: Buffer[] = [];
   for await (const chunk of res.body as AsyncIterable<Buffer>) chunks.push(chunk);
   return { data: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T, headers: res.headers };
-}
-
-/** A raw body as a stream, for small answers (API JSON, the GGUF header); downloads read RawBody directly. */
-function readableBody(raw: RawBody): Readable {
-  const region = Buffer.allocUnsafe(64 << 10);
-  const stream = new Readable({
-    read: () => raw.resume(),
-    destroy: (err, cb) => {
-      raw.close();
-      cb(err);
-    },
-  });
-  raw.pipe({ region: () => region, landed: (n) => stream.push(Buffer.from(region.subarray(0, n))) }).then(
-    () => stream.push(null),
-    (err: Error) => stream.destroy(err),
-  );
-  return stream;
 }
 
 /** Retry-After is either delta-seconds or an HTTP date. */
@@ -182,13 +186,18 @@ export function redact(url: string): string {
   }
 }
 
+/** Reads and drops a small body (a redirect, an error page) so its connection stays open for the next request. */
+export async function drain(body: Dispatcher.ResponseData['body']): Promise<void> {
+  await body.dump({ limit: 64 << 10 }).catch(() => undefined);
+}
+
 /** Drops a body we do not want; undici reports destroying an unread body as an error, which nobody needs to hear. */
 export function discard(body: { on(event: 'error', fn: () => void): unknown; destroy(): unknown }): void {
   body.on('error', () => undefined);
   body.destroy();
 }
 
-/** Whether requests go through a proxy (HTTPS_PROXY/HTTP_PROXY): then everything goes through undici. */
+/** Whether requests go through a proxy (HTTPS_PROXY/HTTP_PROXY): then the agent is undici's EnvHttpProxyAgent. */
 export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   return !!(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
 }

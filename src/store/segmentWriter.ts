@@ -2,7 +2,7 @@
 // to disk with one positional write, and writes are committed in file order (only then does the segment's
 // position move, the hasher see the bytes, and the slab return to the pool once the hasher is done with it).
 // Reading pauses while a segment has MAX_IN_FLIGHT writes pending or no slab is free, so memory stays bounded.
-import type { BodySink } from './rawHttp.js';
+import type { BodySink } from './dispatchGet.js';
 import type { Segment } from './segments.js';
 
 // Small enough that the buffers in use stay in the CPU cache between the socket read, the write to the page

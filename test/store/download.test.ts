@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { downloadFile, type DownloadOptions, type DownloadTarget } from '../../src/store/download.js';
-import { closeHttp } from '../../src/store/http.js';
+import { closeHttp, loadDirectAgent } from '../../src/store/http.js';
 import { HfServer, startHfServer } from '../support/hfServer.js';
 import { pseudoRandom, sha256 } from './fixtures.js';
 
@@ -164,6 +164,11 @@ describe('downloadFile', () => {
       else process.env[k] = v;
       await closeHttp();
     }
+  });
+
+  it("without a proxy the agent is undici's own, loaded without undici's index (whose files did not move)", async () => {
+    const undici = await import('undici');
+    expect((await loadDirectAgent()).Agent).toBe(undici.Agent);
   });
 
   it('a plain URL with unknown size is probed, downloaded and hashed', async () => {

@@ -6,14 +6,9 @@ import { Command } from 'commander';
 import { EXTRA_COLUMNS, OUTPUT_FORMATS, expandLlamaBenchFlags, parseBenchFlags, type RawBenchFlags } from '../../bench/args.js';
 import { benchCacheDir, ensureDefaultModel } from '../../bench/defaultModel.js';
 import type { EngineName, OpenEngine } from '../../bench/engine.js';
-import { createPrinter } from '../../bench/formats/index.js';
-import { openLlamaPeer } from '../../bench/llamaPeer.js';
 import { defaultThreadCount } from '../../bench/machine.js';
 import { describeModelFile } from '../../bench/modelDescription.js';
-import { openPetrel } from '../../bench/petrelEngine.js';
 import { DEFAULT_MODEL_NOTE, describeDefaultModelStep, describeProgress, progressSink, type ProgressSink } from '../../bench/progress.js';
-import { runBench } from '../../bench/runner.js';
-import { resolveLocalModel } from '../../store/local.js';
 
 interface BenchCliFlags extends RawBenchFlags {
   progress?: boolean;
@@ -59,6 +54,14 @@ export function registerBenchCommand(program: Command): void {
 }
 
 async function benchCommand(modelArgs: string[], flags: BenchCliFlags): Promise<void> {
+  // Loaded here, not at startup: every other command (and --help) would pay for the engines.
+  const [{ createPrinter }, { openLlamaPeer }, { openPetrel }, { runBench }, { resolveLocalModel }] = await Promise.all([
+    import('../../bench/formats/index.js'),
+    import('../../bench/llamaPeer.js'),
+    import('../../bench/petrelEngine.js'),
+    import('../../bench/runner.js'),
+    import('../../store/local.js'),
+  ]);
   const options = parseBenchFlags(flags, defaultThreadCount());
   const progress = progressSink(process.stderr, flags.progress ?? false);
   const paths = modelArgs.length > 0 ? modelArgs.map((m) => resolveLocalModel(m)) : [await defaultModel(options.threads[0]!, progress)];

@@ -3,11 +3,7 @@
 // and writes answers to stdout (src/chat/lineMode.ts). Both keep the model's session between
 // turns, so each turn prefills only its own tokens (src/chat/conversation.ts).
 import type { Command } from 'commander';
-import { Chat } from '../../chat/Chat.js';
 import { historyFile, InputHistory } from '../../chat/history.js';
-import { runLineMode } from '../../chat/lineMode.js';
-import { noColorRequested, themeFor } from '../../chat/theme.js';
-import { resolveLocalModel } from '../../store/local.js';
 import { addSamplingOptions, parsePositiveCount, type SamplingFlags } from '../samplingOptions.js';
 
 interface ChatFlags extends SamplingFlags {
@@ -44,6 +40,8 @@ export function registerChatCommand(program: Command): void {
       'Examples:\n  petrel chat qwen3.5:0.8b\n  printf "hi\\nand then?\\n" | petrel chat model.gguf --no-think\n',
   );
   cmd.action(async (model: string, flags: ChatFlags) => {
+    // Loaded here, not at startup: every other command (and --help) would pay for the chat and the engine.
+    const { resolveLocalModel } = await import('../../store/local.js');
     process.exitCode = await chatCommand(resolveLocalModel(model), flags);
   });
 }
@@ -55,6 +53,7 @@ export function isInteractive(): boolean {
 
 async function chatCommand(modelPath: string, flags: ChatFlags): Promise<number> {
   const thinking = flags.think ?? true;
+  const { Chat } = await import('../../chat/Chat.js');
   const chat = await Chat.open({
     modelPath,
     thinking,
@@ -65,12 +64,14 @@ async function chatCommand(modelPath: string, flags: ChatFlags): Promise<number>
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
   });
   if (!isInteractive()) {
+    const { runLineMode } = await import('../../chat/lineMode.js');
     const code = await runLineMode(chat, { input: process.stdin, output: process.stdout, errors: process.stderr, showThinking: flags.showThinking ?? false });
     chat.dispose();
     return code;
   }
   // Loaded lazily: the line mode (scripts, CI) never pays for React and Ink.
   const { runTui } = await import('../../chat/tui.js');
+  const { noColorRequested, themeFor } = await import('../../chat/theme.js');
   const history = new InputHistory(flags.history === false ? undefined : historyFile());
   const status = chat.status();
   const banner = `petrel chat · ${status.modelName} · context ${status.contextLength} tokens · /help for commands, Ctrl-D to quit`;

@@ -6,8 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import type { OutputEvent, ToolDefinition } from '../../templates/index.js';
-import { generateOnce, type GenerateOnceResult } from '../generateOnce.js';
-import { resolveLocalModel } from '../../store/local.js';
+import type { GenerateOnceResult } from '../generateOnce.js';
 import { combinePrompt, readStdinIfPiped } from '../promptInput.js';
 import { addSamplingOptions, parsePositiveCount, samplingFrom, type SamplingFlags } from '../samplingOptions.js';
 
@@ -50,6 +49,8 @@ export function registerRunCommand(program: Command): void {
       '  echo "hi" | petrel run model.gguf --json | jq .text\n',
   );
   cmd.action(async (model: string, prompt: string | undefined, flags: RunFlags) => {
+    // Loaded here, not at startup: every other command (and --help) would pay for the engine.
+    const { resolveLocalModel } = await import('../../store/local.js');
     process.exitCode = await runCommand(resolveLocalModel(model), prompt, flags);
   });
 }
@@ -79,6 +80,7 @@ async function runCommand(modelPath: string, argPrompt: string | undefined, flag
   };
   process.stdout.on('error', onPipeError);
   try {
+    const { generateOnce } = await import('../generateOnce.js');
     const result = await generateOnce({
       modelPath,
       prompt,
