@@ -22,6 +22,10 @@ struct WeightView {
   const uint8_t* data = nullptr;
   uint64_t row_bytes = 0;        // bytes of one row of ne[0] elements
   const char* name = "";
+  // Set by Backend::prepare_weight when the backend also keeps the rows in a layout of its own
+  // (the CPU backend: Q4_K rows eight at a time); `data` stays the file's bytes.
+  const uint8_t* repacked = nullptr;
+  uint64_t repacked_slab_bytes = 0;  // bytes of one matrix (slab) in that layout
 
   int64_t cols() const { return ne[0]; }
   int64_t rows() const { return ne[1]; }
@@ -30,6 +34,7 @@ struct WeightView {
     WeightView v = *this;
     v.ne[2] = 1;
     v.data = data + static_cast<uint64_t>(e) * static_cast<uint64_t>(ne[1]) * row_bytes;
+    if (repacked != nullptr) v.repacked = repacked + static_cast<uint64_t>(e) * repacked_slab_bytes;
     return v;
   }
 };
@@ -55,6 +60,13 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+
+  // Called once per weight matrix at model load: the backend may keep the weight in a faster
+  // layout of its own (owned by the backend for its lifetime) and note it in *w. Leaves *w as it
+  // was when it does not (or cannot: out of memory is not an error here, only slower).
+  // file_mapped: w->data is a read-only file mapping, so once repacked its pages may be dropped
+  // from the process (they fault back in from the file if read again).
+  virtual void prepare_weight(WeightView* w, bool file_mapped) = 0;
 
   // y[t] = W x[t]; y is [n_tokens][W.rows()].
   virtual void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) = 0;

@@ -106,6 +106,27 @@ int bench_dot(int argc, char** argv) {
   if (type == "q6_K") { fn = k.dot_q6_K; wt = petrel::GgmlType::Q6_K; }
   if (type == "q8_0") { fn = k.dot_q8_0; wt = petrel::GgmlType::Q8_0; at = petrel::GgmlType::Q8_0; }
   if (type == "q4_0") { fn = k.dot_q4_0; wt = petrel::GgmlType::Q4_0; at = petrel::GgmlType::Q8_0; }
+  if (type == "q4_K_x8") {  // 8 repacked rows per call: the rate counts all 8
+    if (n_act < 1 || n_act > petrel::cpu::kMaxDotActs) return 2;
+    uint64_t rb = 0;
+    petrel::ggml_row_bytes(*petrel::ggml_type_info(static_cast<uint32_t>(wt)), static_cast<uint64_t>(cols), &rb);
+    std::vector<uint8_t> rows(8 * rb);
+    const std::vector<float> src = random_floats(static_cast<size_t>(cols), 1);
+    for (int r = 0; r < 8; ++r) {
+      if (!petrel::quantize_row(wt, src.data(), rows.data() + r * rb, cols).ok()) return 2;
+    }
+    std::vector<petrel::cpu::BlockQ4_Kx8> packed(static_cast<size_t>(cols / 256));
+    petrel::cpu::repack_q4_K_x8(rows.data(), rb, cols, packed.data());
+    std::vector<petrel::BlockQ8_K> a(static_cast<size_t>(n_act * cols / 256));
+    for (int j = 0; j < n_act; ++j) k.quantize_row_q8_K(src.data(), a.data() + j * cols / 256, cols);
+    float out[8 * petrel::cpu::kMaxDotActs];
+    const double per_call = time_calls(1.0, [&] {
+      for (int r = 0; r < 1000; ++r) k.dot_q4_K_x8(packed.data(), a.data(), cols, n_act, out);
+    }) / 1000;
+    std::printf("dot %s cols=%lld n_act=%d: %.1f ns, %.2f GMAC/s (%s)\n", type.c_str(), (long long)cols, n_act,
+                per_call * 1e9, 8.0 * static_cast<double>(cols) * n_act / per_call * 1e-9, k.name);
+    return 0;
+  }
   if (fn == nullptr || n_act < 1 || n_act > petrel::cpu::kMaxDotActs) return 2;
   uint64_t wb = 0, ab = 0;
   petrel::ggml_row_bytes(*petrel::ggml_type_info(static_cast<uint32_t>(wt)), static_cast<uint64_t>(cols), &wb);

@@ -142,6 +142,9 @@ Status Model::load(const std::string& path, const ModelOptions& options, std::sh
     if (n_threads == 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     impl->backend = make_cpu_backend(n_threads);
     if (!impl->backend) return Status(StatusCode::unsupported, "the CPU backend could not be started");
+    Backend& backend = *impl->backend;
+    // The views point into the GGUF's read-only mapping (gguf/reader.h).
+    qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) { backend.prepare_weight(w, true); });
     impl->info = make_info(*impl, options);
     *out = std::shared_ptr<Model>(new Model(std::move(impl)));
   } catch (const std::bad_alloc&) {

@@ -98,7 +98,7 @@ describe.each(MODELS)('$label against llama.cpp', ({ label, make }) => {
       let klSum = 0;
       let klCount = 0;
       for (const tokens of prompts(nVocab)) {
-        const session = model.createSession({ contextLength: 256 });
+        const session = model.createSession({ contextLength: 256, kvCacheType: 'f32' }); // the oracle's KV cache is F32
         const ours = (await session.evaluate(tokens, { logits: 'all' }))!;
         session.dispose();
         const theirs = await oracle.logits(tokens);
@@ -119,7 +119,7 @@ describe.each(MODELS)('$label against llama.cpp', ({ label, make }) => {
     it(`greedy continuation matches for ${GREEDY_TOKENS} tokens`, { timeout: 300_000 }, async () => {
       for (const prompt of prompts(model.info.nVocab).slice(0, 2)) {
         const expected = await oracle.greedy(prompt, GREEDY_TOKENS);
-        const session = model.createSession({ contextLength: 256 });
+        const session = model.createSession({ contextLength: 256, kvCacheType: 'f32' }); // the oracle's KV cache is F32
         await session.prefill(prompt);
         const ours: number[] = [];
         for await (const token of session.generate({ maxTokens: GREEDY_TOKENS, sampling: { temperature: 0 } })) {

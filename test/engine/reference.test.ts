@@ -21,7 +21,7 @@ const results: Record<string, Diff> = {};
 async function check(name: string, file: string, nTokens = N_TOKENS, layerTypes?: string[]): Promise<void> {
   const model = await loadModel(file, { threads: 2 });
   if (layerTypes) expect(model.info.layerTypes).toEqual(layerTypes);
-  const session = model.createSession();
+  const session = model.createSession({ kvCacheType: 'f32' });
   const tokens = randomTokens(nTokens, model.info.nVocab, 7);
   const logits = (await session.evaluate(tokens, { logits: 'all' }))!;
   const gguf = loadNative().openGguf(file);
@@ -80,7 +80,7 @@ describe('weight layouts', () => {
     const tokens = randomTokens(12, 512, 5);
     const run = async (file: string) => {
       const m = await loadModel(file, { threads: 2 });
-      const s = m.createSession();
+      const s = m.createSession({ kvCacheType: 'f32' });
       const logits = (await s.evaluate(tokens, { logits: 'all' }))!;
       s.dispose();
       m.dispose();

@@ -33,7 +33,7 @@ describe('petrel-quantized tiny-moe: petrel engine vs llama.cpp', () => {
         const nVocab = model.info.nVocab;
         expect(oracle.nVocab).toBe(nVocab);
         const prompt = Array.from({ length: 17 }, (_, i) => (i * 37 + 11) % Math.min(nVocab, 400));
-        const session = model.createSession({ contextLength: 128 });
+        const session = model.createSession({ contextLength: 128, kvCacheType: 'f32' });
         const ours = (await session.evaluate(prompt, { logits: 'all' }))!;
         session.dispose();
         const theirs = await oracle.logits(prompt);
@@ -44,7 +44,7 @@ describe('petrel-quantized tiny-moe: petrel engine vs llama.cpp', () => {
         expect(kl / prompt.length, `${type} mean KL`).toBeLessThan(1e-3);
 
         const expected = await oracle.greedy(prompt, GREEDY);
-        const gen = model.createSession({ contextLength: 128 });
+        const gen = model.createSession({ contextLength: 128, kvCacheType: 'f32' });
         await gen.prefill(prompt);
         const got: number[] = [];
         for await (const token of gen.generate({ maxTokens: GREEDY, sampling: { temperature: 0 } })) got.push(token);

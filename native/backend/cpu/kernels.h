@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backend/activation.h"
+#include "backend/cpu/generic/q4_K_x8.h"
 #include "petrel/status.h"
 #include "quant/blocks.h"
 
@@ -72,6 +73,9 @@ struct CpuKernels {
   QuantDotFn dot_q4_K;
   QuantDotFn dot_q5_K;
   QuantDotFn dot_q6_K;
+  // Q4_K rows repacked eight at a time (BlockQ4_Kx8) x n_act (1..kMaxDotActs) Q8_K rows:
+  // out[j * 8 + r] for group row r and activation row j.
+  void (*dot_q4_K_x8)(const BlockQ4_Kx8* w, const BlockQ8_K* a, int64_t n, int n_act, float* out);
 };
 
 // ---- the variants (each defined in its own folder) ----

@@ -208,4 +208,19 @@ Status bind_weights(const GgufModel& gguf, const std::string& what, Hparams* hp,
   return Status();
 }
 
+void for_each_matrix(ModelWeights* w, const std::function<void(WeightView*)>& fn) {
+  auto visit = [&](Weight& x) {
+    if (x.present && x.view.data != nullptr) fn(&x.view);
+  };
+  for (LayerWeights& l : w->layers) {
+    for (Weight* x : {&l.attn.attn_q, &l.attn.attn_k, &l.attn.attn_v, &l.attn.attn_output, &l.gdn.attn_qkv, &l.gdn.attn_gate,
+                      &l.gdn.ssm_beta, &l.gdn.ssm_alpha, &l.gdn.ssm_ba, &l.gdn.ssm_out, &l.ffn.ffn_gate, &l.ffn.ffn_up,
+                      &l.ffn.ffn_down, &l.ffn.ffn_gate_inp, &l.ffn.ffn_gate_exps, &l.ffn.ffn_up_exps, &l.ffn.ffn_gate_up_exps,
+                      &l.ffn.ffn_down_exps, &l.ffn.ffn_gate_shexp, &l.ffn.ffn_up_shexp, &l.ffn.ffn_down_shexp}) {
+      visit(*x);
+    }
+  }
+  visit(w->output);
+}
+
 }  // namespace petrel::qwen35

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,10 @@ struct ModelWeights {
 // corrupt_file: a missing tensor or a wrong shape (the message names the tensor and both shapes);
 // unsupported: a type petrel cannot convert, or a legacy qwen3next file (ssm_in).
 Status bind_weights(const GgufModel& gguf, const std::string& what, Hparams* hp, ModelWeights* out);
+
+// Calls fn on the view of every bound weight the forward pass multiplies by (projections, FFN and
+// expert matrices, routers, the output head), e.g. for Backend::prepare_weight.
+void for_each_matrix(ModelWeights* w, const std::function<void(WeightView*)>& fn);
 
 }  // namespace qwen35
 }  // namespace petrel

@@ -4,7 +4,10 @@
 #include "backend/cpu/ops/cpu_backend.h"
 
 #include <limits>
+#include <memory>
 #include <mutex>
+#include <new>
+#include <vector>
 
 #include "backend/cpu/ops/ops.h"
 
@@ -24,6 +27,12 @@ class CpuBackend final : public Backend {
       : pool_(n_threads), scratch_(pool_.n_threads()), ctx_{pool_, cpu_kernels(), scratch_} {}
 
   const char* name() const override { return "cpu"; }
+
+  void prepare_weight(WeightView* w, bool file_mapped) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_ptr<uint8_t[]> buffer = op_repack_weight(ctx_, w, file_mapped);
+    if (buffer) repacked_.push_back(std::move(buffer));
+  }
 
   void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -64,6 +73,7 @@ class CpuBackend final : public Backend {
 
  private:
   std::mutex mu_;
+  std::vector<std::unique_ptr<uint8_t[]>> repacked_;  // weights in the kernels' own layouts
   ThreadPool pool_;
   Scratch scratch_;
   OpContext ctx_;

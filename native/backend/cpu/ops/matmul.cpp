@@ -8,6 +8,8 @@
 //   A task is (block of weight rows, block of up to 64 tokens): the row block stays in L1 while
 //   the token block, in L2, streams past it, and long prompts spread over threads even for
 //   matrices with few rows. This is the path quantized models take.
+// - Q4_K matrices the backend repacked at load (rows eight at a time, op_repack_weight): the same
+//   integer products, eight rows per kernel call (CpuKernels::dot_q4_K_x8).
 // - Float (every other type): the task dequantizes its rows into the thread's float buffer and
 //   dots every row with every token (cpu_kernels().dot_f32), after rounding the activations
 //   through the same vec_dot type so the numbers still match llama.cpp's.
@@ -134,18 +136,61 @@ QuantDot find_quant_dot(const CpuKernels& k, GgmlType type) {
 // weights streamed once); a prefill block of 16 rows x 64 tokens keeps both operands in cache.
 int64_t quant_rows_per_block(int64_t n_tokens) { return n_tokens == 1 ? 8 : 16; }
 
+// x quantized row by row to qd's activation type, in the shared scratch; the row stride in bytes.
+const uint8_t* quantize_activations(OpContext& ctx, const QuantDot& qd, const float* x, int64_t n_tokens, int64_t cols,
+                                    uint64_t* act_row_bytes) {
+  const CpuKernels& k = ctx.kernels;
+  ggml_row_bytes(*ggml_type_info(static_cast<uint32_t>(qd.act_type)), static_cast<uint64_t>(cols), act_row_bytes);
+  const uint64_t stride = *act_row_bytes;
+  // Q8_0 rows are a multiple of 34 bytes and Q8_K rows of 292: float-aligned rows stay aligned.
+  auto* act = reinterpret_cast<uint8_t*>(ctx.scratch.shared_buffer((static_cast<size_t>(n_tokens) * stride + 3) / 4));
+  ctx.pool.parallel_for(n_tokens, grain_for(ctx.pool, n_tokens, cols), [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) qd.quantize_row(x + t * cols, act + t * stride, cols, k);
+  });
+  return act;
+}
+
+// Q4_K rows repacked eight at a time (op_repack_weight): tasks are (groups of 8 rows, block of
+// up to 64 tokens), each kernel call covers 8 rows x up to kMaxDotActs tokens.
+void matmul_repacked_q4_K(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y) {
+  const int64_t cols = w.cols();
+  const int64_t rows = w.rows();
+  const QuantDot qd{nullptr, GgmlType::Q8_K, quantize_q8_K};
+  uint64_t act_row_bytes = 0;
+  const uint8_t* act = quantize_activations(ctx, qd, x, n_tokens, cols, &act_row_bytes);
+  const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * sizeof(BlockQ4_Kx8);
+  const int64_t groups = rows / 8;
+  const int64_t gb_groups = n_tokens == 1 ? 1 : 2;
+  const int64_t n_gb = (groups + gb_groups - 1) / gb_groups;
+  const int64_t n_tb = (n_tokens + kTokensPerBlock - 1) / kTokensPerBlock;
+  const int64_t work = 8 * gb_groups * cols * std::min(n_tokens, kTokensPerBlock);
+  const CpuKernels& k = ctx.kernels;
+  ctx.pool.parallel_for(n_gb * n_tb, grain_for(ctx.pool, n_gb * n_tb, work), [&](int64_t begin, int64_t end, int) {
+    float out[8 * kMaxDotActs];
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t g0 = (task / n_tb) * gb_groups;
+      const int64_t g1 = std::min(groups, g0 + gb_groups);
+      const int64_t t0 = (task % n_tb) * kTokensPerBlock;
+      const int64_t t1 = std::min(n_tokens, t0 + kTokensPerBlock);
+      for (int64_t t = t0; t < t1; t += kMaxDotActs) {
+        const int n_act = static_cast<int>(std::min<int64_t>(kMaxDotActs, t1 - t));
+        const auto* a = reinterpret_cast<const BlockQ8_K*>(act + static_cast<uint64_t>(t) * act_row_bytes);
+        for (int64_t g = g0; g < g1; ++g) {
+          k.dot_q4_K_x8(reinterpret_cast<const BlockQ4_Kx8*>(w.repacked + static_cast<uint64_t>(g) * group_bytes), a, cols,
+                        n_act, out);
+          for (int j = 0; j < n_act; ++j) std::memcpy(y + (t + j) * rows + 8 * g, out + 8 * j, 8 * sizeof(float));
+        }
+      }
+    }
+  });
+}
+
 void matmul_quantized(OpContext& ctx, const WeightView& w, const QuantDot& qd, const float* x, int64_t n_tokens,
                       float* y) {
   const int64_t cols = w.cols();
   const int64_t rows = w.rows();
-  const CpuKernels& k = ctx.kernels;
   uint64_t act_row_bytes = 0;
-  ggml_row_bytes(*ggml_type_info(static_cast<uint32_t>(qd.act_type)), static_cast<uint64_t>(cols), &act_row_bytes);
-  // Q8_0 rows are a multiple of 34 bytes and Q8_K rows of 292: float-aligned rows stay aligned.
-  auto* act = reinterpret_cast<uint8_t*>(ctx.scratch.shared_buffer((static_cast<size_t>(n_tokens) * act_row_bytes + 3) / 4));
-  ctx.pool.parallel_for(n_tokens, grain_for(ctx.pool, n_tokens, cols), [&](int64_t begin, int64_t end, int) {
-    for (int64_t t = begin; t < end; ++t) qd.quantize_row(x + t * cols, act + t * act_row_bytes, cols, k);
-  });
+  const uint8_t* act = quantize_activations(ctx, qd, x, n_tokens, cols, &act_row_bytes);
 
   const int64_t rb_rows = quant_rows_per_block(n_tokens);
   const int64_t n_rb = (rows + rb_rows - 1) / rb_rows;
@@ -180,6 +225,10 @@ void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_to
   if (n_tokens <= 0 || rows <= 0) return;
   if (!valid_weight(w)) {
     fill_nan(y, n_tokens * rows);
+    return;
+  }
+  if (w.repacked != nullptr && w.type == GgmlType::Q4_K) {
+    matmul_repacked_q4_K(ctx, w, x, n_tokens, y);
     return;
   }
   const QuantDot qd = find_quant_dot(ctx.kernels, w.type);

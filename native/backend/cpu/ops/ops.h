@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "backend/backend.h"
@@ -62,6 +63,12 @@ bool round_activations(GgmlType type, const float* x, int64_t n_tokens, int64_t 
 // True when matmul multiplies `weight` in its packed form with integer kernels (activations
 // quantized to its vec_dot type) rather than dequantizing it to float.
 bool matmul_is_integer(const CpuKernels& kernels, GgmlType weight);
+
+// The weight in the layout a faster kernel reads (Q4_K 2-D matrices with rows % 8 == 0: rows
+// repacked eight at a time, BlockQ4_Kx8), filling w->repacked; nullptr (w unchanged) when there
+// is none or memory is short. The caller keeps the buffer alive as long as w is used.
+// file_mapped: see Backend::prepare_weight (the source pages are dropped after repacking).
+std::unique_ptr<uint8_t[]> op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped);
 
 void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y);
 void op_get_rows(OpContext& ctx, const WeightView& table, const int32_t* ids, int64_t n, float* out);

@@ -1,0 +1,55 @@
+// Weights kept in the kernels' own layouts (op_repack_weight, ops.h).
+//
+// Only 2-D Q4_K matrices are repacked (BlockQ4_Kx8): they are most of a Q4_K_M model's
+// projections and read on every token. Stacked MoE experts stay in the file's layout: a model
+// touches only the experts its tokens route to, and repacking all of them at load would read the
+// whole file and double its memory. After repacking, the file's pages of that tensor are handed
+// back to the kernel (they are never read again), so the resident size stays one copy. (Only for
+// file mappings: on anonymous memory MADV_DONTNEED would zero the data.)
+#include <cstring>
+#include <new>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "backend/cpu/generic/q4_K_x8.h"
+#include "backend/cpu/ops/ops.h"
+
+namespace petrel::cpu {
+namespace {
+
+// Drops the whole pages inside [p, p + n) of a read-only file mapping from this process's
+// resident set; later reads would fault them back in from the file.
+void release_pages(const uint8_t* p, uint64_t n) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+}  // namespace
+
+std::unique_ptr<uint8_t[]> op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped) {
+  if (w->type != GgmlType::Q4_K || w->data == nullptr || w->ne[2] != 1 || w->ne[3] != 1) return nullptr;
+  const int64_t cols = w->cols(), rows = w->rows();
+  if (cols <= 0 || cols % QK_K != 0 || rows <= 0 || rows % 8 != 0) return nullptr;
+  if (w->row_bytes != static_cast<uint64_t>(cols / QK_K) * sizeof(BlockQ4_K)) return nullptr;
+  const int64_t groups = rows / 8;
+  const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * sizeof(BlockQ4_Kx8);
+  std::unique_ptr<uint8_t[]> buffer(new (std::nothrow) uint8_t[group_bytes * static_cast<uint64_t>(groups)]);
+  if (!buffer) return nullptr;
+  uint8_t* dst = buffer.get();
+  const WeightView& src = *w;
+  ctx.pool.parallel_for(groups, grain_for(ctx.pool, groups, 8 * cols), [&](int64_t begin, int64_t end, int) {
+    for (int64_t g = begin; g < end; ++g) {
+      repack_q4_K_x8(src.data + static_cast<uint64_t>(g) * 8 * src.row_bytes, src.row_bytes, cols,
+                     reinterpret_cast<BlockQ4_Kx8*>(dst + static_cast<uint64_t>(g) * group_bytes));
+    }
+  });
+  if (file_mapped) release_pages(w->data, w->row_bytes * static_cast<uint64_t>(rows));
+  w->repacked = dst;
+  w->repacked_slab_bytes = group_bytes * static_cast<uint64_t>(groups);
+  return buffer;
+}
+
+}  // namespace petrel::cpu

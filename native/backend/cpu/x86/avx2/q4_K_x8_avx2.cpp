@@ -1,0 +1,94 @@
+// AVX2 dot product of an 8-row Q4_K group (BlockQ4_Kx8) with up to 4 Q8_K activation rows.
+// Per 4 activation bytes: one broadcast, one vpmaddubsw covering all 8 rows, one int16 add; per
+// sub-block of 32 values: one vpmaddwd by the 8 rows' scales. The min terms use the activation
+// block sums: per pair of sub-blocks one vpmaddwd of the rows' mins against the broadcast sums.
+// Helpers are static (see kernels.h).
+#if defined(__x86_64__)
+
+#include "backend/cpu/x86/avx2/q4_K_x8_avx2.h"
+
+#include <immintrin.h>
+
+namespace petrel::cpu::avx2 {
+namespace {
+
+static inline void keep_in_register(__m256i& v) { __asm__("" : "+x"(v)); }
+
+static inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+static inline __m256i broadcast4(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// The 8 rows' scales of one sub-block as 16 int16 lanes, each row's twice (lanes 2r, 2r + 1).
+static inline __m256i expand_scales(const uint8_t* s8) {
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  return _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s8)), dup));
+}
+
+template <int N>
+static void dot_x8_n(const BlockQ4_Kx8* w, const BlockQ8_K* y, int64_t nb, float* out) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[N];
+  for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const BlockQ4_Kx8& b = w[ib];
+    __m256i sumi[N];
+    for (int j = 0; j < N; ++j) sumi[j] = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      __m256i lo16[N], hi16[N];
+      for (int j = 0; j < N; ++j) lo16[j] = hi16[j] = _mm256_setzero_si256();
+      for (int g = 0; g < 8; ++g) {
+        const __m256i packed = load256(b.qs[c][g]);
+        const __m256i lo = _mm256_and_si256(packed, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), m4);
+        for (int j = 0; j < N; ++j) {
+          const int8_t* a = y[j * nb + ib].qs + 64 * c + 4 * g;
+          lo16[j] = _mm256_add_epi16(lo16[j], _mm256_maddubs_epi16(lo, broadcast4(a)));
+          hi16[j] = _mm256_add_epi16(hi16[j], _mm256_maddubs_epi16(hi, broadcast4(a + 32)));
+          keep_in_register(lo16[j]);
+          keep_in_register(hi16[j]);
+        }
+      }
+      const __m256i sc_lo = expand_scales(b.scales[2 * c]);
+      const __m256i sc_hi = expand_scales(b.scales[2 * c + 1]);
+      for (int j = 0; j < N; ++j) {
+        sumi[j] = _mm256_add_epi32(sumi[j], _mm256_add_epi32(_mm256_madd_epi16(lo16[j], sc_lo), _mm256_madd_epi16(hi16[j], sc_hi)));
+      }
+    }
+    const __m256 d = _mm256_loadu_ps(b.d);
+    const __m256 dmin = _mm256_loadu_ps(b.dmin);
+    for (int j = 0; j < N; ++j) {
+      const BlockQ8_K& yb = y[j * nb + ib];
+      // Sums of the activations over the 8 sub-blocks, as int16; int32 lane i = (S_2i, S_2i+1).
+      const __m256i bs = load256(yb.bsums);
+      const __m256i s = _mm256_castsi128_si256(_mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
+      __m256i msum = _mm256_setzero_si256();
+      for (int i = 0; i < 4; ++i) {
+        const __m256i pair = _mm256_permutevar8x32_epi32(s, _mm256_set1_epi32(i));
+        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(load256(b.mins[i]), pair));
+      }
+      const __m256 v = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(msum), _mm256_mul_ps(d, _mm256_cvtepi32_ps(sumi[j])));
+      acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(yb.d), v, acc[j]);
+    }
+  }
+  for (int j = 0; j < N; ++j) _mm256_storeu_ps(out + 8 * j, acc[j]);
+}
+
+}  // namespace
+
+void dot_q4_K_x8(const BlockQ4_Kx8* w, const BlockQ8_K* a, int64_t n, int n_act, float* out) {
+  const int64_t nb = n / QK_K;
+  switch (n_act) {
+    case 1: dot_x8_n<1>(w, a, nb, out); break;
+    case 2: dot_x8_n<2>(w, a, nb, out); break;
+    case 3: dot_x8_n<3>(w, a, nb, out); break;
+    default: dot_x8_n<4>(w, a, nb, out); break;
+  }
+}
+
+}  // namespace petrel::cpu::avx2
+
+#endif  // defined(__x86_64__)
