@@ -157,6 +157,42 @@ PETREL_TEST(quant_dot_all_variants_match_reference) {
   }
 }
 
+// The activation quantizers of every variant give the reference's bytes: ties in magnitude (the
+// first one sets the sign), halfway roundings, subnormals, zeros, huge values.
+PETREL_TEST(quantize_activations_bit_identical) {
+  Rng rng(91);
+  for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {
+    for (int trial = 0; trial < 40; ++trial) {
+      const int64_t n = 4 * QK_K;
+      std::vector<float> x(static_cast<size_t>(n));
+      for (auto& v : x) v = rng.normal() * (trial % 5 == 0 ? 1e-30f : trial % 5 == 1 ? 1e20f : 1.0f);
+      if (trial % 3 == 0) {
+        x[10] = 3.0f;  // a tie of magnitudes with opposite signs
+        x[5] = -3.0f;
+        for (int j = 0; j < QK_K; ++j) x[j] = std::fmax(-2.9f, std::fmin(2.9f, x[j])) * (j == 5 || j == 10 ? 0.0f : 1.0f);
+        x[5] = -3.0f;
+        x[10] = 3.0f;
+      }
+      if (trial % 4 == 0) std::fill(x.begin() + QK_K, x.begin() + 2 * QK_K, 0.0f);  // an all-zero block
+      if (trial % 7 == 0) {
+        for (int j = 0; j < QK_K; ++j) x[2 * QK_K + j] = static_cast<float>(j - 128) * 0.5f;  // exact halves after scaling
+      }
+      std::vector<BlockQ8_K> want(4), got(4);
+      PETREL_CHECK(quantize_row(GgmlType::Q8_K, x.data(), want.data(), n).ok());
+      k->quantize_row_q8_K(x.data(), got.data(), n);
+      if (std::memcmp(want.data(), got.data(), sizeof(BlockQ8_K) * 4) != 0) {
+        test::fail(__FILE__, __LINE__, std::string(k->name) + " quantize_row_q8_K differs (trial " + std::to_string(trial) + ")");
+      }
+      std::vector<BlockQ8_0> want0(static_cast<size_t>(n / QK8_0)), got0(want0.size());
+      PETREL_CHECK(quantize_row(GgmlType::Q8_0, x.data(), want0.data(), n).ok());
+      k->quantize_row_q8_0(x.data(), got0.data(), n);
+      if (std::memcmp(want0.data(), got0.data(), sizeof(BlockQ8_0) * want0.size()) != 0) {
+        test::fail(__FILE__, __LINE__, std::string(k->name) + " quantize_row_q8_0 differs (trial " + std::to_string(trial) + ")");
+      }
+    }
+  }
+}
+
 // Activations of all zeros quantize to d = 0 blocks: every product is exactly zero.
 PETREL_TEST(quant_dot_zero_activations) {
   for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {

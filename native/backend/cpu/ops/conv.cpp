@@ -18,17 +18,23 @@ void op_conv1d_silu(OpContext& ctx, const float* x, const float* weights, float*
     return;
   }
   const int64_t hist = kernel - 1;
-  // Input row r of concat(state, x): r < hist is a state row, else token r - hist.
   const CpuKernels& k = ctx.kernels;
+  // Taps transposed to [kernel][channels], so the inner loop runs over contiguous channels of
+  // both the inputs and the taps (it vectorises); the sum order per channel is unchanged.
+  float* taps = ctx.scratch.shared_buffer(static_cast<size_t>(kernel * channels));
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t i = 0; i < kernel; ++i) taps[i * channels + c] = weights[c * kernel + i];
+  }
+  // Input row r of concat(state, x): r < hist is a state row, else token r - hist.
   auto input_row = [&](int64_t r) { return r < hist ? state + r * channels : x + (r - hist) * channels; };
   ctx.pool.parallel_for(channels, std::max<int64_t>(64, grain_for(ctx.pool, channels, n_tokens * kernel)), [&](int64_t begin, int64_t end, int) {
     for (int64_t t = 0; t < n_tokens; ++t) {
       float* yt = y + t * channels;
-      for (int64_t c = begin; c < end; ++c) {
-        const float* wc = weights + c * kernel;
-        float sum = 0.0f;
-        for (int64_t i = 0; i < kernel; ++i) sum += input_row(t + i)[c] * wc[i];
-        yt[c] = sum;
+      for (int64_t c = begin; c < end; ++c) yt[c] = 0.0f;
+      for (int64_t i = 0; i < kernel; ++i) {
+        const float* in = input_row(t + i);
+        const float* w = taps + i * channels;
+        for (int64_t c = begin; c < end; ++c) yt[c] += in[c] * w[c];
       }
       k.gate_mul_f32(GateActivation::silu, yt + begin, nullptr, end - begin, yt + begin);
     }

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/x86/avx2/quantize_avx2.h"
 #include "backend/cpu/x86/avx2/q4_K_x8_avx2.h"
 #include "backend/cpu/x86/avx2/gate_mul_avx2.h"
 #include "backend/cpu/x86/avx2/gemm_avx2.h"
@@ -87,7 +88,7 @@ const CpuKernels kAvx2 = {
     avx2::gate_mul_f32,
     avx2::gemm_f32,
     ref::quantize_row_q8_0,
-    ref::quantize_row_q8_K,
+    avx2::quantize_row_q8_K,
     avx2::dot_q4_0,
     avx2::dot_q8_0,
     avx2::dot_q4_K,
