@@ -1,12 +1,14 @@
 // CpuKernels::gemm_f32 of every runnable variant against a double-precision product, over the
 // shapes the chunked DeltaNet uses and ragged edges (rows not a multiple of 4, columns not a
 // multiple of 16 or 8), with beta 0 (C not read: starts as NaN) and beta != 0.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "quant/fp16.h"
 #include "tests/test.h"
 
 namespace petrel {
@@ -84,6 +86,43 @@ PETREL_TEST(gemm_nt_f32_all_variants) {
     for (int64_t m : {1, 3, 4, 9, 64}) {
       for (int64_t n : {1, 2, 5, 128}) {
         for (int64_t kk : {1, 7, 8, 64, 256}) check_gemm_nt(*k, m, n, kk, 0.0625f, rng);
+      }
+    }
+  }
+}
+
+// The fp16-B variants equal the float32 ones on the converted values (up to contraction of the
+// scalar tails into FMAs, which the compiler may do differently in the two instantiations).
+bool close(const std::vector<float>& a, const std::vector<float>& b) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!(std::fabs(a[i] - b[i]) <= 1e-5f * (std::fabs(a[i]) + 1.0f))) return false;
+  }
+  return true;
+}
+
+PETREL_TEST(gemm_f16_b_all_variants) {
+  Rng rng(13);
+  for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {
+    for (int64_t m : {1, 4, 7}) {
+      for (int64_t n : {3, 16, 37}) {
+        for (int64_t kk : {5, 64, 256}) {
+          const int64_t ld = std::max(n, kk) + 3;
+          std::vector<float> a(static_cast<size_t>(m * kk)), bf(static_cast<size_t>(std::max(n, kk) * ld));
+          for (auto& x : a) x = rng.normal();
+          for (auto& x : bf) x = rng.normal();
+          std::vector<uint16_t> bh(bf.size());
+          for (size_t i = 0; i < bf.size(); ++i) {
+            bh[i] = fp32_to_fp16(bf[i]);
+            bf[i] = fp16_to_fp32(bh[i]);
+          }
+          std::vector<float> want(static_cast<size_t>(m * ld), 0.5f), got = want;
+          k->gemm_nt_f32(m, n, kk, 0.25f, a.data(), kk, bf.data(), ld, want.data(), ld);
+          k->gemm_nt_f32_f16(m, n, kk, 0.25f, a.data(), kk, bh.data(), ld, got.data(), ld);
+          if (!close(want, got)) test::fail(__FILE__, __LINE__, std::string(k->name) + " gemm_nt_f32_f16 differs");
+          k->gemm_f32(m, n, kk, 1.0f, a.data(), kk, bf.data(), ld, 1.0f, want.data(), ld);
+          k->gemm_f32_f16(m, n, kk, 1.0f, a.data(), kk, bh.data(), ld, 1.0f, got.data(), ld);
+          if (!close(want, got)) test::fail(__FILE__, __LINE__, std::string(k->name) + " gemm_f32_f16 differs");
+        }
       }
     }
   }

@@ -41,6 +41,12 @@ struct CpuKernels {
   void (*gemm_nt_f32)(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
                       int64_t ldb, float* c, int64_t ldc);
 
+  // The same two products with B in fp16 (an F16 KV cache), converted exactly as it is read.
+  void (*gemm_nt_f32_f16)(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
+                          int64_t ldb, float* c, int64_t ldc);
+  void (*gemm_f32_f16)(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
+                       int64_t ldb, float beta, float* c, int64_t ldc);
+
   // y[i] = e^(x[i] - shift) for n values, returning their sum (softmax numerators; x may be -inf,
   // giving 0; shift must be finite). Same e^x as gate_mul_f32.
   float (*exp_shift_sum_f32)(const float* x, float shift, int64_t n, float* y);

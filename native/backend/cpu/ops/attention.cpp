@@ -7,8 +7,8 @@
 // unnormalised accumulator acc per row):
 //     S = scale Q K_blk^T (CpuKernels::gemm_nt_f32), causal mask, P = e^(S - m_new),
 //     acc = e^(m - m_new) acc + P V_blk (CpuKernels::gemm_f32),
-// so scratch does not grow with the context length. An F16 cache is converted one key block at a
-// time into the thread's scratch (exact), then used like an F32 one.
+// so scratch does not grow with the context length. An F16 cache is read by the fp16 variants of
+// the two products, which convert each value exactly as they load it.
 //
 // Decode has only n_head_kv units, too few for the threads, so when units are scarce each unit's
 // context is cut into parts (flash-decoding): phase 1 computes (m, l, acc) per part, phase 2
@@ -43,17 +43,13 @@ struct UnitScratch {
   float* acc;  // [rows][hd]
   float* m;    // [rows]
   float* l;    // [rows]
-  float* kb;   // [kSub][hd] a key block converted from F16
-  float* vb;   // [kSub][hd] its values
-  static size_t floats(int64_t hd) { return static_cast<size_t>(kMaxRows * (2 * hd + kSub + 2) + 2 * kSub * hd); }
+  static size_t floats(int64_t hd) { return static_cast<size_t>(kMaxRows * (2 * hd + kSub + 2)); }
   UnitScratch(float* base, int64_t hd) {
     q = base;
     s = q + kMaxRows * hd;
     acc = s + kMaxRows * kSub;
     m = acc + kMaxRows * hd;
     l = m + kMaxRows;
-    kb = l + kMaxRows;
-    vb = kb + kSub * hd;
   }
 };
 
@@ -74,26 +70,14 @@ void attend_range(const CpuKernels& kern, const AttnArgs& a, int64_t t0, int64_t
   }
   for (int64_t jb = j0; jb < j1; jb += kSub) {
     const int64_t len = std::min(kSub, j1 - jb);
-    // This block's keys and values as float rows (ld = row stride).
-    const float* kblk;
-    const float* vblk;
-    int64_t ld;
+    const int64_t first = jb * a.kv_stride + kvh * hd;  // this block's first key / value element
     if (a.f16) {
-      const auto* k16 = static_cast<const uint16_t*>(a.k_cache) + jb * a.kv_stride + kvh * hd;
-      const auto* v16 = static_cast<const uint16_t*>(a.v_cache) + jb * a.kv_stride + kvh * hd;
-      for (int64_t j = 0; j < len; ++j) {
-        kern.dequantize_row_f16(k16 + j * a.kv_stride, u.kb + j * hd, hd);
-        kern.dequantize_row_f16(v16 + j * a.kv_stride, u.vb + j * hd, hd);
-      }
-      kblk = u.kb;
-      vblk = u.vb;
-      ld = hd;
+      kern.gemm_nt_f32_f16(rows, len, hd, a.scale, u.q, hd, static_cast<const uint16_t*>(a.k_cache) + first, a.kv_stride,
+                           u.s, kSub);
     } else {
-      kblk = static_cast<const float*>(a.k_cache) + jb * a.kv_stride + kvh * hd;
-      vblk = static_cast<const float*>(a.v_cache) + jb * a.kv_stride + kvh * hd;
-      ld = a.kv_stride;
+      kern.gemm_nt_f32(rows, len, hd, a.scale, u.q, hd, static_cast<const float*>(a.k_cache) + first, a.kv_stride, u.s,
+                       kSub);
     }
-    kern.gemm_nt_f32(rows, len, hd, a.scale, u.q, hd, kblk, ld, u.s, kSub);
     for (int64_t r = 0; r < rows; ++r) {
       float* s = u.s + r * kSub;
       const int64_t visible = std::min(len, a.pos0 + t0 + r / group + 1 - jb);  // causal end in this block
@@ -113,7 +97,13 @@ void attend_range(const CpuKernels& kern, const AttnArgs& a, int64_t t0, int64_t
       u.m[r] = new_m;
       std::fill(s + visible, s + len, 0.0f);
     }
-    kern.gemm_f32(rows, hd, len, 1.0f, u.s, kSub, vblk, ld, 1.0f, u.acc, hd);
+    if (a.f16) {
+      kern.gemm_f32_f16(rows, hd, len, 1.0f, u.s, kSub, static_cast<const uint16_t*>(a.v_cache) + first, a.kv_stride, 1.0f,
+                        u.acc, hd);
+    } else {
+      kern.gemm_f32(rows, hd, len, 1.0f, u.s, kSub, static_cast<const float*>(a.v_cache) + first, a.kv_stride, 1.0f, u.acc,
+                    hd);
+    }
   }
 }
 

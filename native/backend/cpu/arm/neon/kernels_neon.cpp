@@ -109,6 +109,8 @@ const CpuKernels kNeon = {
     dequantize_row_q8_0,
     dot_f32,
     generic::gemm_nt_f32,
+    generic::gemm_nt_f32_f16,
+    generic::gemm_f32_f16,
     generic::exp_shift_sum_f32,
     generic::gate_mul_f32,
     generic::gemm_f32,

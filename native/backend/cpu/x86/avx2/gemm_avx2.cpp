@@ -13,6 +13,12 @@
 namespace petrel::cpu::avx2 {
 namespace {
 
+// B operands are float32, or fp16 converted as they are loaded (vcvtph2ps is exact).
+static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+static inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+static inline float to_f32(float v) { return v; }
+static inline float to_f32(uint16_t v) { return _cvtsh_ss(v); }
+
 static inline void store_tile(float* c, __m256 v, __m256 alpha, float beta) {
   if (beta == 0.0f) {
     _mm256_storeu_ps(c, _mm256_mul_ps(alpha, v));
@@ -22,14 +28,14 @@ static inline void store_tile(float* c, __m256 v, __m256 alpha, float beta) {
 }
 
 // Rows [i0, i0 + R) of C, columns [j, j + 16).
-template <int R>
-static void tile16(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+template <int R, typename TB>
+static void tile16(int64_t k, const float* a, int64_t lda, const TB* b, int64_t ldb, float* c, int64_t ldc,
                    __m256 alpha, float beta) {
   __m256 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (int64_t p = 0; p < k; ++p) {
-    const __m256 b0 = _mm256_loadu_ps(b + p * ldb);
-    const __m256 b1 = _mm256_loadu_ps(b + p * ldb + 8);
+    const __m256 b0 = load8(b + p * ldb);
+    const __m256 b1 = load8(b + p * ldb + 8);
     for (int r = 0; r < R; ++r) {
       const __m256 av = _mm256_broadcast_ss(a + r * lda + p);
       acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
@@ -42,29 +48,29 @@ static void tile16(int64_t k, const float* a, int64_t lda, const float* b, int64
   }
 }
 
-template <int R>
-static void tile8(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+template <int R, typename TB>
+static void tile8(int64_t k, const float* a, int64_t lda, const TB* b, int64_t ldb, float* c, int64_t ldc,
                   __m256 alpha, float beta) {
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t p = 0; p < k; ++p) {
-    const __m256 b0 = _mm256_loadu_ps(b + p * ldb);
+    const __m256 b0 = load8(b + p * ldb);
     for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + r * lda + p), b0, acc[r]);
   }
   for (int r = 0; r < R; ++r) store_tile(c + r * ldc, acc[r], alpha, beta);
 }
 
-template <int R>
-static void rows(int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+template <int R, typename TB>
+static void rows(int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb,
                  float beta, float* c, int64_t ldc) {
   const __m256 va = _mm256_set1_ps(alpha);
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16) tile16<R>(k, a, lda, b + j, ldb, c + j, ldc, va, beta);
-  for (; j + 8 <= n; j += 8) tile8<R>(k, a, lda, b + j, ldb, c + j, ldc, va, beta);
+  for (; j + 16 <= n; j += 16) tile16<R, TB>(k, a, lda, b + j, ldb, c + j, ldc, va, beta);
+  for (; j + 8 <= n; j += 8) tile8<R, TB>(k, a, lda, b + j, ldb, c + j, ldc, va, beta);
   for (; j < n; ++j) {
     for (int r = 0; r < R; ++r) {
       float sum = 0.0f;
-      for (int64_t p = 0; p < k; ++p) sum += a[r * lda + p] * b[p * ldb + j];
+      for (int64_t p = 0; p < k; ++p) sum += a[r * lda + p] * to_f32(b[p * ldb + j]);
       float* cij = c + r * ldc + j;
       *cij = beta == 0.0f ? alpha * sum : alpha * sum + beta * *cij;
     }
@@ -80,8 +86,8 @@ static inline float hsum(__m256 v) {
 
 // C[i][j] for R rows of A against C columns (rows of B): R x C dot products of length k, each in
 // 8 lanes (k % 8 tail in scalar), every loaded vector used C (or R) times.
-template <int R, int C>
-static void nt_tile(int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+template <int R, int C, typename TB>
+static void nt_tile(int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb, float* c,
                     int64_t ldc) {
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r) {
@@ -90,7 +96,7 @@ static void nt_tile(int64_t k, float alpha, const float* a, int64_t lda, const f
   int64_t p = 0;
   for (; p + 8 <= k; p += 8) {
     __m256 bv[C];
-    for (int q = 0; q < C; ++q) bv[q] = _mm256_loadu_ps(b + q * ldb + p);
+    for (int q = 0; q < C; ++q) bv[q] = load8(b + q * ldb + p);
     for (int r = 0; r < R; ++r) {
       const __m256 av = _mm256_loadu_ps(a + r * lda + p);
       for (int q = 0; q < C; ++q) acc[r][q] = _mm256_fmadd_ps(av, bv[q], acc[r][q]);
@@ -99,34 +105,56 @@ static void nt_tile(int64_t k, float alpha, const float* a, int64_t lda, const f
   for (int r = 0; r < R; ++r) {
     for (int q = 0; q < C; ++q) {
       float sum = hsum(acc[r][q]);
-      for (int64_t t = p; t < k; ++t) sum += a[r * lda + t] * b[q * ldb + t];
+      for (int64_t t = p; t < k; ++t) sum += a[r * lda + t] * to_f32(b[q * ldb + t]);
       c[r * ldc + q] = alpha * sum;
     }
   }
+}
+
+template <typename TB>
+static void gemm_nt(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb,
+                    float* c, int64_t ldc) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    int64_t j = 0;
+    for (; j + 2 <= n; j += 2) nt_tile<4, 2, TB>(k, alpha, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc);
+    for (; j < n; ++j) nt_tile<4, 1, TB>(k, alpha, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc);
+  }
+  for (; i < m; ++i) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) nt_tile<1, 4, TB>(k, alpha, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc);
+    for (; j < n; ++j) nt_tile<1, 1, TB>(k, alpha, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc);
+  }
+}
+
+template <typename TB>
+static void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb,
+                 float beta, float* c, int64_t ldc) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) rows<4, TB>(n, k, alpha, a + i * lda, lda, b, ldb, beta, c + i * ldc, ldc);
+  for (; i < m; ++i) rows<1, TB>(n, k, alpha, a + i * lda, lda, b, ldb, beta, c + i * ldc, ldc);
 }
 
 }  // namespace
 
 void gemm_nt_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                  float* c, int64_t ldc) {
-  int64_t i = 0;
-  for (; i + 4 <= m; i += 4) {
-    int64_t j = 0;
-    for (; j + 2 <= n; j += 2) nt_tile<4, 2>(k, alpha, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc);
-    for (; j < n; ++j) nt_tile<4, 1>(k, alpha, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc);
-  }
-  for (; i < m; ++i) {
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4) nt_tile<1, 4>(k, alpha, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc);
-    for (; j < n; ++j) nt_tile<1, 1>(k, alpha, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc);
-  }
+  gemm_nt<float>(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+}
+
+void gemm_nt_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
+                     int64_t ldb, float* c, int64_t ldc) {
+  gemm_nt<uint16_t>(m, n, k, alpha, a, lda, b, ldb, c, ldc);
 }
 
 void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
               float beta, float* c, int64_t ldc) {
-  int64_t i = 0;
-  for (; i + 4 <= m; i += 4) rows<4>(n, k, alpha, a + i * lda, lda, b, ldb, beta, c + i * ldc, ldc);
-  for (; i < m; ++i) rows<1>(n, k, alpha, a + i * lda, lda, b, ldb, beta, c + i * ldc, ldc);
+  gemm<float>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
+                  int64_t ldb, float beta, float* c, int64_t ldc) {
+  gemm<uint16_t>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace petrel::cpu::avx2

@@ -12,5 +12,10 @@ void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int6
 void gemm_nt_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                  float* c, int64_t ldc);
 
+void gemm_nt_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
+                     int64_t ldb, float* c, int64_t ldc);
+void gemm_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
+                  int64_t ldb, float beta, float* c, int64_t ldc);
+
 }  // namespace petrel::cpu::avx2
 #endif

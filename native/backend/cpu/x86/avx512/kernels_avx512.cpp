@@ -82,6 +82,8 @@ const CpuKernels kAvx512 = {
     dequantize_row_q8_0,
     dot_f32,
     avx2::gemm_nt_f32,
+    avx2::gemm_nt_f32_f16,
+    avx2::gemm_f32_f16,
     avx2::exp_shift_sum_f32,
     avx2::gate_mul_f32,
     avx2::gemm_f32,
