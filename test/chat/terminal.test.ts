@@ -1,6 +1,7 @@
 // `petrel chat` in a real pseudo-terminal (tmux): the Ink screen starts, a typed prompt is
-// answered with the answer streaming in place, Ctrl-C stops it, /exit leaves with 0, Ctrl-C at
-// an empty prompt leaves with 130, and the input history is written. Needs tmux (.ci/run installs it).
+// answered with the answer streaming in place and the status line, Ctrl-C stops it, /save writes
+// the conversation, /exit leaves with 0; a new process /loads it and goes on; Ctrl-C at an empty
+// prompt leaves with 130, and the input history is written. Needs tmux (.ci/run installs it).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -98,11 +99,33 @@ describe.skipIf(!hasTmux)('petrel chat in a terminal (tmux)', () => {
     const stopped = await until(t.pane, (p) => /⏹ stopped \(\d+ tokens\)/.test(p), 'the answer to stop');
     expect(stopped).toMatch(/tok\/s · ctx \d+\/4096/);
     expect(t.exitCode()).toBeUndefined();
+    const saved = path.join(tmp.dir, 'conv.json');
+    t.text(`/save ${saved}`);
+    t.keys('Enter');
+    // Long paths wrap at 100 columns: match on the unwrapped screen.
+    const flat = () => t.pane().replace(/\n/g, '');
+    await until(flat, (p) => /saved 1 turn \(\d+ tokens\)/.test(p), 'the save message');
     t.text('/exit');
     t.keys('Enter');
     expect(await until(t.exitCode, (c) => c !== undefined, 'exit')).toBe('0');
     const history = readFileSync(path.join(tmp.dir, 'petrel', 'chat_history'), 'utf8');
-    expect(history).toBe('"hello there"\n"/exit"\n');
+    expect(history).toBe(`"hello there"\n"/save ${saved}"\n"/exit"\n`);
+
+    // A new process loads the conversation (its model state too: no re-prefill) and goes on.
+    const r = start('resume', ['--temp', '0', '-t', '1']);
+    await ready(r);
+    r.text(`/load ${saved}`);
+    r.keys('Enter');
+    const rflat = () => r.pane().replace(/\n/g, '');
+    await until(rflat, (p) => /loaded 1 turn \(\d+ tokens\)/.test(p), 'the load message');
+    r.text('and then?');
+    r.keys('Enter');
+    await until(r.pane, (p) => p.includes('answering… (Ctrl-C stops)'), 'the second answer');
+    r.keys('C-c');
+    await until(r.pane, (p) => /⏹ stopped \(\d+ tokens\)/.test(p), 'the second answer to stop');
+    r.text('/exit');
+    r.keys('Enter');
+    expect(await until(r.exitCode, (c) => c !== undefined, 'exit')).toBe('0');
   });
 
   it('Ctrl-C at an empty prompt leaves with 130, Ctrl-D with 0', async () => {
