@@ -35,7 +35,9 @@ function start(name: string, args: string[]): { pane: () => string; exitCode: ()
   const exitFile = path.join(tmp.dir, `${name}.exit`);
   const command = [
     `cd ${quote(repoRoot)} &&`,
-    `env -u NO_COLOR XDG_STATE_HOME=${quote(tmp.dir)} TERM=xterm-256color`,
+    // Ink draws only the final frame when it thinks it runs in CI (is-in-ci: CI, CONTINUOUS_INTEGRATION);
+    // the user's terminal is what is tested here, so those are unset like NO_COLOR.
+    `env -u NO_COLOR -u CI -u CONTINUOUS_INTEGRATION XDG_STATE_HOME=${quote(tmp.dir)} TERM=xterm-256color`,
     `${quote(process.execPath)} bin/petrel.js chat ${quote(model)} ${args.map(quote).join(' ')};`,
     `echo $? > ${quote(exitFile)}; sleep 600`,
   ].join(' ');
