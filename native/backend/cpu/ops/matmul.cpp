@@ -1,7 +1,7 @@
 // matmul (y[t][r] = sum_c W[r][c] x[t][c]) for every weight type quant/convert.h can
 // dequantize, and the shared row dequantizer.
 //
-// Two paths:
+// Three paths:
 // - Integer (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K): the activations are quantized once per call to the
 //   weight format's vec_dot type (Q8_0 or Q8_K, as llama.cpp does), then each weight row is
 //   multiplied in its packed form with up to kMaxDotActs tokens at a time (CpuKernels::dot_*).
@@ -13,7 +13,7 @@
 // - Float (every other type): the task dequantizes its rows into the thread's float buffer and
 //   dots every row with every token (cpu_kernels().dot_f32), after rounding the activations
 //   through the same vec_dot type so the numbers still match llama.cpp's.
-// Either way each output is computed by the same kernel call on the same data whatever the
+// Every way, each output is computed by the same kernel call on the same data whatever the
 // threading, so results are bit-identical for any thread count.
 #include <algorithm>
 #include <cstring>
