@@ -184,7 +184,13 @@ class Converter {
     if (job.out->from == job.out->to && !t.convert) return copy(job, file);
     const uint64_t rows = static_cast<uint64_t>(t.ne[1]) * t.ne[2] * t.ne[3];
     if (rows == 0 || t.ne[0] <= 0) return Status::ok_status();  // an empty tensor has no data
-    const uint64_t piece_rows = std::max<uint64_t>(1, kPieceElements / static_cast<uint64_t>(t.ne[0]));
+    // At most kPieceElements per piece, and a whole number of pieces per thread, equal in size:
+    // the threads of a batch wait for each other, so uneven batches leave cores idle.
+    const uint64_t max_rows = std::max<uint64_t>(1, kPieceElements / static_cast<uint64_t>(t.ne[0]));
+    const uint64_t n_threads = std::max<uint64_t>(1, threads_);
+    const uint64_t min_pieces = (rows + max_rows - 1) / max_rows;
+    const uint64_t balanced = std::min<uint64_t>(rows, (min_pieces + n_threads - 1) / n_threads * n_threads);
+    const uint64_t piece_rows = (rows + balanced - 1) / balanced;
     const uint64_t n_pieces = (rows + piece_rows - 1) / piece_rows;
     const unsigned threads = static_cast<unsigned>(std::min<uint64_t>(threads_, n_pieces));
     const GgmlTypeInfo* to = ggml_type_info(static_cast<uint32_t>(job.out->to));
