@@ -28,6 +28,22 @@ inline int nearest_int(float v) {
 
 inline float fl(int v) { return static_cast<float>(v); }
 
+// 4-lane float / int vectors (GCC/Clang vector extensions: SSE2 on x86-64, NEON on arm64; plain
+// IEEE single operations per lane).
+typedef float Vec4f __attribute__((vector_size(16)));
+typedef int32_t Vec4i __attribute__((vector_size(16)));
+
+// nearest_int of each lane (the same 1.5 * 2^23 trick), clamped to [lo, hi], as floats.
+inline Vec4f clamp_nearest(Vec4f v, Vec4i lo, Vec4i hi) {
+  const Vec4f biased = v + 12582912.0f;
+  Vec4i i;
+  std::memcpy(&i, &biased, sizeof i);
+  i = (i & 0x007FFFFF) - 0x00400000;
+  i = i < lo ? lo : i;
+  i = i > hi ? hi : i;
+  return __builtin_convertvector(i, Vec4f);
+}
+
 // ggml's make_qx_quants with rmse_type = 1 and no weights (w = x^2): a symmetric scale for values
 // in [-nmax, nmax-1], refined over 18 nearby trial scales. L gets l + nmax.
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
@@ -55,24 +71,43 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
   }
   float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
   float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    iscale = -(fl(nmax) + 0.1f * fl(is)) / max;
-    sumlx = suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = nearest_int(iscale * x[i]);
-      l = std::max(-nmax, std::min(nmax - 1, l));
-      const float w = x[i] * x[i];
-      sumlx += w * x[i] * fl(l);
-      suml2 += w * fl(l) * fl(l);
+  // The 18 trial scales are independent until the comparison, so their sums run side by side in
+  // 4-lane vectors (each lane adds its terms in ggml's order, with the same roundings); the
+  // comparisons then go through the trials in ggml's order. Same bits, about 3x faster.
+  constexpr int kTrials = 18, kVecs = (kTrials + 3) / 4;
+  alignas(16) float iscales[kVecs * 4] = {};
+  for (int t = 0, is = -9; is <= 9; ++is) {
+    if (is != 0) iscales[t++] = -(fl(nmax) + 0.1f * fl(is)) / max;
+  }
+  Vec4f vscale[kVecs], vlx[kVecs], vl2[kVecs];
+  for (int v = 0; v < kVecs; ++v) {
+    std::memcpy(&vscale[v], iscales + 4 * v, sizeof(Vec4f));
+    vlx[v] = Vec4f{};
+    vl2[v] = Vec4f{};
+  }
+  const Vec4i lo = Vec4i{} - nmax, hi = Vec4i{} + (nmax - 1);
+  for (int i = 0; i < n; ++i) {
+    const float w = x[i] * x[i];
+    const float wx = w * x[i];
+    for (int v = 0; v < kVecs; ++v) {
+      const Vec4f l = clamp_nearest(vscale[v] * x[i], lo, hi);
+      vlx[v] += wx * l;
+      vl2[v] += (w * l) * l;
     }
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (int i = 0; i < n; ++i) {
-        const int l = nearest_int(iscale * x[i]);
-        L[i] = static_cast<int8_t>(nmax + std::max(-nmax, std::min(nmax - 1, l)));
-      }
-      scale = sumlx / suml2;
-      best = scale * sumlx;
+  }
+  int best_trial = -1;
+  for (int t = 0; t < kTrials; ++t) {
+    const float lx = vlx[t / 4][t % 4], l2 = vl2[t / 4][t % 4];
+    if (l2 > 0 && lx * lx > best * l2) {
+      best_trial = t;
+      scale = lx / l2;
+      best = scale * lx;
+    }
+  }
+  if (best_trial >= 0) {
+    for (int i = 0; i < n; ++i) {
+      const int l = nearest_int(iscales[best_trial] * x[i]);
+      L[i] = static_cast<int8_t>(nmax + std::max(-nmax, std::min(nmax - 1, l)));
     }
   }
   return scale;
