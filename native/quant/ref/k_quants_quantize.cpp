@@ -167,8 +167,8 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
 
 // ggml's make_qkx2_quants: an asymmetric scale + min for values in [0, nmax], chosen by weighted
 // least squares over nstep+1 trial scales. Returns the scale; *the_min gets -min (>= 0).
-float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, float rmin,
+                       float rdelta, int nstep, bool use_mad) {
   float min = x[0], max = x[0];
   float sum_w = weights[0];
   float sum_x = sum_w * x[0];
@@ -199,39 +199,78 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
     *the_min = -min;
     return scale;
   }
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * fl(is) + fl(nmax)) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+  // Trials are independent except through `min`, which a winning trial replaces (ggml: later
+  // trials then use the new min). So the remaining trials' sums and errors run side by side in
+  // 4-lane vectors (each lane with ggml's order of operations and roundings) and are compared in
+  // ggml's order; after a win the trials after it are computed again with the new min.
+  constexpr int kMaxTrials = 32;
+  const int trials = std::min(nstep + 1, kMaxTrials);
+  const Vec4i lo = Vec4i{}, hi = Vec4i{} + nmax;
+  for (int first = 0; first < trials;) {
+    const int count = trials - first;
+    const int vecs = (count + 3) / 4;
+    alignas(16) float iscales[kMaxTrials] = {};
+    for (int t = 0; t < count; ++t) iscales[t] = (rmin + rdelta * fl(first + t) + fl(nmax)) / (max - min);
+    Vec4f vscale[kMaxTrials / 4], vl[kMaxTrials / 4], vl2[kMaxTrials / 4], vxl[kMaxTrials / 4];
+    for (int v = 0; v < vecs; ++v) {
+      std::memcpy(&vscale[v], iscales + 4 * v, sizeof(Vec4f));
+      vl[v] = vl2[v] = vxl[v] = Vec4f{};
+    }
     for (int i = 0; i < n; ++i) {
-      int l = nearest_int(iscale * (x[i] - min));
-      l = std::max(0, std::min(nmax, l));
-      Laux[i] = static_cast<uint8_t>(l);
       const float w = weights[i];
-      sum_l += w * fl(l);
-      sum_l2 += w * fl(l) * fl(l);
-      sum_xl += w * fl(l) * x[i];
-    }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
-      }
-      float cur_error = 0;
-      for (int i = 0; i < n; ++i) {
-        float diff = this_scale * fl(Laux[i]) + this_min - x[i];
-        diff = use_mad ? std::fabs(diff) : diff * diff;
-        cur_error += weights[i] * diff;
-      }
-      if (cur_error < best_error) {
-        for (int i = 0; i < n; ++i) L[i] = Laux[i];
-        best_error = cur_error;
-        scale = this_scale;
-        min = this_min;
+      const float xm = x[i] - min;
+      for (int v = 0; v < vecs; ++v) {
+        const Vec4f l = clamp_nearest(vscale[v] * xm, lo, hi);
+        const Vec4f wl = w * l;
+        vl[v] += wl;
+        vl2[v] += wl * l;
+        vxl[v] += wl * x[i];
       }
     }
+    Vec4f vD[kMaxTrials / 4], vs[kMaxTrials / 4], vm[kMaxTrials / 4], verr[kMaxTrials / 4];
+    for (int v = 0; v < vecs; ++v) {
+      vD[v] = sum_w * vl2[v] - vl[v] * vl[v];
+      const Vec4f scale_ls = (sum_w * vxl[v] - sum_x * vl[v]) / vD[v];
+      const Vec4f min_ls = (vl2[v] * sum_x - vl[v] * vxl[v]) / vD[v];
+      const Vec4f scale_0 = vxl[v] / vl2[v];  // the fit with the min pinned to 0
+      const auto positive = min_ls > 0.0f;
+      vs[v] = positive ? scale_0 : scale_ls;
+      vm[v] = positive ? Vec4f{} : min_ls;
+      verr[v] = Vec4f{};
+    }
+    for (int i = 0; i < n; ++i) {
+      const float w = weights[i];
+      const float xm = x[i] - min;
+      for (int v = 0; v < vecs; ++v) {
+        const Vec4f l = clamp_nearest(vscale[v] * xm, lo, hi);
+        Vec4f diff = vs[v] * l + vm[v] - x[i];
+        if (use_mad) {
+          Vec4i bits;
+          std::memcpy(&bits, &diff, sizeof bits);
+          bits &= 0x7FFFFFFF;
+          std::memcpy(&diff, &bits, sizeof diff);
+        } else {
+          diff = diff * diff;
+        }
+        verr[v] += w * diff;
+      }
+    }
+    int winner = -1;
+    for (int t = 0; t < count; ++t) {
+      if (vD[t / 4][t % 4] > 0 && verr[t / 4][t % 4] < best_error) {
+        winner = t;
+        break;
+      }
+    }
+    if (winner < 0) break;
+    for (int i = 0; i < n; ++i) {  // the winner's levels, with the min it was computed with
+      const int l = nearest_int(iscales[winner] * (x[i] - min));
+      L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+    }
+    best_error = verr[winner / 4][winner % 4];
+    scale = vs[winner / 4][winner % 4];
+    min = vm[winner / 4][winner % 4];
+    first += winner + 1;
   }
   *the_min = -min;
   return scale;
@@ -250,7 +289,6 @@ inline void pack_2bit(const uint8_t* L, uint8_t* qs) {
 // Fills y's d, dmin, scales and returns the final 0..nmax levels in L.
 template <typename Block>
 void quantize_scales_mins_k4(const float* x, Block* y, uint8_t* L, int nmax, float rmin, int nstep) {
-  uint8_t Laux[32];
   float weights[32];
   float mins[QK_K / 32];
   float scales[QK_K / 32];
@@ -260,7 +298,7 @@ void quantize_scales_mins_k4(const float* x, Block* y, uint8_t* L, int nmax, flo
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
+    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], rmin, 0.1f, nstep, false);
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -301,7 +339,6 @@ void quantize_scales_mins_k4(const float* x, Block* y, uint8_t* L, int nmax, flo
 void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t n) {
   const int64_t nb = n / QK_K;
   uint8_t L[QK_K];
-  uint8_t Laux[16];
   float weights[16];
   float mins[QK_K / 16];
   float scales[QK_K / 16];
@@ -310,7 +347,7 @@ void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t n) {
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < QK_K / 16; ++j) {
       for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
-      scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
+      scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, true);
       if (scales[j] > max_scale) max_scale = scales[j];
       if (mins[j] > max_min) max_min = mins[j];
     }
