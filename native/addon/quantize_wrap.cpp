@@ -247,6 +247,12 @@ Napi::Value quantize_gguf_js(const Napi::CallbackInfo& info) {
   }
   o.force = opts.Get("force").ToBoolean().Value();
   o.dry_run = opts.Get("dryRun").ToBoolean().Value();
+  Napi::Value assume_free = opts.Get("assumeFreeBytes");
+  if (!assume_free.IsUndefined()) {
+    const double f = assume_free.IsNumber() ? assume_free.As<Napi::Number>().DoubleValue() : -1;
+    if (!(f >= 0 && f <= 9007199254740991.0 && f == std::trunc(f))) return reject("options.assumeFreeBytes must be a whole number");
+    o.assume_free_bytes = static_cast<uint64_t>(f);
+  }
   std::unique_ptr<ConvertPlan> plan;
   Napi::Value convert = opts.Get("convert");
   if (!convert.IsUndefined()) {

@@ -74,12 +74,15 @@ bool same_file(const std::string& a, const std::string& b) {
   return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-Status check_disk(const std::string& output, uint64_t needed) {
+Status check_disk(const std::string& output, uint64_t needed, uint64_t assume_free_bytes) {
   const size_t slash = output.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : output.substr(0, slash);
-  struct statvfs st;
-  if (::statvfs(dir.c_str(), &st) != 0) return Status::ok_status();  // unknown: the write itself will tell
-  const uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
+  uint64_t free_bytes = assume_free_bytes;
+  if (free_bytes == 0) {
+    struct statvfs st;
+    if (::statvfs(dir.c_str(), &st) != 0) return Status::ok_status();  // unknown: the write itself will tell
+    free_bytes = static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
+  }
   if (free_bytes < needed + kDiskMargin) {
     auto mib = [](uint64_t b) { return std::to_string((b + (1u << 20) - 1) >> 20) + " MiB"; };
     return Status(StatusCode::disk_full, gguf_printable(output) + ": not enough disk space: the output needs " + mib(needed) +
@@ -390,7 +393,7 @@ Status quantize_gguf(const QuantizeOptions& o, QuantizeSummary* summary) {
   summary->threads = threads;
   if (o.dry_run) return Status::ok_status();
 
-  PETREL_RETURN_IF_ERROR(check_disk(o.output, summary->output_file_bytes));
+  PETREL_RETURN_IF_ERROR(check_disk(o.output, summary->output_file_bytes, o.assume_free_bytes));
   AtomicFile file;
   PETREL_RETURN_IF_ERROR(file.open(o.output, summary->output_file_bytes));
   PETREL_RETURN_IF_ERROR(file.write(header.data(), header.size()));

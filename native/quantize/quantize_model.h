@@ -38,6 +38,7 @@ struct QuantizeOptions {
   unsigned threads = 0;  // 0: all hardware threads
   bool force = false;    // replace an existing output file
   bool dry_run = false;  // plan only: choose the types and sizes, write nothing
+  uint64_t assume_free_bytes = 0;  // > 0: the output filesystem's free space (tests of the disk check)
   std::function<void(const QuantizeProgress&)> progress;  // called on the calling thread
   const std::atomic<bool>* cancel = nullptr;               // checked between batches
 };

@@ -19,6 +19,8 @@ export interface NativeQuantizeOptions {
   force?: boolean;
   /** Plan only: choose types and sizes, write nothing. */
   dryRun?: boolean;
+  /** Tests of the disk-space check: the output filesystem's free bytes (instead of statvfs). */
+  assumeFreeBytes?: number;
   /** Read this checkpoint instead of the input GGUF (the input argument is then ignored). */
   convert?: NativeConvertPlan;
 }

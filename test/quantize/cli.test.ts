@@ -5,6 +5,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quantizeGguf } from '../../src/quantize/index.js';
+import { quantizeAddon } from '../../src/quantize/native.js';
 import { formatDuration, progressText } from '../../src/quantize/progress.js';
 import { synthesize } from '../../src/synth/index.js';
 import { runPetrel } from '../support/cli.js';
@@ -22,6 +23,16 @@ beforeAll(async () => {
 const leftovers = () => readdirSync(tmp.dir).filter((f) => f.includes('.tmp-'));
 
 describe('petrel quantize (CLI)', () => {
+  it('refuses before writing when the disk is too small, and leaves an existing output alone', async () => {
+    const out = path.join(tmp.dir, 'no-room.gguf');
+    writeFileSync(out, 'keep me');
+    await expect(
+      quantizeAddon().quantizeGguf(src, out, { type: 'q4_k_m', force: true, assumeFreeBytes: 4096 }),
+    ).rejects.toMatchObject({ code: 'ERR_DISK_FULL', message: expect.stringMatching(/not enough disk space: the output needs .* free/) });
+    expect(readFileSync(out, 'utf8')).toBe('keep me');
+    expect(leftovers()).toEqual([]);
+  });
+
   it('writes the model and prints a summary', () => {
     const out = path.join(tmp.dir, 'q4.gguf');
     const r = runPetrel(['quantize', src, out, 'Q4_K_M', '--threads', '2']);

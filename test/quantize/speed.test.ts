@@ -10,7 +10,7 @@ import { makeTempDir } from '../synth/helpers.js';
 import { llamaQuantizeFile } from './llamaTools.js';
 
 const RUN = process.env.PETREL_QUANTIZE_SPEED === '1';
-const FTYPES: Record<string, number> = { q8_0: 7, q4_0: 2, q4_k_m: 15, q6_k: 18, iq4_xs: 30 };
+const FTYPES: Record<string, number> = { q8_0: 7, q4_0: 2, q2_k: 10, q3_k_m: 12, q4_k_m: 15, q5_k_m: 17, q6_k: 18, iq4_nl: 25, iq4_xs: 30 };
 
 describe.skipIf(!RUN)('quantize speed vs llama.cpp', () => {
   const tmp = makeTempDir('petrel-quantize-speed-');
