@@ -10,7 +10,15 @@ import { quantizeGguf } from '../../src/quantize/index.js';
 import { quantizeAddon } from '../../src/quantize/native.js';
 import { synthesize } from '../../src/synth/index.js';
 import { makeTempDir } from '../synth/helpers.js';
-import { ggmlQuantizeChunk, llamaQuantizeFile } from './llamaTools.js';
+import { ggmlBaseLibrary, loadGgmlRef } from '../support/ggmlRef.js';
+import { llamaQuantize } from '../support/llamaQuantize.js';
+
+/** node-llama-cpp's libggml-base (these tests need it). */
+function ggml() {
+  const lib = ggmlBaseLibrary();
+  if (!('path' in lib)) throw new Error(lib.skip);
+  return loadGgmlRef(lib.path);
+}
 
 const tmp = makeTempDir('petrel-imatrix-');
 afterAll(() => tmp.cleanup());
@@ -27,21 +35,19 @@ function rng(seed: number): () => number {
 const T = { Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14, IQ4_NL: 20, IQ4_XS: 23 };
 
 describe('imatrix-weighted rows equal ggml_quantize_chunk with the same imatrix', () => {
-  const types = loadNative().typeTable();
   for (const [name, id] of Object.entries(T)) {
     it(name, () => {
-      const info = types.find((t) => t.id === id)!;
       const nPerRow = 512;
       const r = rng(id);
       const src = Float32Array.from({ length: nPerRow * 5 }, (_, i) => (r() - 0.5) * (i % 97 === 0 ? 8 : 1));
       src.fill(0, nPerRow * 4, nPerRow * 4 + 64); // an all-zero stretch
       const imatrix = Float32Array.from({ length: nPerRow }, () => r() * r() * 4);
       const ours = quantizeAddon().quantizeRows(id, src, nPerRow, imatrix);
-      const theirs = ggmlQuantizeChunk(id, info.typeSize, info.blockSize, src, nPerRow, imatrix);
+      const theirs = ggml().quantizeChunk(id, src, src.length / nPerRow, nPerRow, imatrix);
       expect(Buffer.from(ours).equals(Buffer.from(theirs))).toBe(true);
       // and without one, the plain reference quantizer
       const plain = quantizeAddon().quantizeRows(id, src, nPerRow);
-      expect(Buffer.from(plain).equals(Buffer.from(ggmlQuantizeChunk(id, info.typeSize, info.blockSize, src, nPerRow)))).toBe(true);
+      expect(Buffer.from(plain).equals(Buffer.from(ggml().quantizeChunk(id, src, src.length / nPerRow, nPerRow)))).toBe(true);
     });
   }
 });
@@ -150,7 +156,7 @@ describe('quantizing a model with an imatrix', () => {
       const theirs = path.join(tmp.dir, `${type}-llama-imatrix.gguf`);
       const summary = await quantizeGguf({ input: src, output: fromGguf, type, imatrix: ggufImatrix, threads: 2 });
       await quantizeGguf({ input: src, output: fromDat, type, imatrix: legacyImatrix, threads: 2 });
-      llamaQuantizeFile(src, theirs, ftype, { imatrix: values });
+      llamaQuantize(src, theirs, ftype, { allowRequantize: true, imatrix: values });
       expect(summary.imatrixEntries).toBe(values.size);
       expect(summary.tensors.some((t) => t.withImatrix)).toBe(true);
       const [a, b, c] = [tensorBytes(fromGguf), tensorBytes(fromDat), tensorBytes(theirs)];

@@ -11,7 +11,7 @@ import { loadNative, type NativeGguf } from '../../src/engine/native.js';
 import { quantizeGguf } from '../../src/quantize/index.js';
 import { synthesize } from '../../src/synth/index.js';
 import { makeTempDir } from '../synth/helpers.js';
-import { llamaQuantizeFile } from './llamaTools.js';
+import { llamaQuantize } from '../support/llamaQuantize.js';
 
 /** petrel's type names and llama.cpp's llama_ftype numbers. */
 const FTYPES: Record<string, number> = {
@@ -50,7 +50,7 @@ async function both(src: string, type: string, tag: string): Promise<{ ours: str
   const ours = path.join(tmp.dir, `${tag}-${type}-petrel.gguf`);
   const theirs = path.join(tmp.dir, `${tag}-${type}-llama.gguf`);
   await quantizeGguf({ input: src, output: ours, type, threads: 2 });
-  llamaQuantizeFile(src, theirs, FTYPES[type]!);
+  llamaQuantize(src, theirs, FTYPES[type]!, { allowRequantize: true });
   return { ours, theirs };
 }
 

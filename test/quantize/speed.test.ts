@@ -7,7 +7,7 @@ import { afterAll, describe, it } from 'vitest';
 import { quantizeGguf } from '../../src/quantize/index.js';
 import { synthesize } from '../../src/synth/index.js';
 import { makeTempDir } from '../synth/helpers.js';
-import { llamaQuantizeFile } from './llamaTools.js';
+import { llamaQuantize } from '../support/llamaQuantize.js';
 
 const RUN = process.env.PETREL_QUANTIZE_SPEED === '1';
 const FTYPES: Record<string, number> = { q8_0: 7, q4_0: 2, q2_k: 10, q3_k_m: 12, q4_k_m: 15, q5_k_m: 17, q6_k: 18, iq4_nl: 25, iq4_xs: 30 };
@@ -29,7 +29,7 @@ describe.skipIf(!RUN)('quantize speed vs llama.cpp', () => {
       const ours = path.join(tmp.dir, `${type}-petrel.gguf`);
       const theirs = path.join(tmp.dir, `${type}-llama.gguf`);
       let t = performance.now();
-      llamaQuantizeFile(src, theirs, FTYPES[type]!, { threads });
+      llamaQuantize(src, theirs, FTYPES[type]!, { threads, allowRequantize: true });
       const llama = (performance.now() - t) / 1000;
       t = performance.now();
       await quantizeGguf({ input: src, output: ours, type, threads, force: true });

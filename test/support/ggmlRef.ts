@@ -36,8 +36,8 @@ export interface GgmlRef {
   traits(id: number): GgmlTraits;
   /** ggml's to_float for the type (Q8_K: dequantize_row_q8_K). */
   dequantize(id: number, data: Uint8Array, n: number): Float32Array;
-  /** ggml_quantize_chunk(type, src, dst, 0, nrows, nPerRow, imatrix = NULL). */
-  quantizeChunk(id: number, src: Float32Array, nrows: number, nPerRow: number): Uint8Array;
+  /** ggml_quantize_chunk(type, src, dst, 0, nrows, nPerRow, imatrix); no imatrix: NULL. */
+  quantizeChunk(id: number, src: Float32Array, nrows: number, nPerRow: number, imatrix?: Float32Array): Uint8Array;
   /** quantize_row_q8_K_ref (Q8_K is not in ggml_quantize_chunk); dst starts zeroed. */
   quantizeRowQ8K(src: Float32Array): Uint8Array;
 }
@@ -98,10 +98,10 @@ export function loadGgmlRef(file: string): GgmlRef {
       koffi.call(fn, ToFloat, data, out, n);
       return out;
     },
-    quantizeChunk(id, src, nrows, nPerRow) {
+    quantizeChunk(id, src, nrows, nPerRow, imatrix) {
       const t = traits(id);
       const dst = new Uint8Array((nrows * nPerRow * t.typeSize) / t.blockSize);
-      const written = Number(quantizeChunk(id, src, dst, 0, nrows, nPerRow, null));
+      const written = Number(quantizeChunk(id, src, dst, 0, nrows, nPerRow, imatrix ?? null));
       if (written !== dst.length) throw new Error(`ggml_quantize_chunk wrote ${written} bytes, expected ${dst.length}`);
       return dst;
     },

@@ -1,5 +1,6 @@
 // llama.cpp's own quantizer (llama_model_quantize from the libllama that node-llama-cpp ships),
-// called through koffi, so tests can check that GGUFs written by llama.cpp's tools read in petrel.
+// called through koffi, so tests can check that GGUFs written by llama.cpp's tools read in petrel
+// and compare petrel's quantizer with it (requantizing, importance matrices).
 // The struct layout is llama_model_quantize_params from include/llama.h of the llama.cpp release
 // node-llama-cpp was built from (node_modules/node-llama-cpp/llama/llama.cpp.info.json: v0.5.0).
 import { existsSync, readdirSync } from 'node:fs';
@@ -26,6 +27,12 @@ const QuantizeParams = koffi.struct('llama_model_quantize_params', {
   tt_overrides: 'void *',
   prune_layers: 'void *',
   max_buf_size: 'size_t',
+});
+
+const ImatrixData = koffi.struct('llama_model_imatrix_data', {
+  name: 'const char *',
+  data: 'const float *',
+  size: 'size_t',
 });
 
 interface LlamaQuantizeApi {
@@ -66,10 +73,30 @@ function loadApi(): LlamaQuantizeApi {
   return api;
 }
 
+export interface LlamaQuantizeOptions {
+  /** Default 2. */
+  threads?: number;
+  /** Quantize tensors that already are (llama-quantize --allow-requantize). */
+  allowRequantize?: boolean;
+  /** tensor name -> importance values (ne0 * n_expert), as llama-quantize passes them. */
+  imatrix?: Map<string, Float32Array>;
+}
+
 /** Runs llama.cpp's quantizer on `input`; throws when it reports failure. */
-export function llamaQuantize(input: string, output: string, ftype: number, nthread = 2): void {
+export function llamaQuantize(input: string, output: string, ftype: number, options: LlamaQuantizeOptions = {}): void {
   const { defaultParams, quantize } = loadApi();
-  const params = { ...defaultParams(), ftype, nthread };
+  const params: Record<string, unknown> = {
+    ...defaultParams(),
+    ftype,
+    nthread: options.threads ?? 2,
+    allow_requantize: options.allowRequantize ?? false,
+  };
+  if (options.imatrix) {
+    const entries = [...options.imatrix].map(([name, data]) => ({ name, data, size: data.length }));
+    entries.push({ name: null as unknown as string, data: null as unknown as Float32Array, size: 0 });
+    // koffi marshals the array (strings and float arrays included) for the duration of the call.
+    params.imatrix = koffi.as(entries, koffi.pointer(ImatrixData));
+  }
   const rc = quantize(input, output, params);
   if (rc !== 0) throw new Error(`llama_model_quantize(${input} -> ${output}, ftype ${ftype}) returned ${rc}`);
 }
