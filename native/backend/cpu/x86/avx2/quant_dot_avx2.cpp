@@ -45,36 +45,24 @@ static inline __m256i dot_i8_signed(__m256i w, __m256i a) {
 
 // ---- 32-element formats against Q8_0 -----------------------------------------------------------
 
-template <int N>
-static void dot_q8_0_n(const BlockQ8_0* x, const BlockQ8_0* y, int64_t nb, float* out) {
-  __m256 acc[N];
-  for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    const __m256i w = load256(x[ib].qs);
-    const float dx = half(x[ib].d);
-    for (int j = 0; j < N; ++j) {
-      const BlockQ8_0& b = y[j * nb + ib];
-      const __m256 d = _mm256_set1_ps(dx * half(b.d));
-      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_signed(w, load256(b.qs))), d, acc[j]);
-    }
-  }
-  for (int j = 0; j < N; ++j) out[j] = hsum_ps(acc[j]);
-}
+// The weights of one 32-element block as signed bytes.
+static inline __m256i unpack_q8_0(const BlockQ8_0& b) { return load256(b.qs); }
 
 // Q4_0 nibbles -> signed bytes q - 8 (low nibbles are elements 0-15, high nibbles 16-31).
-static inline __m256i unpack_q4_0(const uint8_t* qs) {
-  const __m128i packed = load128(qs);
+static inline __m256i unpack_q4_0(const BlockQ4_0& b) {
+  const __m128i packed = load128(b.qs);
   const __m128i m4 = _mm_set1_epi8(0x0F);
   const __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), m4), _mm_and_si128(packed, m4));
   return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
 }
 
-template <int N>
-static void dot_q4_0_n(const BlockQ4_0* x, const BlockQ8_0* y, int64_t nb, float* out) {
+// A 32-element format (weights unpacked to signed bytes by Unpack, fp16 scale d) against Q8_0.
+template <int N, typename Block, __m256i (*Unpack)(const Block&)>
+static void dot_32_n(const Block* x, const BlockQ8_0* y, int64_t nb, float* out) {
   __m256 acc[N];
   for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < nb; ++ib) {
-    const __m256i w = unpack_q4_0(x[ib].qs);
+    const __m256i w = Unpack(x[ib]);
     const float dx = half(x[ib].d);
     for (int j = 0; j < N; ++j) {
       const BlockQ8_0& b = y[j * nb + ib];
@@ -237,8 +225,8 @@ static void dispatch_n(const void* w, const void* a, int64_t n, int n_act, float
   }
 }
 
-template <int N> struct Q4_0Kernel { static void run(const BlockQ4_0* x, const BlockQ8_0* y, int64_t nb, float* o) { dot_q4_0_n<N>(x, y, nb, o); } };
-template <int N> struct Q8_0Kernel { static void run(const BlockQ8_0* x, const BlockQ8_0* y, int64_t nb, float* o) { dot_q8_0_n<N>(x, y, nb, o); } };
+template <int N> struct Q4_0Kernel { static void run(const BlockQ4_0* x, const BlockQ8_0* y, int64_t nb, float* o) { dot_32_n<N, BlockQ4_0, unpack_q4_0>(x, y, nb, o); } };
+template <int N> struct Q8_0Kernel { static void run(const BlockQ8_0* x, const BlockQ8_0* y, int64_t nb, float* o) { dot_32_n<N, BlockQ8_0, unpack_q8_0>(x, y, nb, o); } };
 template <int N> struct Q4_KKernel { static void run(const BlockQ4_K* x, const BlockQ8_K* y, int64_t nb, float* o) { dot_q45_K_n<N, false>(x, y, nb, o); } };
 template <int N> struct Q5_KKernel { static void run(const BlockQ5_K* x, const BlockQ8_K* y, int64_t nb, float* o) { dot_q45_K_n<N, true>(x, y, nb, o); } };
 template <int N> struct Q6_KKernel { static void run(const BlockQ6_K* x, const BlockQ8_K* y, int64_t nb, float* o) { dot_q6_K_n<N>(x, y, nb, o); } };
