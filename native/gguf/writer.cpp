@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "gguf/gguf_encode.h"
 #include "gguf/gguf_format.h"
 #include "gguf/reader.h"
 #include "quant/convert.h"
@@ -31,21 +32,6 @@ constexpr uint64_t kMaxPieceElements = 1ull << 20;
 constexpr uint64_t kDirectChunk = 16ull << 20;
 
 Status invalid(const std::string& what) { return Status(StatusCode::invalid_argument, what); }
-
-uint64_t pad_to(uint64_t n, uint64_t align) { return (align - n % align) % align; }
-
-void put_u32(std::vector<uint8_t>* o, uint32_t v) {
-  const uint8_t* p = reinterpret_cast<const uint8_t*>(&v);
-  o->insert(o->end(), p, p + 4);
-}
-void put_u64(std::vector<uint8_t>* o, uint64_t v) {
-  const uint8_t* p = reinterpret_cast<const uint8_t*>(&v);
-  o->insert(o->end(), p, p + 8);
-}
-void put_string(std::vector<uint8_t>* o, const std::string& s) {
-  put_u64(o, s.size());
-  o->insert(o->end(), s.begin(), s.end());
-}
 
 // Structural checks a GgufValue built in memory may fail (bool bits, nesting, item types).
 Status check_value(const GgufValue& v, const std::string& what, int depth) {
@@ -66,30 +52,6 @@ Status check_value(const GgufValue& v, const std::string& what, int depth) {
     }
   }
   return Status();
-}
-
-void put_array_body(std::vector<uint8_t>* o, const GgufValue& v) {
-  put_u32(o, static_cast<uint32_t>(v.item_type()));
-  put_u64(o, v.size());
-  if (v.item_type() == GgufType::STRING) {
-    for (const std::string& s : v.string_items()) put_string(o, s);
-  } else if (v.item_type() == GgufType::ARRAY) {
-    for (const GgufValue& item : v.array_items()) put_array_body(o, item);
-  } else {
-    o->insert(o->end(), v.raw_items().begin(), v.raw_items().end());
-  }
-}
-
-void put_value(std::vector<uint8_t>* o, const GgufValue& v) {
-  if (v.is_string()) {
-    put_string(o, *v.as_string());
-  } else if (v.is_array()) {
-    put_array_body(o, v);
-  } else {
-    const uint64_t bits = v.bits();
-    const uint8_t* p = reinterpret_cast<const uint8_t*>(&bits);
-    o->insert(o->end(), p, p + gguf_type_size(v.type()));
-  }
 }
 
 // ---- temporary-file bookkeeping ----
@@ -241,7 +203,7 @@ Status GgufWriter::validate() {
     if (t.kind != TensorSourceKind::raw && !is_f32 && !can_quantize(type->type)) {
       return Status(StatusCode::unsupported, what + ": petrel cannot quantize to " + type->name);
     }
-    const uint64_t padded = bytes + pad_to(bytes, alignment_);
+    const uint64_t padded = bytes + gguf_pad_to(bytes, alignment_);
     if (padded < bytes || data_size > UINT64_MAX - padded) return invalid(what + " makes the file too large");
     offsets_[i] = data_size;
     sizes_[i] = bytes;
@@ -250,7 +212,7 @@ Status GgufWriter::validate() {
 
   std::vector<uint8_t> header;
   PETREL_RETURN_IF_ERROR(encode_header(&header));
-  header_size_ = header.size() + pad_to(header.size(), alignment_);
+  header_size_ = header.size() + gguf_pad_to(header.size(), alignment_);
   total_size_ = header_size_ + data_size;
   return Status();
 }
@@ -259,26 +221,18 @@ Status GgufWriter::encode_header(std::vector<uint8_t>* o) const {
   const bool add_alignment_key = alignment_ != kGgufDefaultAlignment &&
                                  std::none_of(kvs_.begin(), kvs_.end(), [](const GgufKv& kv) { return kv.key == kGgufKeyAlignment; });
   o->insert(o->end(), kGgufMagic, kGgufMagic + 4);
-  put_u32(o, kGgufWriteVersion);
-  put_u64(o, tensors_.size());
-  put_u64(o, kvs_.size() + (add_alignment_key ? 1 : 0));
+  gguf_put_u32(o, kGgufWriteVersion);
+  gguf_put_u64(o, tensors_.size());
+  gguf_put_u64(o, kvs_.size() + (add_alignment_key ? 1 : 0));
   if (add_alignment_key) {
-    put_string(o, kGgufKeyAlignment);
-    put_u32(o, static_cast<uint32_t>(GgufType::UINT32));
-    put_u32(o, alignment_);
+    gguf_put_string(o, kGgufKeyAlignment);
+    gguf_put_u32(o, static_cast<uint32_t>(GgufType::UINT32));
+    gguf_put_u32(o, alignment_);
   }
-  for (const GgufKv& kv : kvs_) {
-    put_string(o, kv.key);
-    put_u32(o, static_cast<uint32_t>(kv.value.type()));
-    put_value(o, kv.value);
-  }
+  for (const GgufKv& kv : kvs_) gguf_put_kv(o, kv.key, kv.value);
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const GgufWriteTensor& t = tensors_[i];
-    put_string(o, t.name);
-    put_u32(o, static_cast<uint32_t>(t.shape.size()));
-    for (int64_t d : t.shape) put_u64(o, static_cast<uint64_t>(d));
-    put_u32(o, t.type_id);
-    put_u64(o, offsets_[i]);
+    gguf_put_tensor_info(o, t.name, t.shape, t.type_id, offsets_[i]);
   }
   return Status();
 }
@@ -392,7 +346,7 @@ Status GgufWriter::write_to(Sink& sink) {
   if (options_.progress) options_.progress(written, total_size_);
   for (size_t i = 0; i < tensors_.size(); ++i) {
     PETREL_RETURN_IF_ERROR(write_tensor_data(sink, i, &written));
-    const uint64_t pad = pad_to(sizes_[i], alignment_);
+    const uint64_t pad = gguf_pad_to(sizes_[i], alignment_);
     PETREL_RETURN_IF_ERROR(write_zeros(sink, pad));
     written += pad;
   }

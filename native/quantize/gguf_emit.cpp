@@ -1,4 +1,5 @@
-// gguf_emit.h: header encoding and the temporary-file + rename output.
+// gguf_emit.h: the header of the quantizer's output (encoded by gguf/gguf_encode.h) and the
+// temporary-file + rename output.
 #include "quantize/gguf_emit.h"
 
 #include <fcntl.h>
@@ -7,76 +8,29 @@
 #include <cerrno>
 #include <cstring>
 
+#include "gguf/gguf_encode.h"
 #include "gguf/gguf_format.h"
 #include "gguf/reader.h"
 
 namespace petrel {
-namespace {
-
-void put_u32(std::vector<uint8_t>* o, uint32_t v) {
-  const uint8_t* p = reinterpret_cast<const uint8_t*>(&v);
-  o->insert(o->end(), p, p + 4);
-}
-void put_u64(std::vector<uint8_t>* o, uint64_t v) {
-  const uint8_t* p = reinterpret_cast<const uint8_t*>(&v);
-  o->insert(o->end(), p, p + 8);
-}
-void put_string(std::vector<uint8_t>* o, const std::string& s) {
-  put_u64(o, s.size());
-  o->insert(o->end(), s.begin(), s.end());
-}
-void put_array_body(std::vector<uint8_t>* o, const GgufValue& v) {
-  put_u32(o, static_cast<uint32_t>(v.item_type()));
-  put_u64(o, v.size());
-  if (v.item_type() == GgufType::STRING) {
-    for (const std::string& s : v.string_items()) put_string(o, s);
-  } else if (v.item_type() == GgufType::ARRAY) {
-    for (const GgufValue& item : v.array_items()) put_array_body(o, item);
-  } else {
-    o->insert(o->end(), v.raw_items().begin(), v.raw_items().end());
-  }
-}
-void put_value(std::vector<uint8_t>* o, const GgufValue& v) {
-  if (v.is_string()) {
-    put_string(o, *v.as_string());
-  } else if (v.is_array()) {
-    put_array_body(o, v);
-  } else {
-    const uint64_t bits = v.bits();
-    const uint8_t* p = reinterpret_cast<const uint8_t*>(&bits);
-    o->insert(o->end(), p, p + gguf_type_size(v.type()));
-  }
-}
-uint64_t pad_to(uint64_t n, uint64_t align) { return (align - n % align) % align; }
-
-}  // namespace
-
 Status encode_gguf_header(const std::vector<GgufKv>& kvs, const std::vector<EmitTensor>& tensors, uint32_t alignment,
                           std::vector<uint8_t>* o, std::vector<uint64_t>* offsets, uint64_t* data_size) {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
     return Status(StatusCode::invalid_argument, "alignment " + std::to_string(alignment) + " is not a power of two");
   }
   o->assign(kGgufMagic, kGgufMagic + 4);
-  put_u32(o, kGgufWriteVersion);
-  put_u64(o, tensors.size());
-  put_u64(o, kvs.size());
-  for (const GgufKv& kv : kvs) {
-    put_string(o, kv.key);
-    put_u32(o, static_cast<uint32_t>(kv.value.type()));
-    put_value(o, kv.value);
-  }
+  gguf_put_u32(o, kGgufWriteVersion);
+  gguf_put_u64(o, tensors.size());
+  gguf_put_u64(o, kvs.size());
+  for (const GgufKv& kv : kvs) gguf_put_kv(o, kv.key, kv.value);
   offsets->clear();
   uint64_t off = 0;
   for (const EmitTensor& t : tensors) {
-    put_string(o, t.name);
-    put_u32(o, static_cast<uint32_t>(t.shape.size()));
-    for (int64_t d : t.shape) put_u64(o, static_cast<uint64_t>(d));
-    put_u32(o, t.type_id);
-    put_u64(o, off);
+    gguf_put_tensor_info(o, t.name, t.shape, t.type_id, off);
     offsets->push_back(off);
-    off += t.size + pad_to(t.size, alignment);
+    off += t.size + gguf_pad_to(t.size, alignment);
   }
-  o->resize(o->size() + pad_to(o->size(), alignment), 0);
+  o->resize(o->size() + gguf_pad_to(o->size(), alignment), 0);
   *data_size = off;
   return Status::ok_status();
 }
