@@ -9,20 +9,13 @@
 
 #include "quant/fp16.h"
 #include "quant/ref/ref.h"
+#include "quant/ref/quantize_common.h"
 #include "quant/ref/weighted.h"
 
 namespace petrel::ref {
 namespace {
 
-constexpr float kGroupMaxEps = 1e-15f;
 constexpr int kNtry = 7;  // what quantize_iq4_nl / quantize_iq4_xs pass
-
-inline int nearest_int(float v) {
-  const float biased = v + 12582912.0f;
-  int32_t i;
-  std::memcpy(&i, &biased, sizeof i);
-  return (i & 0x007FFFFF) - 0x00400000;
-}
 
 // Index of the code point nearest to x by bisection (ggml's best_index_int8; ties go up).
 inline int best_index_int8(const int8_t* val, float x) {

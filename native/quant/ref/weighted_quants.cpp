@@ -10,22 +10,12 @@
 #include <cstring>
 
 #include "quant/fp16.h"
+#include "quant/ref/quantize_common.h"
 #include "quant/ref/ref.h"
 #include "quant/ref/weighted.h"
 
 namespace petrel::ref {
 namespace {
-
-constexpr float kGroupMaxEps = 1e-15f;
-
-inline int nearest_int(float v) {
-  const float biased = v + 12582912.0f;
-  int32_t i;
-  std::memcpy(&i, &biased, sizeof i);
-  return (i & 0x007FFFFF) - 0x00400000;
-}
-
-inline float fl(int v) { return static_cast<float>(v); }
 
 // ggml's make_qx_quants with rmse_type 1 and weights qw: symmetric levels in [-nmax, nmax-1],
 // refined over 18 trial scales. L gets l + nmax.
@@ -284,14 +274,6 @@ void weighted_scales_mins_k4(const float* x, const float* qw, Block* y, uint8_t*
   }
 }
 
-inline void pack_2bit(const uint8_t* L, uint8_t* qs) {
-  for (int j = 0; j < QK_K; j += 128) {
-    for (int l = 0; l < 32; ++l) {
-      qs[j / 4 + l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
-    }
-  }
-}
-
 }  // namespace
 
 // ---- legacy 32-value blocks ----
@@ -514,35 +496,7 @@ void quantize_row_q6_K_w(const float* x, BlockQ6_K* y, int64_t n_per_row, const 
       x += QK_K;
       continue;
     }
-    const float iscale = -128.f / max_scale;
-    y[i].d = fp32_to_fp16(1 / iscale);
-    for (int ib = 0; ib < QK_K / 16; ++ib) {
-      y[i].scales[ib] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib])));
-    }
-    for (int j = 0; j < QK_K / 16; ++j) {
-      const float d = fp16_to_fp32(y[i].d) * fl(y[i].scales[j]);
-      if (d == 0.0f) continue;
-      for (int ii = 0; ii < 16; ++ii) {
-        const int l = nearest_int(x[16 * j + ii] / d);
-        L[16 * j + ii] = static_cast<int8_t>(std::max(-32, std::min(31, l)) + 32);
-      }
-    }
-    uint8_t* ql = y[i].ql;
-    uint8_t* qh = y[i].qh;
-    for (int j = 0; j < QK_K; j += 128) {
-      for (int l = 0; l < 32; ++l) {
-        const uint8_t q1 = L[j + l + 0] & 0xF;
-        const uint8_t q2 = L[j + l + 32] & 0xF;
-        const uint8_t q3 = L[j + l + 64] & 0xF;
-        const uint8_t q4 = L[j + l + 96] & 0xF;
-        ql[l + 0] = static_cast<uint8_t>(q1 | (q3 << 4));
-        ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
-        qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) |
-                                     ((L[j + l + 96] >> 4) << 6));
-      }
-      ql += 64;
-      qh += 32;
-    }
+    finish_q6_K(x, scales, max_scale, L, &y[i]);
     x += QK_K;
   }
 }
