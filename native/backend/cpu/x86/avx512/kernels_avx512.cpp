@@ -15,12 +15,6 @@
 #include <immintrin.h>
 
 #include "backend/cpu/kernels.h"
-#include "backend/cpu/x86/avx2/quantize_avx2.h"
-#include "backend/cpu/x86/avx2/q4_K_x8_avx2.h"
-#include "backend/cpu/x86/avx2/gate_mul_avx2.h"
-#include "backend/cpu/x86/avx2/gemm_avx2.h"
-#include "backend/cpu/x86/avx2/quant_dot_avx2.h"
-#include "quant/ref/ref.h"
 
 namespace petrel::cpu {
 namespace {
@@ -75,32 +69,27 @@ static float dot_f32(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
-const CpuKernels kAvx512 = {
-    "avx512",
-    dequantize_row_f16,
-    dequantize_row_bf16,
-    dequantize_row_q8_0,
-    dot_f32,
-    avx2::gemm_nt_f32,
-    avx2::gemm_nt_f32_f16,
-    avx2::gemm_f32_f16,
-    avx2::exp_shift_sum_f32,
-    avx2::gate_mul_f32,
-    avx2::gemm_f32,
-    ref::quantize_row_q8_0,
-    avx2::quantize_row_q8_K,
-    // No AVX-512 versions yet (none could be measured on a CPU that has it): the AVX2 ones.
-    avx2::dot_q4_0,
-    avx2::dot_q8_0,
-    avx2::dot_q4_K,
-    avx2::dot_q5_K,
-    avx2::dot_q6_K,
-    avx2::dot_q4_K_x8,
-};
+// The AVX2 table with the kernels above in place of theirs; the others have no AVX-512 version
+// yet (none could be measured on a CPU that has it) and run as AVX2 (every AVX-512 CPU dispatch
+// accepts also has AVX2). Built on first use, never at static initialisation: this file is
+// compiled for AVX-512, so even copying the table may use instructions older CPUs lack, and only
+// dispatch.cpp, after checking the CPU, asks for it.
+CpuKernels make_avx512_table() {
+  CpuKernels k = cpu_kernels_avx2();
+  k.name = "avx512";
+  k.dequantize_row_f16 = dequantize_row_f16;
+  k.dequantize_row_bf16 = dequantize_row_bf16;
+  k.dequantize_row_q8_0 = dequantize_row_q8_0;
+  k.dot_f32 = dot_f32;
+  return k;
+}
 
 }  // namespace
 
-const CpuKernels& cpu_kernels_avx512() { return kAvx512; }
+const CpuKernels& cpu_kernels_avx512() {
+  static const CpuKernels table = make_avx512_table();
+  return table;
+}
 
 }  // namespace petrel::cpu
 
