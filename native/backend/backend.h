@@ -85,10 +85,11 @@ class Backend {
 
   // Causal GQA attention of n_tokens new queries at positions [pos0, pos0 + n_tokens) over a KV
   // cache holding positions [0, pos0 + n_tokens) (the new keys/values already appended).
-  // q: [n_tokens][n_head][head_dim]; k_cache/v_cache: [n_pos][n_head_kv][head_dim] of kv_type
-  // (F16 or F32); out: [n_tokens][n_head][head_dim].
+  // q: [n_tokens][n_head][head_dim]; k_cache/v_cache: [n_head_kv][kv_capacity][head_dim] of kv_type
+  // (F16 or F32), head-major so that each KV head's keys are one contiguous stream (decode at depth
+  // is bound by reading them); out: [n_tokens][n_head][head_dim].
   virtual void attention(const AttentionShape& shape, const float* q, const void* k_cache, const void* v_cache,
-                         GgmlType kv_type, int64_t pos0, int64_t n_tokens, float* out) = 0;
+                         GgmlType kv_type, int64_t kv_capacity, int64_t pos0, int64_t n_tokens, float* out) = 0;
 
   // y[i] = act(gate[i]) * x[i] over n values (x null: act(gate[i])); y may alias gate or x.
   // The gates between operations: SwiGLU, the DeltaNet output gate, attention's sigmoid gate.

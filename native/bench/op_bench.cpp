@@ -5,6 +5,7 @@
 //   petrel_op_bench matmul <type> <cols> <rows> <n_tokens> [seconds]
 //   petrel_op_bench delta_net <n_tokens> [seconds]     (Qwen3.5-0.8B head shapes)
 //   petrel_op_bench dot <type> <cols> <n_act>          (the integer dot kernel alone, in L1)
+//   petrel_op_bench attention <pos0> <n_tokens> [seconds]  (Qwen3.5-0.8B heads, F16 KV caches of 6 layers)
 //
 // Prints one line: the op, its shape, time per call and the rate (GMAC/s or tokens/s).
 #include <cstdio>
@@ -17,15 +18,10 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops/cpu_backend.h"
 #include "quant/convert.h"
+#include "quant/fp16.h"
 #include "quant/ggml_type.h"
 
 namespace {
-
-double thread_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 std::vector<float> random_floats(size_t n, uint64_t seed) {
   std::vector<float> v(n);
@@ -39,17 +35,30 @@ std::vector<float> random_floats(size_t n, uint64_t seed) {
   return v;
 }
 
+// PETREL_OP_BENCH_THREADS=N: an N-thread backend timed by the wall clock instead (for the
+// scaling of memory-bound ops; only meaningful on an idle machine).
+int bench_threads() {
+  const char* v = std::getenv("PETREL_OP_BENCH_THREADS");
+  return v != nullptr && std::atoi(v) > 1 ? std::atoi(v) : 1;
+}
+
+double bench_seconds() {
+  timespec ts{};
+  clock_gettime(bench_threads() > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 // Runs fn until `seconds` of thread CPU time have passed (after one warm-up call); seconds per call.
 template <typename F>
 double time_calls(double seconds, F&& fn) {
   fn();
   int calls = 0;
-  const double t0 = thread_seconds();
+  const double t0 = bench_seconds();
   double t = t0;
   while (t - t0 < seconds || calls < 3) {
     fn();
     ++calls;
-    t = thread_seconds();
+    t = bench_seconds();
   }
   return (t - t0) / calls;
 }
@@ -83,11 +92,11 @@ int bench_matmul(int argc, char** argv) {
   w.row_bytes = row_bytes;
   const std::vector<float> x = random_floats(static_cast<size_t>(n_tokens * cols), 2);
   std::vector<float> y(static_cast<size_t>(n_tokens * rows));
-  auto backend = petrel::make_cpu_backend(1);
+  auto backend = petrel::make_cpu_backend(bench_threads());
   const double per_call = time_calls(seconds, [&] { backend->matmul(w, x.data(), n_tokens, y.data()); });
   const double macs = static_cast<double>(cols) * rows * n_tokens;
-  std::printf("matmul %s %lldx%lld t=%lld: %.3f ms, %.2f GMAC/s (1 thread)\n", info->name, (long long)cols,
-              (long long)rows, (long long)n_tokens, per_call * 1e3, macs / per_call * 1e-9);
+  std::printf("matmul %s %lldx%lld t=%lld: %.3f ms, %.2f GMAC/s (%d thread(s))\n", info->name, (long long)cols,
+              (long long)rows, (long long)n_tokens, per_call * 1e3, macs / per_call * 1e-9, bench_threads());
   return 0;
 }
 
@@ -156,12 +165,49 @@ int bench_delta_net(int argc, char** argv) {
   const auto v = random_floats(q.size(), 5);
   std::vector<float> g(static_cast<size_t>(n_tokens * 16), -0.1f), beta(g.size(), 0.5f);
   std::vector<float> state(16 * 128 * 128, 0.0f), out(q.size());
-  auto backend = petrel::make_cpu_backend(1);
+  auto backend = petrel::make_cpu_backend(bench_threads());
   const double per_call = time_calls(seconds, [&] {
     backend->delta_net(shape, q.data(), k.data(), v.data(), g.data(), beta.data(), state.data(), n_tokens, out.data());
   });
-  std::printf("delta_net 16x128x128 t=%lld: %.3f ms, %.1f tokens/s (1 thread)\n", (long long)n_tokens, per_call * 1e3,
-              n_tokens / per_call);
+  std::printf("delta_net 16x128x128 t=%lld: %.3f ms, %.1f tokens/s (%d thread(s))\n", (long long)n_tokens, per_call * 1e3,
+              n_tokens / per_call, bench_threads());
+  return 0;
+}
+
+// n_tokens queries after pos0 cached positions, 8 query heads over 2 KV heads of 256 (Qwen3.5-0.8B).
+int bench_attention(int argc, char** argv) {
+  if (argc < 4) return 2;
+  const int64_t pos0 = std::atoll(argv[2]), n_tokens = std::atoll(argv[3]);
+  const double seconds = argc > 4 ? std::atof(argv[4]) : 1.0;
+  const petrel::AttentionShape shape{8, 2, 256, 1.0f / 16.0f};
+  const int64_t n_pos = pos0 + n_tokens, kv_row = 2 * 256;
+  const auto q = random_floats(static_cast<size_t>(n_tokens * 8 * 256), 6);
+  // Six caches used in turn, as the six attention layers of a decode step: together they are far
+  // larger than the L3, so the cache is read from memory as in a real model.
+  constexpr int kLayers = 6;
+  std::vector<std::vector<uint16_t>> k(kLayers), v(kLayers);
+  const auto kf = random_floats(static_cast<size_t>(n_pos * kv_row), 7), vf = random_floats(kf.size(), 8);
+  for (int l = 0; l < kLayers; ++l) {
+    k[l].resize(kf.size());
+    v[l].resize(vf.size());
+    for (size_t i = 0; i < kf.size(); ++i) {
+      k[l][i] = petrel::fp32_to_fp16(kf[i]);
+      v[l][i] = petrel::fp32_to_fp16(vf[i]);
+    }
+  }
+  std::vector<float> out(q.size());
+  auto backend = petrel::make_cpu_backend(bench_threads());
+  int layer = 0;
+  const double per_call = time_calls(seconds, [&] {
+    backend->attention(shape, q.data(), k[layer].data(), v[layer].data(), petrel::GgmlType::F16, n_pos, pos0, n_tokens,
+                       out.data());
+    layer = (layer + 1) % kLayers;
+  });
+  // Multiply-adds actually needed (causal): QK^T and PV, each n_head * hd per visible position.
+  const double macs = 2.0 * 8 * 256 * (static_cast<double>(n_tokens) * pos0 + n_tokens * (n_tokens + 1) / 2.0);
+  std::printf("attention 8/2x256 f16 pos0=%lld t=%lld: %.3f ms, %.2f GMAC/s, %.2f GB/s of KV (%d thread(s))\n",
+              (long long)pos0, (long long)n_tokens, per_call * 1e3, macs / per_call * 1e-9,
+              2.0 * n_pos * kv_row * 2 / per_call * 1e-9, bench_threads());
   return 0;
 }
 
@@ -173,11 +219,13 @@ int main(int argc, char** argv) {
   if (op == "matmul") rc = bench_matmul(argc, argv);
   if (op == "delta_net") rc = bench_delta_net(argc, argv);
   if (op == "dot") rc = bench_dot(argc, argv);
+  if (op == "attention") rc = bench_attention(argc, argv);
   if (rc == 2) {
     std::fprintf(stderr,
                  "usage: petrel_op_bench matmul <type> <cols> <rows> <n_tokens> [seconds]\n"
                  "       petrel_op_bench delta_net <n_tokens> [seconds]\n"
-                 "       petrel_op_bench dot <q4_0|q8_0|q4_K|q5_K|q6_K> <cols> <n_act>\n");
+                 "       petrel_op_bench dot <q4_0|q8_0|q4_K|q5_K|q6_K> <cols> <n_act>\n"
+                 "       petrel_op_bench attention <pos0> <n_tokens> [seconds]\n");
   }
   return rc;
 }

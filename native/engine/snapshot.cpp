@@ -7,7 +7,8 @@
 //   body     u64 rng[4]; i32 history[history length]; f32 logits[n_vocab] (if included);
 //            per layer: u8 kind (1 = DeltaNet: f32 conv, f32 ssm; 0 = attention: u8 KV type (ggml
 //            type id: 1 = F16, 0 = F32), then K and V of positions [0, position) only, so a
-//            snapshot grows with the sequence, not the limit)
+//            snapshot grows with the sequence, not the limit; position-major, [position][head]
+//            [head_dim], whatever layout the cache has in memory)
 //   trailer  u64 FNV-1a of everything before it
 //
 // restore() validates the header, the model (shapes, then weights: a model of the same shapes
@@ -93,6 +94,17 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
+// Calls fn(byte offset, bytes) for each (position, KV head) run of layer il's cache, positions
+// [0, n_pos) in the snapshot's order (position-major) over the cache's head-major layout.
+template <class Fn>
+void for_each_kv_row(const qwen35::Hparams& hp, int32_t il, const qwen35::SequenceState& st, int64_t n_pos, Fn&& fn) {
+  const int64_t n_head_kv = hp.n_head_kv[static_cast<size_t>(il)];
+  const size_t row = static_cast<size_t>(qwen35::kv_offset(hp, st.kv_type, 0, 0, 1));
+  for (int64_t pos = 0; pos < n_pos; ++pos) {
+    for (int64_t h = 0; h < n_head_kv; ++h) fn(qwen35::kv_offset(hp, st.kv_type, st.kv_capacity, h, pos), row);
+  }
+}
+
 }  // namespace
 
 Status Session::snapshot(std::vector<uint8_t>* out) const {
@@ -127,9 +139,9 @@ Status Session::snapshot(std::vector<uint8_t>* out) const {
       } else {
         w.pod(static_cast<uint8_t>(0));
         w.pod(static_cast<uint8_t>(s.state.kv_type));
-        const size_t used = static_cast<size_t>(s.state.n_pos * qwen35::kv_bytes_per_token(hp, il, s.state.kv_type));
-        w.bytes(ls.k.data(), used);
-        w.bytes(ls.v.data(), used);
+        for (const std::vector<uint8_t>* cache : {&ls.k, &ls.v}) {
+          for_each_kv_row(hp, il, s.state, s.state.n_pos, [&](int64_t at, size_t n) { w.bytes(cache->data() + at, n); });
+        }
       }
     }
     w.pod(fnv1a(blob.data(), blob.size()));
@@ -229,9 +241,12 @@ Status Session::restore(const uint8_t* data, size_t size, bool* other_model) {
                             ", this session's is " + (next.state.kv_type == GgmlType::F16 ? "f16" : "f32") +
                             " (create the session with the same kvCacheType)");
         }
-        const size_t used = static_cast<size_t>(n_pos * qwen35::kv_bytes_per_token(hp, il, next.state.kv_type));
-        if (!body.bytes(ls.k.data(), used)) return corrupt("truncated layer " + std::to_string(il));
-        if (!body.bytes(ls.v.data(), used)) return corrupt("truncated layer " + std::to_string(il));
+        bool complete = true;
+        for (std::vector<uint8_t>* cache : {&ls.k, &ls.v}) {
+          for_each_kv_row(hp, il, next.state, n_pos,
+                          [&](int64_t at, size_t n) { complete = complete && body.bytes(cache->data() + at, n); });
+        }
+        if (!complete) return corrupt("truncated layer " + std::to_string(il));
       }
     }
     if (body.remaining() != 0) return corrupt("trailing bytes after the last layer");

@@ -57,25 +57,28 @@ void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights
   be.rope_neox(q, n, n_head, hd, hp.n_rot, ctx.positions, hp.rope_freq_base);
   be.rope_neox(k, n, n_head_kv, hd, hp.n_rot, ctx.positions, hp.rope_freq_base);
 
-  // Append this batch's keys and values to the cache (space was reserved by the session).
-  // F16 rows are rounded as ggml rounds them (the reference converter).
-  const uint64_t row_bytes = static_cast<uint64_t>(kv_bytes_per_token(hp, il, ctx.kv_type));
+  // Append this batch's keys and values to the cache (space was reserved by the session), each
+  // head to its own run of positions. F16 values are rounded as ggml rounds them (the reference
+  // converter).
   for (int64_t t = 0; t < n; ++t) {
-    uint8_t* k_dst = st.k.data() + static_cast<uint64_t>(ctx.pos0 + t) * row_bytes;
-    uint8_t* v_dst = st.v.data() + static_cast<uint64_t>(ctx.pos0 + t) * row_bytes;
-    if (ctx.kv_type == GgmlType::F32) {
-      std::memcpy(k_dst, k + t * kv_width, row_bytes);
-      std::memcpy(v_dst, v_new + t * kv_width, row_bytes);
-    } else {
-      quantize_row(GgmlType::F16, k + t * kv_width, k_dst, kv_width);  // cannot fail: F16 takes any width
-      quantize_row(GgmlType::F16, v_new + t * kv_width, v_dst, kv_width);
+    for (int64_t h = 0; h < n_head_kv; ++h) {
+      const int64_t at = kv_offset(hp, ctx.kv_type, ctx.kv_capacity, h, ctx.pos0 + t);
+      const float* k_src = k + t * kv_width + h * hd;
+      const float* v_src = v_new + t * kv_width + h * hd;
+      if (ctx.kv_type == GgmlType::F32) {
+        std::memcpy(st.k.data() + at, k_src, static_cast<size_t>(hd) * sizeof(float));
+        std::memcpy(st.v.data() + at, v_src, static_cast<size_t>(hd) * sizeof(float));
+      } else {
+        quantize_row(GgmlType::F16, k_src, st.k.data() + at, hd);  // cannot fail: F16 takes any width
+        quantize_row(GgmlType::F16, v_src, st.v.data() + at, hd);
+      }
     }
   }
 
   const AttentionShape shape{static_cast<int32_t>(n_head), static_cast<int32_t>(n_head_kv), static_cast<int32_t>(hd),
                              1.0f / std::sqrt(static_cast<float>(hd))};
   float* kqv_out = scratch(s.kqv_out, n * q_width);
-  be.attention(shape, q, st.k.data(), st.v.data(), ctx.kv_type, ctx.pos0, n, kqv_out);  // attn_pregate
+  be.attention(shape, q, st.k.data(), st.v.data(), ctx.kv_type, ctx.kv_capacity, ctx.pos0, n, kqv_out);  // attn_pregate
 
   if (gate) {
     be.gate_mul(GateActivation::sigmoid, gate, kqv_out, n * q_width, kqv_out);  // attn_gated

@@ -19,7 +19,7 @@ void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, Workspa
   float* normed = scratch(ws.normed, n * n_embd);
   float* mixer_out = scratch(ws.mixer_out, n * n_embd);
   float* ffn_out = scratch(ws.ffn_out, n * n_embd);
-  const LayerContext ctx{hp, backend, ws, n, pos0, positions, st->kv_type};
+  const LayerContext ctx{hp, backend, ws, n, pos0, positions, st->kv_type, st->kv_capacity};
 
   backend.get_rows(w.token_embd.view, tokens, n, h);  // inp_embd
   for (int32_t il = 0; il < hp.n_layer; ++il) {

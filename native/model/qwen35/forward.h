@@ -53,6 +53,7 @@ struct LayerContext {
   int64_t pos0;              // position of the first token
   const int32_t* positions;  // [n_tokens]
   GgmlType kv_type;          // what the attention layers' KV caches hold (F16 or F32)
+  int64_t kv_capacity;       // positions each KV cache holds (SequenceState::kv_capacity)
 };
 
 // Mixers: x [n][n_embd] (normed) -> out [n][n_embd].

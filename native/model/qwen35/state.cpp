@@ -23,6 +23,10 @@ int64_t kv_bytes_per_token(const Hparams& hp, int32_t il, GgmlType kv_type) {
   return kv_floats_per_token(hp, il) * (kv_type == GgmlType::F16 ? 2 : 4);
 }
 
+int64_t kv_offset(const Hparams& hp, GgmlType kv_type, int64_t capacity, int64_t h, int64_t pos) {
+  return (h * capacity + pos) * hp.head_dim * (kv_type == GgmlType::F16 ? 2 : 4);
+}
+
 Status make_state(const Hparams& hp, GgmlType kv_type, SequenceState* out) {
   if (kv_type != GgmlType::F16 && kv_type != GgmlType::F32) {
     return Status(StatusCode::invalid_argument, "the KV cache holds f16 or f32");
@@ -57,12 +61,19 @@ Status reserve_kv(const Hparams& hp, SequenceState* st, int64_t n_pos, int64_t m
       grown_k[static_cast<size_t>(il)].resize(bytes);
       grown_v[static_cast<size_t>(il)].resize(bytes);
     }
+    // Each head's run of valid positions moves to its place in the larger buffer.
+    const int64_t head_bytes = st->n_pos * kv_offset(hp, st->kv_type, 0, 0, 1);
     for (int32_t il = 0; il < hp.n_layer; ++il) {
       if (hp.recurrent[static_cast<size_t>(il)]) continue;
       LayerState& ls = st->layers[static_cast<size_t>(il)];
-      const size_t used = static_cast<size_t>(st->n_pos * kv_bytes_per_token(hp, il, st->kv_type));
-      std::copy_n(ls.k.begin(), std::min(used, ls.k.size()), grown_k[static_cast<size_t>(il)].begin());
-      std::copy_n(ls.v.begin(), std::min(used, ls.v.size()), grown_v[static_cast<size_t>(il)].begin());
+      if (st->n_pos > 0) {
+        for (int64_t h = 0; h < hp.n_head_kv[static_cast<size_t>(il)]; ++h) {
+          const int64_t from = kv_offset(hp, st->kv_type, st->kv_capacity, h, 0);
+          const int64_t to = kv_offset(hp, st->kv_type, capacity, h, 0);
+          std::copy_n(ls.k.begin() + from, head_bytes, grown_k[static_cast<size_t>(il)].begin() + to);
+          std::copy_n(ls.v.begin() + from, head_bytes, grown_v[static_cast<size_t>(il)].begin() + to);
+        }
+      }
       ls.k.swap(grown_k[static_cast<size_t>(il)]);
       ls.v.swap(grown_v[static_cast<size_t>(il)]);
     }

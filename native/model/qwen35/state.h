@@ -17,8 +17,8 @@ struct LayerState {
   // Gated DeltaNet layers.
   std::vector<float> conv;  // [d_conv - 1][conv_dim]: the last pre-conv inputs, oldest first
   std::vector<float> ssm;   // [Hv][d_k][d_v]
-  // Attention layers: [capacity][n_head_kv * head_dim] values of SequenceState::kv_type as raw
-  // bytes, positions [0, n_pos) valid.
+  // Attention layers: [n_head_kv][capacity][head_dim] values of SequenceState::kv_type as raw
+  // bytes (head-major: Backend::attention's layout), positions [0, n_pos) valid.
   std::vector<uint8_t> k;
   std::vector<uint8_t> v;
 };
@@ -36,6 +36,9 @@ int64_t ssm_state_floats(const Hparams& hp);
 int64_t kv_floats_per_token(const Hparams& hp, int32_t il);  // K (= V) values for one position
 // Bytes of K (= V) for one position of layer il in a cache of kv_type (F16 or F32).
 int64_t kv_bytes_per_token(const Hparams& hp, int32_t il, GgmlType kv_type);
+// Byte offset of KV head h at position pos in layer il's K (or V) buffer of a cache holding
+// `capacity` positions of kv_type; a head's head_dim values there are contiguous.
+int64_t kv_offset(const Hparams& hp, GgmlType kv_type, int64_t capacity, int64_t h, int64_t pos);
 
 // A fresh state (zeros, position 0, no KV allocated) whose KV cache holds kv_type (F16 or F32;
 // anything else is invalid_argument).

@@ -356,10 +356,11 @@ PETREL_TEST(cpu_rope_neox) {
 void check_attention(int n_head, int n_head_kv, int head_dim, int64_t pos0, int64_t n_tokens, Backend& be, uint64_t seed,
                      float q_amp = 2.0f, GgmlType kv_type = GgmlType::F32) {
   Rng rng(seed);
-  const int64_t n_pos = pos0 + n_tokens;
+  // Head-major caches with room to spare (capacity > positions in use), as a session's are.
+  const int64_t cap = pos0 + n_tokens + 5;
   std::vector<float> q = random_vec(rng, static_cast<size_t>(n_tokens * n_head * head_dim), q_amp);
-  std::vector<float> kc = random_vec(rng, static_cast<size_t>(n_pos * n_head_kv * head_dim), 2.0f);
-  std::vector<float> vc = random_vec(rng, static_cast<size_t>(n_pos * n_head_kv * head_dim));
+  std::vector<float> kc = random_vec(rng, static_cast<size_t>(n_head_kv * cap * head_dim), 2.0f);
+  std::vector<float> vc = random_vec(rng, static_cast<size_t>(n_head_kv * cap * head_dim));
   const AttentionShape shape{n_head, n_head_kv, head_dim, 1.0f / std::sqrt(static_cast<float>(head_dim))};
   std::vector<float> out(q.size());
   if (kv_type == GgmlType::F16) {
@@ -369,9 +370,9 @@ void check_attention(int n_head, int n_head_kv, int head_dim, int64_t pos0, int6
     PETREL_CHECK(quantize_row(GgmlType::F16, vc.data(), v16.data(), static_cast<int64_t>(vc.size())).ok());
     PETREL_CHECK(dequantize_row(GgmlType::F16, k16.data(), kc.data(), static_cast<int64_t>(kc.size())).ok());
     PETREL_CHECK(dequantize_row(GgmlType::F16, v16.data(), vc.data(), static_cast<int64_t>(vc.size())).ok());
-    be.attention(shape, q.data(), k16.data(), v16.data(), GgmlType::F16, pos0, n_tokens, out.data());
+    be.attention(shape, q.data(), k16.data(), v16.data(), GgmlType::F16, cap, pos0, n_tokens, out.data());
   } else {
-    be.attention(shape, q.data(), kc.data(), vc.data(), GgmlType::F32, pos0, n_tokens, out.data());
+    be.attention(shape, q.data(), kc.data(), vc.data(), GgmlType::F32, cap, pos0, n_tokens, out.data());
   }
   std::vector<float> want(q.size());
   const int group = n_head / n_head_kv;
@@ -383,7 +384,7 @@ void check_attention(int n_head, int n_head_kv, int head_dim, int64_t pos0, int6
       double mx = -1e300;
       for (int64_t j = 0; j <= pos0 + t; ++j) {
         double d = 0;
-        for (int c = 0; c < head_dim; ++c) d += static_cast<double>(qh[c]) * kc[(j * n_head_kv + kvh) * head_dim + c];
+        for (int c = 0; c < head_dim; ++c) d += static_cast<double>(qh[c]) * kc[(kvh * cap + j) * head_dim + c];
         s[j] = d * shape.scale;
         mx = std::max(mx, s[j]);
       }
@@ -391,7 +392,7 @@ void check_attention(int n_head, int n_head_kv, int head_dim, int64_t pos0, int6
       for (auto& e : s) sum += (e = std::exp(e - mx));
       for (int c = 0; c < head_dim; ++c) {
         double acc = 0;
-        for (int64_t j = 0; j <= pos0 + t; ++j) acc += s[j] * vc[(j * n_head_kv + kvh) * head_dim + c];
+        for (int64_t j = 0; j <= pos0 + t; ++j) acc += s[j] * vc[(kvh * cap + j) * head_dim + c];
         want[(t * n_head + h) * head_dim + c] = static_cast<float>(acc / sum);
       }
     }
@@ -423,8 +424,8 @@ PETREL_TEST(cpu_attention) {
     std::vector<float> q = random_vec(rng, 3 * 4 * 32), kc = random_vec(rng, 203 * 2 * 32), vc = random_vec(rng, 203 * 2 * 32);
     const AttentionShape shape{4, 2, 32, 0.2f};
     std::vector<float> out(q.size()), in_place = q;
-    be->attention(shape, q.data(), kc.data(), vc.data(), GgmlType::F32, pos0, 3, out.data());
-    be->attention(shape, in_place.data(), kc.data(), vc.data(), GgmlType::F32, pos0, 3, in_place.data());
+    be->attention(shape, q.data(), kc.data(), vc.data(), GgmlType::F32, 203, pos0, 3, out.data());
+    be->attention(shape, in_place.data(), kc.data(), vc.data(), GgmlType::F32, 203, pos0, 3, in_place.data());
     PETREL_CHECK(bit_equal(out, in_place));
   }
 }
@@ -621,7 +622,7 @@ PETREL_TEST(cpu_ops_identical_for_1_2_3_threads) {
     r.push_back(rx);
     const AttentionShape as{4, 2, 64, 0.125f};
     std::vector<float> kc = random_vec(rng, 20 * 2 * 64), vc = random_vec(rng, 20 * 2 * 64), ao(5 * 4 * 64);
-    be->attention(as, x.data(), kc.data(), vc.data(), GgmlType::F32, 15, 5, ao.data());
+    be->attention(as, x.data(), kc.data(), vc.data(), GgmlType::F32, 20, 15, 5, ao.data());
     r.push_back(ao);
     std::vector<float> cw = random_vec(rng, 300 * 4), cs(3 * 300, 0.0f), cy(9 * 300);
     be->conv1d_silu(x.data(), cw.data(), cs.data(), 9, 300, 4, cy.data());

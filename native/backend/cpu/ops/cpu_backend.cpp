@@ -52,9 +52,9 @@ class CpuBackend final : public Backend {
     op_rope_neox(ctx_, x, n_tokens, n_heads, head_dim, n_rot, positions, freq_base);
   }
   void attention(const AttentionShape& shape, const float* q, const void* k_cache, const void* v_cache, GgmlType kv_type,
-                 int64_t pos0, int64_t n_tokens, float* out) override {
+                 int64_t kv_capacity, int64_t pos0, int64_t n_tokens, float* out) override {
     std::lock_guard<std::mutex> lock(mu_);
-    op_attention(ctx_, shape, q, k_cache, v_cache, kv_type, pos0, n_tokens, out);
+    op_attention(ctx_, shape, q, k_cache, v_cache, kv_type, kv_capacity, pos0, n_tokens, out);
   }
   void gate_mul(GateActivation act, const float* gate, const float* x, int64_t n, float* y) override {
     std::lock_guard<std::mutex> lock(mu_);

@@ -76,7 +76,8 @@ void op_rms_norm(OpContext& ctx, const float* x, const float* w, int64_t n, int6
 void op_rope_neox(OpContext& ctx, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                   const int32_t* positions, float freq_base);
 void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, const void* k_cache,
-                  const void* v_cache, GgmlType kv_type, int64_t pos0, int64_t n_tokens, float* out);
+                  const void* v_cache, GgmlType kv_type, int64_t kv_capacity, int64_t pos0, int64_t n_tokens,
+                  float* out);
 void op_gate_mul(OpContext& ctx, GateActivation act, const float* gate, const float* x, int64_t n, float* y);
 void op_conv1d_silu(OpContext& ctx, const float* x, const float* weights, float* state, int64_t n_tokens,
                     int64_t channels, int64_t kernel, float* y);

@@ -28,12 +28,15 @@ static inline void store_tile(float* c, __m256 v, __m256 alpha, float beta) {
 }
 
 // Rows [i0, i0 + R) of C, columns [j, j + 16).
+constexpr int64_t kAheadRows = 64;
+
 template <int R, typename TB>
 static void tile16(int64_t k, const float* a, int64_t lda, const TB* b, int64_t ldb, float* c, int64_t ldc,
                    __m256 alpha, float beta) {
   __m256 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (int64_t p = 0; p < k; ++p) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + (p + kAheadRows) * ldb), _MM_HINT_T2);
     const __m256 b0 = load8(b + p * ldb);
     const __m256 b1 = load8(b + p * ldb + 8);
     for (int r = 0; r < R; ++r) {
@@ -84,27 +87,44 @@ static inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// Lane i of the result is the sum of v[i]'s eight lanes (three rounds of pairwise adds).
+static inline __m256 hsum8(const __m256 v[8]) {
+  const __m256 h01 = _mm256_hadd_ps(v[0], v[1]), h23 = _mm256_hadd_ps(v[2], v[3]);
+  const __m256 h45 = _mm256_hadd_ps(v[4], v[5]), h67 = _mm256_hadd_ps(v[6], v[7]);
+  const __m256 g0 = _mm256_hadd_ps(h01, h23), g1 = _mm256_hadd_ps(h45, h67);  // per 128-bit half: sums of v0..v3 / v4..v7
+  return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
+}
+
 // C[i][j] for R rows of A against C columns (rows of B): R x C dot products of length k, each in
-// 8 lanes (k % 8 tail in scalar), every loaded vector used C (or R) times.
+// 8 lanes (k % 8 tail in scalar), every loaded vector used C (or R) times. The accumulators are
+// reduced eight at a time (hsum8), not one by one.
 template <int R, int C, typename TB>
 static void nt_tile(int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb, float* c,
                     int64_t ldc) {
-  __m256 acc[R][C];
-  for (int r = 0; r < R; ++r) {
-    for (int q = 0; q < C; ++q) acc[r][q] = _mm256_setzero_ps();
+  constexpr int kAcc = (R * C + 7) / 8 * 8;
+  // B rows stream from memory in attention decode: fetch the rows kAheadRows on (past n too,
+  // which is the next block of the same cache) while these are multiplied.
+  for (int q = 0; q < C; ++q) {
+    const char* ahead = reinterpret_cast<const char*>(b + (q + kAheadRows) * ldb);
+    for (int64_t off = 0; off < k * static_cast<int64_t>(sizeof(TB)); off += 64) _mm_prefetch(ahead + off, _MM_HINT_T2);
   }
+  __m256 acc[kAcc];
+  for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_setzero_ps();
   int64_t p = 0;
   for (; p + 8 <= k; p += 8) {
     __m256 bv[C];
     for (int q = 0; q < C; ++q) bv[q] = load8(b + q * ldb + p);
     for (int r = 0; r < R; ++r) {
-      const __m256 av = _mm256_loadu_ps(a + r * lda + p);
-      for (int q = 0; q < C; ++q) acc[r][q] = _mm256_fmadd_ps(av, bv[q], acc[r][q]);
+      __m256 av = _mm256_loadu_ps(a + r * lda + p);
+      if (C > 1) __asm__("" : "+x"(av));  // one load per row: the compiler would fold it into each FMA
+      for (int q = 0; q < C; ++q) acc[r * C + q] = _mm256_fmadd_ps(av, bv[q], acc[r * C + q]);
     }
   }
+  alignas(32) float sums[kAcc];
+  for (int i = 0; i < kAcc; i += 8) _mm256_store_ps(sums + i, hsum8(acc + i));
   for (int r = 0; r < R; ++r) {
     for (int q = 0; q < C; ++q) {
-      float sum = hsum(acc[r][q]);
+      float sum = sums[r * C + q];
       for (int64_t t = p; t < k; ++t) sum += a[r * lda + t] * to_f32(b[q * ldb + t]);
       c[r * ldc + q] = alpha * sum;
     }
