@@ -147,13 +147,53 @@ export interface RetryPolicy {
   onRetry?: (err: unknown, delayMs: number, attempt: number) => void;
 }
 
-/** Network errors and 408/429/5xx are retried; anything else (401, 404, a bad hash) is not. */
+/** Network errors and 408/429/5xx are retried; anything else (401, 404, a bad hash, a host name that does not exist) is not. */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof HttpStatusError) return err.retryable;
   if (err instanceof UserError) return false;
   const e = err as { name?: string; code?: string };
   if (e?.name === 'AbortError' && !(err as { stall?: boolean }).stall) return false;
+  // The name server said the host does not exist: minutes of retries would not change that (offline, a typo
+  // in HF_ENDPOINT). A lookup that failed for now is EAI_AGAIN, which is retried.
+  if (e?.code === 'ENOTFOUND') return false;
   return true;
+}
+
+/** What the failures of the network itself mean, for the one-line message after the retries are spent. */
+const NETWORK_FAILURES: Record<string, string> = {
+  ENOTFOUND: 'no such host (check the network connection, or HF_ENDPOINT)',
+  EAI_AGAIN: 'the host name could not be looked up (DNS); check the network connection',
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'the connection was reset',
+  EPIPE: 'the connection was closed',
+  ETIMEDOUT: 'the connection timed out',
+  ENETUNREACH: 'the network is unreachable',
+  EHOSTUNREACH: 'the host is unreachable',
+  UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'the server did not answer in time',
+  UND_ERR_BODY_TIMEOUT: 'the transfer stalled',
+  UND_ERR_SOCKET: 'the connection was closed',
+  ERR_SHORT_BODY: 'the connection closed before the end of the file',
+};
+
+/**
+ * A failure of the network (DNS, refused or reset connections, timeouts, TLS) as a UserError naming the
+ * host: it is the user's to act on, not a bug to print a stack for. Anything else is returned unchanged.
+ */
+export function networkError(err: unknown, url?: string): unknown {
+  if (err instanceof UserError || err instanceof HttpStatusError) return err;
+  const e = err as { code?: string; hostname?: string; message?: string; cause?: { code?: string } };
+  const code = e?.code ?? e?.cause?.code;
+  if (!code) return err;
+  let host = e.hostname;
+  try {
+    host ??= url ? new URL(url).host : undefined;
+  } catch {
+    // not a URL: leave the host out
+  }
+  const where = host ? `cannot reach ${host}` : 'network error';
+  const what = NETWORK_FAILURES[code] ?? (/CERT|SSL|TLS/.test(code) ? `TLS failed: ${e.message ?? code}` : undefined);
+  return what ? new UserError(`${where}: ${what} (${code})`, 'ERR_USER_NETWORK', { cause: err }) : err;
 }
 
 /** The delay before attempt n (1-based): Retry-After when the server sent one (capped), else 2^n backoff with jitter. */

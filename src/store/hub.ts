@@ -1,7 +1,7 @@
 // The Hugging Face hub API petrel uses: model info (commit + files), the recursive tree (sizes + LFS sha256),
 // and resolve URLs. Errors are turned into messages that say what to do (token, name, network).
 import { UserError } from '../errors.js';
-import { HttpStatusError, httpJson, redact, withRetries, type RequestOptions } from './http.js';
+import { HttpStatusError, httpJson, networkError, redact, withRetries, type RequestOptions } from './http.js';
 import type { StoreConfig } from './config.js';
 
 export interface HubFile {
@@ -92,7 +92,7 @@ export class HubClient {
         onRetry: (err, delay) => this.onRetry?.(`${describeError(err)}; retrying`, delay),
       });
     } catch (err) {
-      throw hubError(err, repo, !!this.config.token);
+      throw hubError(networkError(err, url), repo, !!this.config.token);
     }
   }
 }

@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 import { storeConfig, type StoreConfig } from './config.js';
 import { downloadFile } from './download.js';
 import { diskMargin, estimateMemory, freeDiskBytes, machineMemory } from './fit.js';
+import { networkError } from './http.js';
 import { HubClient, hubError, type HubFile } from './hub.js';
 import { acquireLock } from './lock.js';
 import { blobLinkTarget, repoPaths } from './paths.js';
@@ -164,7 +165,7 @@ async function fetchBlob(
         },
       },
     ).catch((e: unknown) => {
-      throw mapError(e);
+      throw mapError(networkError(e, job.url));
     });
     reporter.emit({ event: 'done', file: job.label, size: result.size, sha256: result.sha256, seconds: (Date.now() - started) / 1000, cached: false });
   } finally {
@@ -198,7 +199,7 @@ async function checkDisk(dir: string, bytes: number, reporter: Reporter): Promis
 
 async function checkMemory(url: string, hub: HubClient, files: HubFile[], options: PullOptions): Promise<void> {
   const header = await fetchGgufHeader(url, hub.requestOptions()).catch((e: unknown) => {
-    throw hubError(e, url, false);
+    throw hubError(networkError(e, url), url, false);
   });
   const fileBytes = files.reduce((s, f) => s + Math.max(0, f.size), 0);
   const est = estimateMemory(header, fileBytes, options.context, files.length === 1);

@@ -1,5 +1,7 @@
 // End to end: the real CLI (`petrel pull/list/show/rm`) against the hub stand-in, with the HF cache in a temp dir.
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -239,6 +241,23 @@ describe('petrel pull', () => {
     expect(missing.stderr).toMatch(/owner\/Nope-GGUF: not found on the hub/);
     const noQuant = await petrel(['pull', 'hf:owner/Split-GGUF:IQ1_S'], env);
     expect(noQuant.stderr).toMatch(/has no IQ1_S file; available: Q4_K_M, Q8_0/);
+  });
+
+  it('a server that cannot be reached is one line naming the host (after the retries), not a stack', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const env = freshEnv({ HF_ENDPOINT: `http://127.0.0.1:${closed}`, PETREL_RETRIES: '2' });
+    const r = await petrel(['pull', 'hf:owner/Tiny-GGUF'], env);
+    expect(r.status).toBe(1);
+    // Retry notices, then one line that names the host; no stack.
+    expect(r.stderr).toMatch(/ECONNREFUSED.*; retrying\n/);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(`petrel: cannot reach 127.0.0.1:${closed}: connection refused (ECONNREFUSED)`);
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(existsSync(hub(env))).toBe(false);
   });
 });
 

@@ -6,6 +6,8 @@ import { blobLinkTarget } from '../../src/store/paths.js';
 import { parseModelRef } from '../../src/store/reference.js';
 import { SegmentTable } from '../../src/store/segments.js';
 import { quantOf, selectQuantFiles } from '../../src/store/selectFiles.js';
+import { UserError } from '../../src/errors.js';
+import { isRetryable, networkError } from '../../src/store/http.js';
 import { makeGguf } from './fixtures.js';
 
 describe('references', () => {
@@ -69,5 +71,28 @@ describe('GGUF header', () => {
     // 4 layers, every 2nd attention: 2 layers x 4096 x 2 kv heads x (16+16) x 2 bytes
     expect(est.kvCache).toBe(2 * 4096 * 2 * 32 * 2);
     expect(est.recurrentState).toBeGreaterThan(0);
+  });
+});
+
+describe('network failures', () => {
+  it('a host that does not exist is not retried; a failed lookup for now is', () => {
+    expect(isRetryable(Object.assign(new Error('getaddrinfo ENOTFOUND huggingface.co'), { code: 'ENOTFOUND' }))).toBe(false);
+    expect(isRetryable(Object.assign(new Error('getaddrinfo EAI_AGAIN huggingface.co'), { code: 'EAI_AGAIN' }))).toBe(true);
+    expect(isRetryable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(true);
+  });
+
+  it('become one line naming the host; other errors pass through unchanged', () => {
+    const dns = Object.assign(new Error('getaddrinfo ENOTFOUND huggingface.co'), { code: 'ENOTFOUND', hostname: 'huggingface.co' });
+    const mapped = networkError(dns, 'https://huggingface.co/api/models/a/b');
+    expect(mapped).toBeInstanceOf(UserError);
+    expect((mapped as UserError).message).toBe('cannot reach huggingface.co: no such host (check the network connection, or HF_ENDPOINT) (ENOTFOUND)');
+    const reset = networkError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'https://cdn.example/x?sig=secret');
+    expect((reset as UserError).message).toBe('cannot reach cdn.example: the connection was reset (ECONNRESET)');
+    const tls = networkError(Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }), 'https://h.example/');
+    expect(tls).not.toBeInstanceOf(UserError); // an unknown code stays what it was
+    const cert = networkError(Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' }), 'https://h.example/');
+    expect((cert as UserError).message).toBe('cannot reach h.example: TLS failed: certificate has expired (CERT_HAS_EXPIRED)');
+    const bug = new TypeError('x is undefined');
+    expect(networkError(bug, 'https://h.example/')).toBe(bug);
   });
 });
