@@ -79,9 +79,10 @@ struct CpuKernels {
   QuantDotFn dot_q4_K;
   QuantDotFn dot_q5_K;
   QuantDotFn dot_q6_K;
-  // Q4_K rows repacked eight at a time (BlockQ4_Kx8) x n_act (1..kMaxDotActs) Q8_K rows:
-  // out[j * 8 + r] for group row r and activation row j.
-  void (*dot_q4_K_x8)(const BlockQ4_Kx8* w, const BlockQ8_K* a, int64_t n, int n_act, float* out);
+  // n_groups (1 or 2) consecutive groups of Q4_K rows repacked eight at a time (BlockQ4_Kx8, group
+  // gi at w + gi * n / QK_K) x n_act (1..kMaxDotActs) Q8_K rows: out[(j * n_groups + gi) * 8 + r]
+  // for row r of group gi and activation row j (a token's 8 * n_groups results are contiguous).
+  void (*dot_q4_K_x8)(const BlockQ4_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out);
 };
 
 // ---- the variants (each defined in its own folder) ----

@@ -36,14 +36,16 @@ void repack_q4_K_x8(const uint8_t* src, uint64_t row_bytes, int64_t cols, BlockQ
 
 namespace generic {
 
-void dot_q4_K_x8(const BlockQ4_Kx8* w, const BlockQ8_K* a, int64_t n, int n_act, float* out) {
+void dot_q4_K_x8(const BlockQ4_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out) {
   const int64_t nb = n / QK_K;
   for (int j = 0; j < n_act; ++j) {
     const BlockQ8_K* y = a + j * nb;
-    for (int r = 0; r < 8; ++r) {
+    for (int gr = 0; gr < 8 * n_groups; ++gr) {  // row r of group gi
+      const BlockQ4_Kx8* group = w + (gr / 8) * nb;
+      const int r = gr % 8;
       float sum = 0.0f;
       for (int64_t ib = 0; ib < nb; ++ib) {
-        const BlockQ4_Kx8& b = w[ib];
+        const BlockQ4_Kx8& b = group[ib];
         int sumi = 0, summ = 0;
         for (int sub = 0; sub < 8; ++sub) {
           const int c = sub / 2, high = sub % 2;
@@ -60,7 +62,7 @@ void dot_q4_K_x8(const BlockQ4_Kx8* w, const BlockQ8_K* a, int64_t n, int n_act,
         }
         sum += b.d[r] * y[ib].d * static_cast<float>(sumi) - b.dmin[r] * y[ib].d * static_cast<float>(summ);
       }
-      out[j * 8 + r] = sum;
+      out[j * 8 * n_groups + gr] = sum;
     }
   }
 }

@@ -32,8 +32,9 @@ void repack_q4_K_x8(const uint8_t* src, uint64_t row_bytes, int64_t cols, BlockQ
 
 namespace generic {
 
-// out[j * 8 + r] = row r of the 8-row group x activation row j (Q8_K, back to back), n_act <= 4.
-void dot_q4_K_x8(const BlockQ4_Kx8* w, const BlockQ8_K* a, int64_t n, int n_act, float* out);
+// out[(j * n_groups + gi) * 8 + r] = row r of 8-row group gi x activation row j (Q8_K, back to
+// back), n_groups <= 2, n_act <= 4 (CpuKernels::dot_q4_K_x8).
+void dot_q4_K_x8(const BlockQ4_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out);
 
 }  // namespace generic
 }  // namespace petrel::cpu

@@ -9,7 +9,7 @@
 //   the token block, in L2, streams past it, and long prompts spread over threads even for
 //   matrices with few rows. This is the path quantized models take.
 // - Q4_K matrices the backend repacked at load (rows eight at a time, op_repack_weight): the same
-//   integer products, eight rows per kernel call (CpuKernels::dot_q4_K_x8).
+//   integer products, 16 rows per kernel call in prefill, 8 in decode (CpuKernels::dot_q4_K_x8).
 // - Float (every other type): the task dequantizes its rows into the thread's float buffer and
 //   dots every row with every token (cpu_kernels().dot_f32), after rounding the activations
 //   through the same vec_dot type so the numbers still match llama.cpp's.
@@ -166,19 +166,20 @@ void matmul_repacked_q4_K(OpContext& ctx, const WeightView& w, const float* x, i
   const int64_t work = 8 * gb_groups * cols * std::min(n_tokens, kTokensPerBlock);
   const CpuKernels& k = ctx.kernels;
   ctx.pool.parallel_for(n_gb * n_tb, grain_for(ctx.pool, n_gb * n_tb, work), [&](int64_t begin, int64_t end, int) {
-    float out[8 * kMaxDotActs];
+    float out[16 * kMaxDotActs];
     for (int64_t task = begin; task < end; ++task) {
       const int64_t g0 = (task / n_tb) * gb_groups;
       const int64_t g1 = std::min(groups, g0 + gb_groups);
+      const int n_groups = static_cast<int>(g1 - g0);  // the kernel takes up to 2 groups (16 rows) at once
       const int64_t t0 = (task % n_tb) * kTokensPerBlock;
       const int64_t t1 = std::min(n_tokens, t0 + kTokensPerBlock);
       for (int64_t t = t0; t < t1; t += kMaxDotActs) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxDotActs, t1 - t));
         const auto* a = reinterpret_cast<const BlockQ8_K*>(act + static_cast<uint64_t>(t) * act_row_bytes);
-        for (int64_t g = g0; g < g1; ++g) {
-          k.dot_q4_K_x8(reinterpret_cast<const BlockQ4_Kx8*>(w.repacked + static_cast<uint64_t>(g) * group_bytes), a, cols,
-                        n_act, out);
-          for (int j = 0; j < n_act; ++j) std::memcpy(y + (t + j) * rows + 8 * g, out + 8 * j, 8 * sizeof(float));
+        k.dot_q4_K_x8(reinterpret_cast<const BlockQ4_Kx8*>(w.repacked + static_cast<uint64_t>(g0) * group_bytes), n_groups,
+                      a, cols, n_act, out);
+        for (int j = 0; j < n_act; ++j) {
+          std::memcpy(y + (t + j) * rows + 8 * g0, out + 8 * n_groups * j, 8 * n_groups * sizeof(float));
         }
       }
     }

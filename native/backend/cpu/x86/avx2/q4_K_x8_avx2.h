@@ -8,7 +8,7 @@
 #if defined(__x86_64__)
 namespace petrel::cpu::avx2 {
 
-void dot_q4_K_x8(const BlockQ4_Kx8* w, const BlockQ8_K* a, int64_t n, int n_act, float* out);
+void dot_q4_K_x8(const BlockQ4_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out);
 
 }  // namespace petrel::cpu::avx2
 #endif
