@@ -83,9 +83,11 @@ void check_gemm_nt(const cpu::CpuKernels& k, int64_t m, int64_t n, int64_t kk, f
 PETREL_TEST(gemm_nt_f32_all_variants) {
   Rng rng(12);
   for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {
-    for (int64_t m : {1, 3, 4, 9, 64}) {
-      for (int64_t n : {1, 2, 5, 128}) {
-        for (int64_t kk : {1, 7, 8, 64, 256}) check_gemm_nt(*k, m, n, kk, 0.0625f, rng);
+    // m >= 16 takes the transposed-panel path (AVX2): n = 37 has a tail of dot tiles, k = 600 is
+    // past the panel's size.
+    for (int64_t m : {1, 3, 4, 9, 17, 64}) {
+      for (int64_t n : {1, 2, 5, 37, 128}) {
+        for (int64_t kk : {1, 7, 8, 64, 256, 600}) check_gemm_nt(*k, m, n, kk, 0.0625f, rng);
       }
     }
   }
@@ -103,7 +105,7 @@ bool close(const std::vector<float>& a, const std::vector<float>& b) {
 PETREL_TEST(gemm_f16_b_all_variants) {
   Rng rng(13);
   for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {
-    for (int64_t m : {1, 4, 7}) {
+    for (int64_t m : {1, 4, 7, 18}) {
       for (int64_t n : {3, 16, 37}) {
         for (int64_t kk : {5, 64, 256}) {
           const int64_t ld = std::max(n, kk) + 3;
