@@ -57,8 +57,8 @@ __attribute__((always_inline)) static inline void tile16(int64_t k, const float*
 }
 
 template <int R, typename TB>
-static void tile8(int64_t k, const float* a, int64_t lda, const TB* b, int64_t ldb, float* c, int64_t ldc,
-                  __m256 alpha, float beta) {
+__attribute__((always_inline)) static inline void tile8(int64_t k, const float* a, int64_t lda, const TB* b, int64_t ldb,
+                                                        float* c, int64_t ldc, __m256 alpha, float beta) {
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t p = 0; p < k; ++p) {
