@@ -71,6 +71,14 @@ class Backend {
   // y[t] = W x[t]; y is [n_tokens][W.rows()].
   virtual void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) = 0;
 
+  // Mixture-of-experts products as one operation: rows [offsets[i], offsets[i + 1]) of x go
+  // through expert experts[i] of the stacked weight w ({cols, rows, n_expert}), y[r] = W_e x[r];
+  // offsets[0] == 0, y is [offsets[n_groups]][w.rows()]. The same results as one matmul per
+  // group, without a dispatch per expert: the experts of a layer (each with a few prefill tokens,
+  // or one decode token) run in parallel.
+  virtual void matmul_grouped(const WeightView& w, const int32_t* experts, const int64_t* offsets, int64_t n_groups,
+                              const float* x, float* y) = 0;
+
   // out[i] = dequantized row ids[i] of `table` (token embedding lookup).
   virtual void get_rows(const WeightView& table, const int32_t* ids, int64_t n, float* out) = 0;
 

@@ -39,8 +39,12 @@ struct Workspace {
     std::vector<float> router_logits, probs, x_e, gate_up_e, gate_e, up_e, hidden_e, down_e, shexp_out, shexp_gate;
     std::vector<int32_t> selected;   // [n][n_expert_used]
     std::vector<float> weights;      // [n][n_expert_used]
-    std::vector<int32_t> rows_e;     // tokens routed to the current expert
+    // The n * n_expert_used (token, expert) pairs sorted by expert: token and weight of each row of
+    // x_e, and the experts used with their row ranges (Backend::matmul_grouped).
+    std::vector<int32_t> rows_e;
     std::vector<float> weight_e;
+    std::vector<int32_t> experts;
+    std::vector<int64_t> offsets;
   } ffn;
 };
 

@@ -2,7 +2,8 @@
 // norm_w = true, no weight scale): softmax over ALL experts, top-k, renormalise by
 // max(sum, 6.103515625e-5), Σ w_e · down_e(silu(gate_e·x) ⊙ up_e·x). qwen35moe and qwen3next add a
 // shared expert scaled per token by sigmoid(ffn_gate_inp_shexp · x); qwen3moe has none.
-// Tokens are grouped by expert, so each selected expert runs one batched matmul per call.
+// Tokens are grouped by expert and all the selected experts of a layer run as one grouped matmul
+// per projection (Backend::matmul_grouped), in prefill and in decode alike.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -68,50 +69,65 @@ void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float
                 weights + t * k);
   }
 
-  std::fill(out, out + n * n_embd, 0.0f);
-  for (int32_t e = 0; e < n_expert; ++e) {
-    // The tokens routed to expert e, with their weights.
-    s.rows_e.clear();
-    s.weight_e.clear();
+  // Group the (token, expert) pairs by expert, tokens in order within each: counting sort.
+  std::vector<int64_t>& offsets = s.offsets;
+  offsets.assign(static_cast<size_t>(n_expert) + 1, 0);
+  for (int64_t i = 0; i < n * k; ++i) ++offsets[static_cast<size_t>(s.selected[static_cast<size_t>(i)]) + 1];
+  for (int32_t e = 0; e < n_expert; ++e) offsets[static_cast<size_t>(e) + 1] += offsets[static_cast<size_t>(e)];
+  const int64_t n_rows = n * k;
+  s.rows_e.resize(static_cast<size_t>(n_rows));
+  s.weight_e.resize(static_cast<size_t>(n_rows));
+  {
+    std::vector<int64_t> next(offsets.begin(), offsets.end() - 1);
     for (int64_t t = 0; t < n; ++t) {
       for (int32_t i = 0; i < k; ++i) {
-        if (s.selected[static_cast<size_t>(t * k + i)] == e) {
-          s.rows_e.push_back(static_cast<int32_t>(t));
-          s.weight_e.push_back(weights[t * k + i]);
-        }
+        const int64_t at = next[static_cast<size_t>(s.selected[static_cast<size_t>(t * k + i)])]++;
+        s.rows_e[static_cast<size_t>(at)] = static_cast<int32_t>(t);
+        s.weight_e[static_cast<size_t>(at)] = weights[t * k + i];
       }
     }
-    const int64_t m = static_cast<int64_t>(s.rows_e.size());
-    if (m == 0) continue;
-    float* x_e = scratch(s.x_e, m * n_embd);
-    for (int64_t j = 0; j < m; ++j) {
-      std::memcpy(x_e + j * n_embd, x + s.rows_e[static_cast<size_t>(j)] * n_embd,
-                  static_cast<size_t>(n_embd) * sizeof(float));
+  }
+  // Keep only the experts that got tokens.
+  s.experts.clear();
+  int64_t used = 0;
+  for (int32_t e = 0; e < n_expert; ++e) {
+    if (offsets[static_cast<size_t>(e) + 1] == offsets[static_cast<size_t>(e)]) continue;
+    s.experts.push_back(e);
+    offsets[static_cast<size_t>(used)] = offsets[static_cast<size_t>(e)];
+    ++used;
+  }
+  offsets[static_cast<size_t>(used)] = n_rows;
+  const int32_t* experts = s.experts.data();
+
+  float* x_e = scratch(s.x_e, n_rows * n_embd);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    std::memcpy(x_e + r * n_embd, x + s.rows_e[static_cast<size_t>(r)] * n_embd, static_cast<size_t>(n_embd) * sizeof(float));
+  }
+  float* gate_e = scratch(s.gate_e, n_rows * n_ff);
+  float* up_e = scratch(s.up_e, n_rows * n_ff);
+  if (w.ffn_gate_up_exps.present) {
+    // Fused tensor: per expert, rows [0, n_ff) are the gate and [n_ff, 2·n_ff) the up projection.
+    float* gate_up = scratch(s.gate_up_e, n_rows * 2 * n_ff);
+    be.matmul_grouped(w.ffn_gate_up_exps.view, experts, offsets.data(), used, x_e, gate_up);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      std::memcpy(gate_e + r * n_ff, gate_up + r * 2 * n_ff, static_cast<size_t>(n_ff) * sizeof(float));
+      std::memcpy(up_e + r * n_ff, gate_up + r * 2 * n_ff + n_ff, static_cast<size_t>(n_ff) * sizeof(float));
     }
-    float* gate_e = scratch(s.gate_e, m * n_ff);
-    float* up_e = scratch(s.up_e, m * n_ff);
-    if (w.ffn_gate_up_exps.present) {
-      // Fused tensor: per expert, rows [0, n_ff) are the gate and [n_ff, 2·n_ff) the up projection.
-      float* gate_up = scratch(s.gate_up_e, m * 2 * n_ff);
-      be.matmul(w.ffn_gate_up_exps.view.slab(e), x_e, m, gate_up);
-      for (int64_t j = 0; j < m; ++j) {
-        std::memcpy(gate_e + j * n_ff, gate_up + j * 2 * n_ff, static_cast<size_t>(n_ff) * sizeof(float));
-        std::memcpy(up_e + j * n_ff, gate_up + j * 2 * n_ff + n_ff, static_cast<size_t>(n_ff) * sizeof(float));
-      }
-    } else {
-      be.matmul(w.ffn_gate_exps.view.slab(e), x_e, m, gate_e);  // ffn_moe_gate
-      be.matmul(w.ffn_up_exps.view.slab(e), x_e, m, up_e);      // ffn_moe_up
-    }
-    float* hidden = scratch(s.hidden_e, m * n_ff);
-    be.gate_mul(GateActivation::silu, gate_e, up_e, m * n_ff, hidden);
-    float* down = scratch(s.down_e, m * n_embd);
-    be.matmul(w.ffn_down_exps.view.slab(e), hidden, m, down);  // ffn_moe_down
-    for (int64_t j = 0; j < m; ++j) {
-      const float wt = s.weight_e[static_cast<size_t>(j)];
-      float* dst = out + s.rows_e[static_cast<size_t>(j)] * n_embd;
-      const float* src = down + j * n_embd;
-      for (int64_t c = 0; c < n_embd; ++c) dst[c] += wt * src[c];  // ffn_moe_weighted
-    }
+  } else {
+    be.matmul_grouped(w.ffn_gate_exps.view, experts, offsets.data(), used, x_e, gate_e);  // ffn_moe_gate
+    be.matmul_grouped(w.ffn_up_exps.view, experts, offsets.data(), used, x_e, up_e);      // ffn_moe_up
+  }
+  float* hidden_e = scratch(s.hidden_e, n_rows * n_ff);
+  be.gate_mul(GateActivation::silu, gate_e, up_e, n_rows * n_ff, hidden_e);
+  float* down = scratch(s.down_e, n_rows * n_embd);
+  be.matmul_grouped(w.ffn_down_exps.view, experts, offsets.data(), used, hidden_e, down);  // ffn_moe_down
+  // Weighted sum per token, experts in ascending order (the order of the additions is fixed).
+  std::fill(out, out + n * n_embd, 0.0f);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float wt = s.weight_e[static_cast<size_t>(r)];
+    float* dst = out + s.rows_e[static_cast<size_t>(r)] * n_embd;
+    const float* src = down + r * n_embd;
+    for (int64_t c = 0; c < n_embd; ++c) dst[c] += wt * src[c];  // ffn_moe_weighted
   }
 
   if (!hp.has_shared_expert) return;

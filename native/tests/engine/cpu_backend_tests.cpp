@@ -351,6 +351,43 @@ PETREL_TEST(cpu_rope_neox) {
   check_rope(1, 16, 256, 64, 1e7f, 262143, 4);
 }
 
+// ---- grouped (MoE) matmul -----------------------------------------------------------------------
+
+// matmul_grouped gives each group exactly what matmul of that expert's slab gives (bit for bit):
+// integer types in one dispatch, others group by group; empty groups, one-token groups, groups
+// past a token block, any thread count; a bad expert id is NaN, not a wild read.
+PETREL_TEST(cpu_matmul_grouped_equals_matmul_per_expert) {
+  for (int threads : {1, 3}) {
+    auto be = make_cpu_backend(threads);
+    for (GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16}) {
+      const int64_t cols = 256, rows = 40, n_expert = 6;
+      TestWeight w = make_weight(type, cols, rows, 31, n_expert);
+      const std::vector<int32_t> experts = {0, 2, 3, 5};
+      const std::vector<int64_t> offsets = {0, 1, 1, 71, 80};  // sizes 1, 0, 70, 9
+      Rng rng(32);
+      std::vector<float> x = random_vec(rng, static_cast<size_t>(offsets.back() * cols));
+      std::vector<float> y(static_cast<size_t>(offsets.back() * rows), -1.0f);
+      be->matmul_grouped(w.view, experts.data(), offsets.data(), 4, x.data(), y.data());
+      for (size_t g = 0; g < experts.size(); ++g) {
+        const int64_t m = offsets[g + 1] - offsets[g];
+        if (m == 0) continue;
+        std::vector<float> want(static_cast<size_t>(m * rows));
+        be->matmul(w.view.slab(experts[g]), x.data() + offsets[g] * cols, m, want.data());
+        std::vector<float> got(y.begin() + offsets[g] * rows, y.begin() + offsets[g + 1] * rows);
+        if (!bit_equal(got, want)) {
+          test::fail(__FILE__, __LINE__, std::string("matmul_grouped differs for expert ") + std::to_string(experts[g]) +
+                                             " type " + std::to_string(static_cast<int>(type)));
+        }
+      }
+      const std::vector<int32_t> bad = {0, 6};
+      const std::vector<int64_t> bad_offsets = {0, 2, 4};
+      std::vector<float> yb(static_cast<size_t>(4 * rows), 0.0f);
+      be->matmul_grouped(w.view, bad.data(), bad_offsets.data(), 2, x.data(), yb.data());
+      PETREL_CHECK(std::isnan(yb[0]) && std::isnan(yb.back()));
+    }
+  }
+}
+
 // ---- attention ------------------------------------------------------------------------------------
 
 void check_attention(int n_head, int n_head_kv, int head_dim, int64_t pos0, int64_t n_tokens, Backend& be, uint64_t seed,

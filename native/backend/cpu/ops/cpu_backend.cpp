@@ -38,6 +38,11 @@ class CpuBackend final : public Backend {
     std::lock_guard<std::mutex> lock(mu_);
     op_matmul(ctx_, w, x, n_tokens, y);
   }
+  void matmul_grouped(const WeightView& w, const int32_t* experts, const int64_t* offsets, int64_t n_groups,
+                      const float* x, float* y) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    op_matmul_grouped(ctx_, w, experts, offsets, n_groups, x, y);
+  }
   void get_rows(const WeightView& table, const int32_t* ids, int64_t n, float* out) override {
     std::lock_guard<std::mutex> lock(mu_);
     op_get_rows(ctx_, table, ids, n, out);

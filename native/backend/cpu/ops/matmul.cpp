@@ -186,34 +186,52 @@ void matmul_repacked_q4_K(OpContext& ctx, const WeightView& w, const float* x, i
   });
 }
 
+// The integer tasks of one product: (block of weight rows, block of up to kTokensPerBlock tokens).
+struct QuantTasks {
+  int64_t rb_rows, n_rb, n_tb;
+  QuantTasks(int64_t rows, int64_t n_tokens)
+      : rb_rows(quant_rows_per_block(n_tokens)),
+        n_rb((rows + rb_rows - 1) / rb_rows),
+        n_tb((n_tokens + kTokensPerBlock - 1) / kTokensPerBlock) {}
+  int64_t count() const { return n_rb * n_tb; }
+};
+
+// Task `task` of y = W x for activations already quantized (act, act_row_bytes apart).
+void run_quant_task(const WeightView& w, const QuantDot& qd, const QuantTasks& tasks, const uint8_t* act,
+                    uint64_t act_row_bytes, int64_t n_tokens, int64_t task, float* y) {
+  const int64_t cols = w.cols();
+  const int64_t rows = w.rows();
+  float out[kMaxDotActs];
+  const int64_t r0 = (task / tasks.n_tb) * tasks.rb_rows;
+  const int64_t r1 = std::min(rows, r0 + tasks.rb_rows);
+  const int64_t t0 = (task % tasks.n_tb) * kTokensPerBlock;
+  const int64_t t1 = std::min(n_tokens, t0 + kTokensPerBlock);
+  for (int64_t t = t0; t < t1; t += kMaxDotActs) {
+    const int n_act = static_cast<int>(std::min<int64_t>(kMaxDotActs, t1 - t));
+    const uint8_t* a = act + static_cast<uint64_t>(t) * act_row_bytes;
+    for (int64_t r = r0; r < r1; ++r) {
+      qd.fn(w.data + static_cast<uint64_t>(r) * w.row_bytes, a, cols, n_act, out);
+      for (int j = 0; j < n_act; ++j) y[(t + j) * rows + r] = out[j];
+    }
+  }
+}
+
 void matmul_quantized(OpContext& ctx, const WeightView& w, const QuantDot& qd, const float* x, int64_t n_tokens,
                       float* y) {
   const int64_t cols = w.cols();
-  const int64_t rows = w.rows();
   uint64_t act_row_bytes = 0;
   const uint8_t* act = quantize_activations(ctx, qd, x, n_tokens, cols, &act_row_bytes);
-
-  const int64_t rb_rows = quant_rows_per_block(n_tokens);
-  const int64_t n_rb = (rows + rb_rows - 1) / rb_rows;
-  const int64_t n_tb = (n_tokens + kTokensPerBlock - 1) / kTokensPerBlock;
-  const int64_t work = rb_rows * cols * std::min(n_tokens, kTokensPerBlock);
-  ctx.pool.parallel_for(n_rb * n_tb, grain_for(ctx.pool, n_rb * n_tb, work), [&](int64_t begin, int64_t end, int) {
-    float out[kMaxDotActs];
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t r0 = (task / n_tb) * rb_rows;
-      const int64_t r1 = std::min(rows, r0 + rb_rows);
-      const int64_t t0 = (task % n_tb) * kTokensPerBlock;
-      const int64_t t1 = std::min(n_tokens, t0 + kTokensPerBlock);
-      for (int64_t t = t0; t < t1; t += kMaxDotActs) {
-        const int n_act = static_cast<int>(std::min<int64_t>(kMaxDotActs, t1 - t));
-        const uint8_t* a = act + static_cast<uint64_t>(t) * act_row_bytes;
-        for (int64_t r = r0; r < r1; ++r) {
-          qd.fn(w.data + static_cast<uint64_t>(r) * w.row_bytes, a, cols, n_act, out);
-          for (int j = 0; j < n_act; ++j) y[(t + j) * rows + r] = out[j];
-        }
-      }
-    }
+  const QuantTasks tasks(w.rows(), n_tokens);
+  const int64_t work = tasks.rb_rows * cols * std::min(n_tokens, kTokensPerBlock);
+  ctx.pool.parallel_for(tasks.count(), grain_for(ctx.pool, tasks.count(), work), [&](int64_t begin, int64_t end, int) {
+    for (int64_t task = begin; task < end; ++task) run_quant_task(w, qd, tasks, act, act_row_bytes, n_tokens, task, y);
   });
+}
+
+// Whether matmul multiplies w with the integer kernel of qd in place (not repacked, aligned rows).
+bool integer_in_place(const WeightView& w, const QuantDot& qd) {
+  return w.repacked == nullptr && qd.fn != nullptr && reinterpret_cast<uintptr_t>(w.data) % 2 == 0 &&
+         w.row_bytes % 2 == 0;
 }
 
 }  // namespace
@@ -234,7 +252,7 @@ void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_to
   }
   const QuantDot qd = find_quant_dot(ctx.kernels, w.type);
   // Packed rows are read in place: the kernels need the row to start on its block alignment.
-  if (qd.fn != nullptr && reinterpret_cast<uintptr_t>(w.data) % 2 == 0 && w.row_bytes % 2 == 0) {
+  if (integer_in_place(w, qd)) {
     matmul_quantized(ctx, w, qd, x, n_tokens, y);
     return;
   }
@@ -281,6 +299,53 @@ void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_to
         float* yt = y + t * rows + r0;
         for (int64_t i = 0; i < nr; ++i) yt[i] = k.dot_f32(row_ptr[i], xt, cols);
       }
+    }
+  });
+}
+
+// All groups' activations are quantized in one pass, then one parallel_for runs every group's
+// tasks (the same tasks, on the same data, as one op_matmul per group: the same results). Weights
+// the integer kernels do not take in place go group by group through op_matmul.
+void op_matmul_grouped(OpContext& ctx, const WeightView& w, const int32_t* experts, const int64_t* offsets,
+                       int64_t n_groups, const float* x, float* y) {
+  const int64_t cols = w.cols();
+  const int64_t rows = w.rows();
+  if (n_groups <= 0 || rows <= 0) return;
+  const int64_t total = offsets[n_groups];
+  if (total <= 0) return;
+  bool valid = valid_weight(w) && offsets[0] == 0;
+  for (int64_t g = 0; g < n_groups && valid; ++g) {
+    valid = experts[g] >= 0 && experts[g] < w.ne[2] && offsets[g + 1] >= offsets[g];
+  }
+  if (!valid) {
+    fill_nan(y, total * rows);
+    return;
+  }
+  const QuantDot qd = find_quant_dot(ctx.kernels, w.type);
+  if (!integer_in_place(w, qd)) {
+    for (int64_t g = 0; g < n_groups; ++g) {
+      const int64_t m = offsets[g + 1] - offsets[g];
+      if (m > 0) op_matmul(ctx, w.slab(experts[g]), x + offsets[g] * cols, m, y + offsets[g] * rows);
+    }
+    return;
+  }
+  uint64_t act_row_bytes = 0;
+  const uint8_t* act = quantize_activations(ctx, qd, x, total, cols, &act_row_bytes);
+  std::vector<QuantTasks> tasks;
+  std::vector<int64_t> first_task(static_cast<size_t>(n_groups) + 1, 0);  // group g owns [first_task[g], first_task[g + 1])
+  tasks.reserve(static_cast<size_t>(n_groups));
+  for (int64_t g = 0; g < n_groups; ++g) {
+    tasks.emplace_back(rows, offsets[g + 1] - offsets[g]);
+    first_task[static_cast<size_t>(g) + 1] = first_task[static_cast<size_t>(g)] + tasks.back().count();
+  }
+  const int64_t n_tasks = first_task.back();
+  const int64_t work = quant_rows_per_block(total / n_groups) * cols * std::min(total / n_groups + 1, kTokensPerBlock);
+  ctx.pool.parallel_for(n_tasks, grain_for(ctx.pool, n_tasks, work), [&](int64_t begin, int64_t end, int) {
+    for (int64_t task = begin; task < end; ++task) {
+      const auto g = static_cast<int64_t>(std::upper_bound(first_task.begin(), first_task.end(), task) - first_task.begin()) - 1;
+      const int64_t m = offsets[g + 1] - offsets[g];
+      run_quant_task(w.slab(experts[g]), qd, tasks[static_cast<size_t>(g)], act + static_cast<uint64_t>(offsets[g]) * act_row_bytes,
+                     act_row_bytes, m, task - first_task[static_cast<size_t>(g)], y + offsets[g] * rows);
     }
   });
 }

@@ -71,6 +71,8 @@ bool matmul_is_integer(const CpuKernels& kernels, GgmlType weight);
 std::unique_ptr<uint8_t[]> op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped);
 
 void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y);
+void op_matmul_grouped(OpContext& ctx, const WeightView& w, const int32_t* experts, const int64_t* offsets,
+                       int64_t n_groups, const float* x, float* y);
 void op_get_rows(OpContext& ctx, const WeightView& table, const int32_t* ids, int64_t n, float* out);
 void op_rms_norm(OpContext& ctx, const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y);
 void op_rope_neox(OpContext& ctx, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot,
