@@ -2,8 +2,9 @@
 // DeltaNet (m, k <= 128, n <= 128 typically), so there is no packing or cache blocking: a 4 x 16
 // tile of C lives in 8 registers while k runs, each step broadcasting 4 values of A and loading
 // 16 of B (8 FMAs per 6 loads). Edges use 8-wide and scalar columns, and single rows.
-// gemm_nt_f32: C = alpha A B^T, dot products along k in 4 x 2 tiles (8 FMAs per 6 loads).
-// Helpers are static (see kernels.h).
+// gemm_nt_f32: C = alpha A B^T (attention scores): with 16+ rows of A, B^T is built 16 columns at
+// a time in an L1 panel and C uses the 4 x 16 tiles; with fewer (decode), dot products along k in
+// 4 x 2 tiles. Helpers are static (see kernels.h).
 #if defined(__x86_64__)
 
 #include "backend/cpu/x86/avx2/gemm_avx2.h"
@@ -27,9 +28,10 @@ static inline void store_tile(float* c, __m256 v, __m256 alpha, float beta) {
   }
 }
 
-// Rows [i0, i0 + R) of C, columns [j, j + 16).
+// How far ahead B rows are prefetched when they stream from memory (attention decode).
 constexpr int64_t kAheadRows = 64;
 
+// Rows [i0, i0 + R) of C, columns [j, j + 16).
 // Inlined: as a separate (constant-propagated) function GCC kept the accumulators in memory,
 // a store per FMA (measured 5 multiply-adds per cycle instead of 14).
 // kAhead: B is read from memory for the first time (the first rows of C): fetch the row
@@ -83,13 +85,6 @@ static void rows(int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
       *cij = beta == 0.0f ? alpha * sum : alpha * sum + beta * *cij;
     }
   }
-}
-
-static inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // Lane i of the result is the sum of v[i]'s eight lanes (three rounds of pairwise adds).
