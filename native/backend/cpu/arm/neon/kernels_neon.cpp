@@ -8,10 +8,6 @@
 #include <arm_neon.h>
 
 #include "backend/cpu/kernels.h"
-#include "backend/cpu/generic/gate_mul_generic.h"
-#include "backend/cpu/generic/gemm_generic.h"
-#include "backend/cpu/generic/quant_dot_generic.h"
-#include "quant/ref/ref.h"
 
 namespace petrel::cpu {
 namespace {
@@ -102,32 +98,26 @@ static void dot_q8_0(const void* w, const void* a, int64_t n, int n_act, float* 
   }
 }
 
-const CpuKernels kNeon = {
-    "neon",
-    dequantize_row_f16,
-    dequantize_row_bf16,
-    dequantize_row_q8_0,
-    dot_f32,
-    generic::gemm_nt_f32,
-    generic::gemm_nt_f32_f16,
-    generic::gemm_f32_f16,
-    generic::exp_shift_sum_f32,
-    generic::gate_mul_f32,
-    generic::gemm_f32,
-    ref::quantize_row_q8_0,
-    ref::quantize_row_q8_K,
-    // The portable versions where there is no NEON one yet.
-    generic::dot_q4_0,
-    dot_q8_0,
-    generic::dot_q4_K,
-    generic::dot_q5_K,
-    generic::dot_q6_K,
-    generic::dot_q4_K_x8,
-};
+// The generic table with the kernels above in place of theirs; the rest have no NEON version yet.
+// Built on first use, never at static initialisation: this file is compiled for dotprod + fp16,
+// and only dispatch.cpp, after checking the CPU, asks for it.
+CpuKernels make_neon_table() {
+  CpuKernels k = cpu_kernels_generic();
+  k.name = "neon";
+  k.dequantize_row_f16 = dequantize_row_f16;
+  k.dequantize_row_bf16 = dequantize_row_bf16;
+  k.dequantize_row_q8_0 = dequantize_row_q8_0;
+  k.dot_f32 = dot_f32;
+  k.dot_q8_0 = dot_q8_0;
+  return k;
+}
 
 }  // namespace
 
-const CpuKernels& cpu_kernels_neon() { return kNeon; }
+const CpuKernels& cpu_kernels_neon() {
+  static const CpuKernels table = make_neon_table();
+  return table;
+}
 
 }  // namespace petrel::cpu
 
