@@ -45,6 +45,7 @@ struct Workspace {
     std::vector<float> weight_e;
     std::vector<int32_t> experts;
     std::vector<int64_t> offsets;
+    std::vector<int64_t> next_row;   // [n_expert + 1]: the counting sort's fill positions
   } ffn;
 };
 

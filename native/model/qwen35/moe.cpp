@@ -70,34 +70,33 @@ void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float
   }
 
   // Group the (token, expert) pairs by expert, tokens in order within each: counting sort.
-  std::vector<int64_t>& offsets = s.offsets;
-  offsets.assign(static_cast<size_t>(n_expert) + 1, 0);
-  for (int64_t i = 0; i < n * k; ++i) ++offsets[static_cast<size_t>(s.selected[static_cast<size_t>(i)]) + 1];
-  for (int32_t e = 0; e < n_expert; ++e) offsets[static_cast<size_t>(e) + 1] += offsets[static_cast<size_t>(e)];
+  // next[e] starts as expert e's first row and advances as its rows are filled.
   const int64_t n_rows = n * k;
+  std::vector<int64_t>& next = s.next_row;
+  next.assign(static_cast<size_t>(n_expert) + 1, 0);
+  for (int64_t i = 0; i < n_rows; ++i) ++next[static_cast<size_t>(s.selected[static_cast<size_t>(i)]) + 1];
+  for (int32_t e = 0; e < n_expert; ++e) next[static_cast<size_t>(e) + 1] += next[static_cast<size_t>(e)];
+  // The experts that got tokens, and their row ranges (matmul_grouped's groups).
+  s.experts.clear();
+  s.offsets.clear();
+  for (int32_t e = 0; e < n_expert; ++e) {
+    if (next[static_cast<size_t>(e) + 1] == next[static_cast<size_t>(e)]) continue;
+    s.experts.push_back(e);
+    s.offsets.push_back(next[static_cast<size_t>(e)]);
+  }
+  s.offsets.push_back(n_rows);
   s.rows_e.resize(static_cast<size_t>(n_rows));
   s.weight_e.resize(static_cast<size_t>(n_rows));
-  {
-    std::vector<int64_t> next(offsets.begin(), offsets.end() - 1);
-    for (int64_t t = 0; t < n; ++t) {
-      for (int32_t i = 0; i < k; ++i) {
-        const int64_t at = next[static_cast<size_t>(s.selected[static_cast<size_t>(t * k + i)])]++;
-        s.rows_e[static_cast<size_t>(at)] = static_cast<int32_t>(t);
-        s.weight_e[static_cast<size_t>(at)] = weights[t * k + i];
-      }
+  for (int64_t t = 0; t < n; ++t) {
+    for (int32_t i = 0; i < k; ++i) {
+      const int64_t at = next[static_cast<size_t>(s.selected[static_cast<size_t>(t * k + i)])]++;
+      s.rows_e[static_cast<size_t>(at)] = static_cast<int32_t>(t);
+      s.weight_e[static_cast<size_t>(at)] = weights[t * k + i];
     }
   }
-  // Keep only the experts that got tokens.
-  s.experts.clear();
-  int64_t used = 0;
-  for (int32_t e = 0; e < n_expert; ++e) {
-    if (offsets[static_cast<size_t>(e) + 1] == offsets[static_cast<size_t>(e)]) continue;
-    s.experts.push_back(e);
-    offsets[static_cast<size_t>(used)] = offsets[static_cast<size_t>(e)];
-    ++used;
-  }
-  offsets[static_cast<size_t>(used)] = n_rows;
   const int32_t* experts = s.experts.data();
+  const int64_t* offsets = s.offsets.data();
+  const auto used = static_cast<int64_t>(s.experts.size());
 
   float* x_e = scratch(s.x_e, n_rows * n_embd);
   for (int64_t r = 0; r < n_rows; ++r) {
@@ -108,19 +107,19 @@ void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float
   if (w.ffn_gate_up_exps.present) {
     // Fused tensor: per expert, rows [0, n_ff) are the gate and [n_ff, 2·n_ff) the up projection.
     float* gate_up = scratch(s.gate_up_e, n_rows * 2 * n_ff);
-    be.matmul_grouped(w.ffn_gate_up_exps.view, experts, offsets.data(), used, x_e, gate_up);
+    be.matmul_grouped(w.ffn_gate_up_exps.view, experts, offsets, used, x_e, gate_up);
     for (int64_t r = 0; r < n_rows; ++r) {
       std::memcpy(gate_e + r * n_ff, gate_up + r * 2 * n_ff, static_cast<size_t>(n_ff) * sizeof(float));
       std::memcpy(up_e + r * n_ff, gate_up + r * 2 * n_ff + n_ff, static_cast<size_t>(n_ff) * sizeof(float));
     }
   } else {
-    be.matmul_grouped(w.ffn_gate_exps.view, experts, offsets.data(), used, x_e, gate_e);  // ffn_moe_gate
-    be.matmul_grouped(w.ffn_up_exps.view, experts, offsets.data(), used, x_e, up_e);      // ffn_moe_up
+    be.matmul_grouped(w.ffn_gate_exps.view, experts, offsets, used, x_e, gate_e);  // ffn_moe_gate
+    be.matmul_grouped(w.ffn_up_exps.view, experts, offsets, used, x_e, up_e);      // ffn_moe_up
   }
   float* hidden_e = scratch(s.hidden_e, n_rows * n_ff);
   be.gate_mul(GateActivation::silu, gate_e, up_e, n_rows * n_ff, hidden_e);
   float* down = scratch(s.down_e, n_rows * n_embd);
-  be.matmul_grouped(w.ffn_down_exps.view, experts, offsets.data(), used, hidden_e, down);  // ffn_moe_down
+  be.matmul_grouped(w.ffn_down_exps.view, experts, offsets, used, hidden_e, down);  // ffn_moe_down
   // Weighted sum per token, experts in ascending order (the order of the additions is fixed).
   std::fill(out, out + n * n_embd, 0.0f);
   for (int64_t r = 0; r < n_rows; ++r) {
