@@ -5,7 +5,7 @@
 //   petrel_op_bench matmul <type> <cols> <rows> <n_tokens> [seconds]
 //   petrel_op_bench delta_net <n_tokens> [seconds]     (Qwen3.5-0.8B head shapes)
 //   petrel_op_bench dot <type> <cols> <n_act>          (the integer dot kernel alone, in L1;
-//                                                      q4_K_x8 / q4_K_x16: one or two repacked groups)
+//                                                      q4_K_x8 / q4_K_x16 / q6_K_x8 / q6_K_x16: one or two repacked groups)
 //   petrel_op_bench attention <pos0> <n_tokens> [seconds]  (Qwen3.5-0.8B heads, F16 KV caches of 6 layers)
 //
 // Prints one line: the op, its shape, time per call and the rate (GMAC/s or tokens/s).
@@ -118,8 +118,10 @@ int bench_dot(int argc, char** argv) {
   if (type == "q6_K") { fn = k.dot_q6_K; wt = petrel::GgmlType::Q6_K; }
   if (type == "q8_0") { fn = k.dot_q8_0; wt = petrel::GgmlType::Q8_0; at = petrel::GgmlType::Q8_0; }
   if (type == "q4_0") { fn = k.dot_q4_0; wt = petrel::GgmlType::Q4_0; at = petrel::GgmlType::Q8_0; }
-  if (type == "q4_K_x8" || type == "q4_K_x16") {  // 8 or 16 repacked rows per call: the rate counts them all
-    const int n_groups = type == "q4_K_x16" ? 2 : 1;
+  const bool q6_x8 = type == "q6_K_x8" || type == "q6_K_x16";
+  if (type == "q4_K_x8" || type == "q4_K_x16" || q6_x8) {  // 8 or 16 repacked rows per call: the rate counts them all
+    const int n_groups = type.substr(type.size() - 2) == "16" ? 2 : 1;
+    if (q6_x8) wt = petrel::GgmlType::Q6_K;
     if (n_act < 1 || n_act > petrel::cpu::kMaxDotActs) return 2;
     uint64_t rb = 0;
     petrel::ggml_row_bytes(*petrel::ggml_type_info(static_cast<uint32_t>(wt)), static_cast<uint64_t>(cols), &rb);
@@ -128,14 +130,27 @@ int bench_dot(int argc, char** argv) {
     for (int r = 0; r < 16; ++r) {
       if (!petrel::quantize_row(wt, src.data(), rows.data() + r * rb, cols).ok()) return 2;
     }
-    std::vector<petrel::cpu::BlockQ4_Kx8> packed(static_cast<size_t>(2 * cols / 256));
-    petrel::cpu::repack_q4_K_x8(rows.data(), rb, cols, packed.data());
-    petrel::cpu::repack_q4_K_x8(rows.data() + 8 * rb, rb, cols, packed.data() + cols / 256);
+    const size_t group_bytes = static_cast<size_t>(cols / 256) * (q6_x8 ? sizeof(petrel::cpu::BlockQ6_Kx8) : sizeof(petrel::cpu::BlockQ4_Kx8));
+    std::vector<uint8_t> packed(2 * group_bytes + 64);
+    uint8_t* groups = packed.data() + (64 - reinterpret_cast<uintptr_t>(packed.data()) % 64) % 64;
+    for (int gi = 0; gi < 2; ++gi) {
+      if (q6_x8) {
+        petrel::cpu::repack_q6_K_x8(rows.data() + 8 * gi * rb, rb, cols, reinterpret_cast<petrel::cpu::BlockQ6_Kx8*>(groups + gi * group_bytes));
+      } else {
+        petrel::cpu::repack_q4_K_x8(rows.data() + 8 * gi * rb, rb, cols, reinterpret_cast<petrel::cpu::BlockQ4_Kx8*>(groups + gi * group_bytes));
+      }
+    }
     std::vector<petrel::BlockQ8_K> a(static_cast<size_t>(n_act * cols / 256));
     for (int j = 0; j < n_act; ++j) k.quantize_row_q8_K(src.data(), a.data() + j * cols / 256, cols);
     float out[16 * petrel::cpu::kMaxDotActs];
     const double per_call = time_calls(1.0, [&] {
-      for (int r = 0; r < 1000; ++r) k.dot_q4_K_x8(packed.data(), n_groups, a.data(), cols, n_act, out);
+      for (int r = 0; r < 1000; ++r) {
+        if (q6_x8) {
+          k.dot_q6_K_x8(reinterpret_cast<const petrel::cpu::BlockQ6_Kx8*>(groups), n_groups, a.data(), cols, n_act, out);
+        } else {
+          k.dot_q4_K_x8(reinterpret_cast<const petrel::cpu::BlockQ4_Kx8*>(groups), n_groups, a.data(), cols, n_act, out);
+        }
+      }
     }) / 1000;
     std::printf("dot %s cols=%lld n_act=%d: %.1f ns, %.2f GMAC/s (%s)\n", type.c_str(), (long long)cols, n_act,
                 per_call * 1e9, 8.0 * n_groups * static_cast<double>(cols) * n_act / per_call * 1e-9, k.name);
@@ -229,7 +244,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: petrel_op_bench matmul <type> <cols> <rows> <n_tokens> [seconds]\n"
                  "       petrel_op_bench delta_net <n_tokens> [seconds]\n"
-                 "       petrel_op_bench dot <q4_0|q8_0|q4_K|q5_K|q6_K|q4_K_x8|q4_K_x16> <cols> <n_act>\n"
+                 "       petrel_op_bench dot <q4_0|q8_0|q4_K|q5_K|q6_K|q4_K_x8|q4_K_x16|q6_K_x8|q6_K_x16> <cols> <n_act>\n"
                  "       petrel_op_bench attention <pos0> <n_tokens> [seconds]\n");
   }
   return rc;

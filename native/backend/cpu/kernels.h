@@ -15,6 +15,7 @@
 
 #include "backend/activation.h"
 #include "backend/cpu/generic/q4_K_x8.h"
+#include "backend/cpu/generic/q6_K_x8.h"
 #include "petrel/status.h"
 #include "quant/blocks.h"
 
@@ -83,6 +84,8 @@ struct CpuKernels {
   // gi at w + gi * n / QK_K) x n_act (1..kMaxDotActs) Q8_K rows: out[(j * n_groups + gi) * 8 + r]
   // for row r of group gi and activation row j (a token's 8 * n_groups results are contiguous).
   void (*dot_q4_K_x8)(const BlockQ4_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out);
+  // The same for Q6_K rows repacked eight at a time (BlockQ6_Kx8).
+  void (*dot_q6_K_x8)(const BlockQ6_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out);
 };
 
 // ---- the variants (each defined in its own folder) ----

@@ -222,12 +222,13 @@ PETREL_TEST(cpu_matmul_all_types) {
   }
 }
 
-// Q4_K matrices the backend repacks (eight rows at a time) multiply like the file's layout, for
-// decode and prefill shapes; shapes it does not repack are left alone.
-PETREL_TEST(cpu_matmul_repacked_q4_K) {
+// Q4_K and Q6_K matrices the backend repacks (eight rows at a time) multiply like the file's
+// layout, for decode and prefill shapes; shapes and types it does not repack are left alone.
+PETREL_TEST(cpu_matmul_repacked) {
   auto be = make_cpu_backend(2);
+  for (GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K})
   for (int64_t n_tokens : {1, 3, 64, 70}) {
-    TestWeight w = make_weight(GgmlType::Q4_K, 512, 24, 40 + n_tokens);
+    TestWeight w = make_weight(type, 512, 24, 40 + n_tokens);
     Rng rng(50 + n_tokens);
     std::vector<float> x = random_vec(rng, static_cast<size_t>(n_tokens * 512));
     std::vector<float> plain(static_cast<size_t>(n_tokens * 24)), packed(plain.size());
@@ -236,14 +237,15 @@ PETREL_TEST(cpu_matmul_repacked_q4_K) {
     be->prepare_weight(&view, false);
     PETREL_CHECK(view.repacked != nullptr);
     be->matmul(view, x.data(), n_tokens, packed.data());
-    CHECK_CLOSE_VEC(packed, plain, 1e-5f * (std::fabs(plain[_i]) + 1.0f), "repacked q4_K t=" + std::to_string(n_tokens));
+    CHECK_CLOSE_VEC(packed, plain, 1e-5f * (std::fabs(plain[_i]) + 1.0f),
+                    std::string("repacked ") + ggml_type_info(static_cast<uint32_t>(type))->name + " t=" + std::to_string(n_tokens));
   }
   TestWeight odd = make_weight(GgmlType::Q4_K, 256, 7, 60);  // rows not a multiple of 8
   WeightView view = odd.view;
   be->prepare_weight(&view, false);
   PETREL_CHECK(view.repacked == nullptr);
-  TestWeight q6 = make_weight(GgmlType::Q6_K, 256, 16, 61);
-  view = q6.view;
+  TestWeight q5 = make_weight(GgmlType::Q5_K, 256, 16, 61);
+  view = q5.view;
   be->prepare_weight(&view, false);
   PETREL_CHECK(view.repacked == nullptr);
 }

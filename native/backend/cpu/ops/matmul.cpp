@@ -8,8 +8,9 @@
 //   A task is (block of weight rows, block of up to 64 tokens): the row block stays in L1 while
 //   the token block, in L2, streams past it, and long prompts spread over threads even for
 //   matrices with few rows. This is the path quantized models take.
-// - Q4_K matrices the backend repacked at load (rows eight at a time, op_repack_weight): the same
-//   integer products, 16 rows per kernel call in prefill, 8 in decode (CpuKernels::dot_q4_K_x8).
+// - Q4_K and Q6_K matrices the backend repacked at load (rows eight at a time, op_repack_weight):
+//   the same integer products, 16 rows per kernel call in prefill, 8 in decode
+//   (CpuKernels::dot_q4_K_x8, dot_q6_K_x8).
 // - Float (every other type): the task dequantizes its rows into the thread's float buffer and
 //   dots every row with every token (cpu_kernels().dot_f32), after rounding the activations
 //   through the same vec_dot type so the numbers still match llama.cpp's.
@@ -150,15 +151,25 @@ const uint8_t* quantize_activations(OpContext& ctx, const QuantDot& qd, const fl
   return act;
 }
 
-// Q4_K rows repacked eight at a time (op_repack_weight): tasks are (groups of 8 rows, block of
-// up to 64 tokens), each kernel call covers 8 rows x up to kMaxDotActs tokens.
-void matmul_repacked_q4_K(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y) {
+// One call of the repacked kernel of w's type: n_groups groups of 8 rows from `groups` on.
+void dot_repacked(const CpuKernels& k, GgmlType type, const uint8_t* groups, int n_groups, const BlockQ8_K* a, int64_t cols,
+                  int n_act, float* out) {
+  if (type == GgmlType::Q4_K) {
+    k.dot_q4_K_x8(reinterpret_cast<const BlockQ4_Kx8*>(groups), n_groups, a, cols, n_act, out);
+  } else {
+    k.dot_q6_K_x8(reinterpret_cast<const BlockQ6_Kx8*>(groups), n_groups, a, cols, n_act, out);
+  }
+}
+
+// Rows repacked eight at a time (op_repack_weight): tasks are (groups of 8 rows, block of up to
+// 64 tokens), each kernel call covers 8 or 16 rows x up to kMaxDotActs tokens.
+void matmul_repacked(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t cols = w.cols();
   const int64_t rows = w.rows();
   const QuantDot qd{nullptr, GgmlType::Q8_K, quantize_q8_K};
   uint64_t act_row_bytes = 0;
   const uint8_t* act = quantize_activations(ctx, qd, x, n_tokens, cols, &act_row_bytes);
-  const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * sizeof(BlockQ4_Kx8);
+  const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * (w.type == GgmlType::Q4_K ? sizeof(BlockQ4_Kx8) : sizeof(BlockQ6_Kx8));
   const int64_t groups = rows / 8;
   const int64_t gb_groups = n_tokens == 1 ? 1 : 2;
   const int64_t n_gb = (groups + gb_groups - 1) / gb_groups;
@@ -176,8 +187,7 @@ void matmul_repacked_q4_K(OpContext& ctx, const WeightView& w, const float* x, i
       for (int64_t t = t0; t < t1; t += kMaxDotActs) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxDotActs, t1 - t));
         const auto* a = reinterpret_cast<const BlockQ8_K*>(act + static_cast<uint64_t>(t) * act_row_bytes);
-        k.dot_q4_K_x8(reinterpret_cast<const BlockQ4_Kx8*>(w.repacked + static_cast<uint64_t>(g0) * group_bytes), n_groups,
-                      a, cols, n_act, out);
+        dot_repacked(k, w.type, w.repacked + static_cast<uint64_t>(g0) * group_bytes, n_groups, a, cols, n_act, out);
         for (int j = 0; j < n_act; ++j) {
           std::memcpy(y + (t + j) * rows + 8 * g0, out + 8 * n_groups * j, 8 * n_groups * sizeof(float));
         }
@@ -246,8 +256,8 @@ void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_to
     fill_nan(y, n_tokens * rows);
     return;
   }
-  if (w.repacked != nullptr && w.type == GgmlType::Q4_K) {
-    matmul_repacked_q4_K(ctx, w, x, n_tokens, y);
+  if (w.repacked != nullptr && (w.type == GgmlType::Q4_K || w.type == GgmlType::Q6_K)) {
+    matmul_repacked(ctx, w, x, n_tokens, y);
     return;
   }
   const QuantDot qd = find_quant_dot(ctx.kernels, w.type);

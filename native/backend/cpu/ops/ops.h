@@ -64,8 +64,8 @@ bool round_activations(GgmlType type, const float* x, int64_t n_tokens, int64_t 
 // quantized to its vec_dot type) rather than dequantizing it to float.
 bool matmul_is_integer(const CpuKernels& kernels, GgmlType weight);
 
-// The weight in the layout a faster kernel reads (Q4_K 2-D matrices with rows % 8 == 0: rows
-// repacked eight at a time, BlockQ4_Kx8), filling w->repacked; nullptr (w unchanged) when there
+// The weight in the layout a faster kernel reads (Q4_K and Q6_K 2-D matrices with rows % 8 == 0:
+// rows repacked eight at a time, BlockQ4_Kx8 / BlockQ6_Kx8), filling w->repacked; nullptr (w unchanged) when there
 // is none or memory is short. The caller keeps the buffer alive as long as w is used.
 // file_mapped: see Backend::prepare_weight (the source pages are dropped after repacking).
 std::unique_ptr<uint8_t[]> op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped);

@@ -1,7 +1,7 @@
 // Weights kept in the kernels' own layouts (op_repack_weight, ops.h).
 //
-// Only 2-D Q4_K matrices are repacked (BlockQ4_Kx8): they are most of a Q4_K_M model's
-// projections and read on every token. Stacked MoE experts stay in the file's layout: a model
+// Only 2-D Q4_K and Q6_K matrices are repacked (BlockQ4_Kx8, BlockQ6_Kx8): they are all of a
+// Q4_K_M model's projections and its output head, read on every token. Stacked MoE experts stay in the file's layout: a model
 // touches only the experts its tokens route to, and repacking all of them at load would read the
 // whole file and double its memory. After repacking, the file's pages of that tensor are handed
 // back to the kernel (they are never read again), so the resident size stays one copy. (Only for
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backend/cpu/generic/q4_K_x8.h"
+#include "backend/cpu/generic/q6_K_x8.h"
 #include "backend/cpu/ops/ops.h"
 
 namespace petrel::cpu {
@@ -27,23 +28,46 @@ void release_pages(const uint8_t* p, uint64_t n) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+// The repacked layout of a weight type: bytes per 8 rows x 256 columns, and the repacker.
+struct RepackFormat {
+  uint64_t block_bytes = 0;
+  uint64_t src_block_bytes = 0;
+  void (*repack)(const uint8_t* src, uint64_t row_bytes, int64_t cols, uint8_t* dst) = nullptr;
+};
+
+RepackFormat repack_format(GgmlType type) {
+  switch (type) {
+    case GgmlType::Q4_K:
+      return {sizeof(BlockQ4_Kx8), sizeof(BlockQ4_K), [](const uint8_t* s, uint64_t rb, int64_t c, uint8_t* d) {
+                repack_q4_K_x8(s, rb, c, reinterpret_cast<BlockQ4_Kx8*>(d));
+              }};
+    case GgmlType::Q6_K:
+      return {sizeof(BlockQ6_Kx8), sizeof(BlockQ6_K), [](const uint8_t* s, uint64_t rb, int64_t c, uint8_t* d) {
+                repack_q6_K_x8(s, rb, c, reinterpret_cast<BlockQ6_Kx8*>(d));
+              }};
+    default:
+      return {};
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<uint8_t[]> op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped) {
-  if (w->type != GgmlType::Q4_K || w->data == nullptr || w->ne[2] != 1 || w->ne[3] != 1) return nullptr;
+  const RepackFormat format = repack_format(w->type);
+  if (format.repack == nullptr || w->data == nullptr || w->ne[2] != 1 || w->ne[3] != 1) return nullptr;
   const int64_t cols = w->cols(), rows = w->rows();
   if (cols <= 0 || cols % QK_K != 0 || rows <= 0 || rows % 8 != 0) return nullptr;
-  if (w->row_bytes != static_cast<uint64_t>(cols / QK_K) * sizeof(BlockQ4_K)) return nullptr;
+  if (w->row_bytes != static_cast<uint64_t>(cols / QK_K) * format.src_block_bytes) return nullptr;
   const int64_t groups = rows / 8;
-  const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * sizeof(BlockQ4_Kx8);
+  const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * format.block_bytes;
   std::unique_ptr<uint8_t[]> buffer(new (std::nothrow) uint8_t[group_bytes * static_cast<uint64_t>(groups)]);
   if (!buffer) return nullptr;
   uint8_t* dst = buffer.get();
   const WeightView& src = *w;
   ctx.pool.parallel_for(groups, grain_for(ctx.pool, groups, 8 * cols), [&](int64_t begin, int64_t end, int) {
     for (int64_t g = begin; g < end; ++g) {
-      repack_q4_K_x8(src.data + static_cast<uint64_t>(g) * 8 * src.row_bytes, src.row_bytes, cols,
-                     reinterpret_cast<BlockQ4_Kx8*>(dst + static_cast<uint64_t>(g) * group_bytes));
+      format.repack(src.data + static_cast<uint64_t>(g) * 8 * src.row_bytes, src.row_bytes, cols,
+                    dst + static_cast<uint64_t>(g) * group_bytes);
     }
   });
   if (file_mapped) release_pages(w->data, w->row_bytes * static_cast<uint64_t>(rows));

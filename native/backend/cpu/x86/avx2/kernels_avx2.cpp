@@ -8,7 +8,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/x86/avx2/quantize_avx2.h"
-#include "backend/cpu/x86/avx2/q4_K_x8_avx2.h"
+#include "backend/cpu/x86/avx2/repacked_dot_avx2.h"
 #include "backend/cpu/x86/avx2/gate_mul_avx2.h"
 #include "backend/cpu/x86/avx2/gemm_avx2.h"
 #include "backend/cpu/x86/avx2/quant_dot_avx2.h"
@@ -97,6 +97,7 @@ const CpuKernels kAvx2 = {
     avx2::dot_q5_K,
     avx2::dot_q6_K,
     avx2::dot_q4_K_x8,
+    avx2::dot_q6_K_x8,
 };
 
 }  // namespace

@@ -1,13 +1,18 @@
-// AVX2 dot product of one or two 8-row Q4_K groups (BlockQ4_Kx8) with up to 4 Q8_K activation rows.
-// Per 4 activation bytes: one broadcast, one vpmaddubsw covering all 8 rows, one int16 add; per
+// AVX2 dot products of one or two 8-row groups of repacked rows (BlockQ4_Kx8, BlockQ6_Kx8) with up
+// to 4 Q8_K activation rows.
+// Q4_K: per 4 activation bytes one broadcast, one vpmaddubsw covering all 8 rows, one int16 add; per
 // sub-block of 32 values: one vpmaddwd by the 8 rows' scales. The min terms use the activation
 // block sums: per pair of sub-blocks one vpmaddwd of the rows' mins against the broadcast sums.
+// Q6_K: the same with a vpmaddwd by the scales per two vpmaddubsw (int16 holds no more), the 6-bit
+// values put together from the nibble and bit-pair registers, and the -32 offset from the sums.
 // Helpers are static (see kernels.h).
 #if defined(__x86_64__)
 
-#include "backend/cpu/x86/avx2/q4_K_x8_avx2.h"
+#include "backend/cpu/x86/avx2/repacked_dot_avx2.h"
 
 #include <immintrin.h>
+
+#include <cstring>
 
 namespace petrel::cpu::avx2 {
 namespace {
@@ -135,6 +140,70 @@ static void dot_x16_n(const BlockQ4_Kx8* w, const BlockQ8_K* y, int64_t nb, floa
   }
 }
 
+// The 8 rows' int8 scales of one Q6_K sub-block as 16 int16 lanes, each row's twice.
+static inline __m256i expand_scales_i8(const int8_t* s8) {
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s8)), dup));
+}
+
+// 32 * sum over the 16 sub-blocks of scale[s][r] * (activation sum of sub-block s), per row r.
+static inline __m256i q6_offsets(const BlockQ6_Kx8& b, const BlockQ8_K& yb) {
+  const __m256i bs = load256(yb.bsums);  // int32 lane i = (bsum 2i, bsum 2i + 1)
+  __m256i acc = _mm256_setzero_si256();
+  for (int i = 0; i < 8; ++i) {
+    // lanes (2r, 2r + 1) = scales of sub-blocks 2i and 2i + 1 of row r
+    const __m128i pair = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales[2 * i])),
+                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales[2 * i + 1])));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_cvtepi8_epi16(pair), _mm256_permutevar8x32_epi32(bs, _mm256_set1_epi32(i))));
+  }
+  return _mm256_slli_epi32(acc, 5);
+}
+
+template <int N>
+static void dot_q6_x8_n(const BlockQ6_Kx8* w, const BlockQ8_K* y, int64_t nb, float* out) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i m30 = _mm256_set1_epi8(0x30);
+  __m256 acc[N];
+  for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const BlockQ6_Kx8& b = w[ib];
+    __m256i sumi[N];
+    for (int j = 0; j < N; ++j) sumi[j] = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      for (int p = 0; p < 4; ++p) {  // values 64c + 8p + [0, 8) (low) and 64c + 32 + 8p + [0, 8) (high)
+        const __m256i qa = load256(b.qs[c][p][0]);
+        const __m256i qb = load256(b.qs[c][p][1]);
+        const __m256i qh = load256(b.qs[c][p][2]);
+        for (int high = 0; high < 2; ++high) {  // sub-block 4c + 2 high + p / 2
+          __m256i wa, wb;
+          if (high) {
+            wa = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+            wb = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+          } else {
+            wa = _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+            wb = _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_and_si256(qh, m30));
+          }
+          const __m256i sc = expand_scales_i8(b.scales[4 * c + 2 * high + p / 2]);
+          for (int j = 0; j < N; ++j) {
+            const int8_t* a = y[j * nb + ib].qs + 64 * c + 32 * high + 8 * p;
+            const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(wa, broadcast4(a)), _mm256_maddubs_epi16(wb, broadcast4(a + 4)));
+            sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(s16, sc));
+            keep_in_register(sumi[j]);
+          }
+        }
+      }
+    }
+    const __m256 d = _mm256_loadu_ps(b.d);
+    for (int j = 0; j < N; ++j) {
+      const BlockQ8_K& yb = y[j * nb + ib];
+      const __m256 v = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[j], q6_offsets(b, yb))));
+      acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(yb.d), v, acc[j]);
+    }
+  }
+  for (int j = 0; j < N; ++j) _mm256_storeu_ps(out + 8 * j, acc[j]);
+}
+
+
 }  // namespace
 
 void dot_q4_K_x8(const BlockQ4_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out) {
@@ -153,6 +222,23 @@ void dot_q4_K_x8(const BlockQ4_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t
     case 2: dot_x8_n<2>(w, a, nb, out); break;
     case 3: dot_x8_n<3>(w, a, nb, out); break;
     default: dot_x8_n<4>(w, a, nb, out); break;
+  }
+}
+
+// Two groups take two passes over the same activation rows (in L1 by then). A two-group loop
+// sharing the broadcasts, as for Q4_K, was slower (48 vs 58 GMAC/s, petrel_op_bench dot
+// q6_K_x16 1024 4): with an int32 sum per group and row it runs out of registers at 2 rows.
+void dot_q6_K_x8(const BlockQ6_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out) {
+  const int64_t nb = n / QK_K;
+  float part[8 * 4];
+  for (int gi = 0; gi < n_groups; ++gi) {
+    switch (n_act) {
+      case 1: dot_q6_x8_n<1>(w + gi * nb, a, nb, part); break;
+      case 2: dot_q6_x8_n<2>(w + gi * nb, a, nb, part); break;
+      case 3: dot_q6_x8_n<3>(w + gi * nb, a, nb, part); break;
+      default: dot_q6_x8_n<4>(w + gi * nb, a, nb, part); break;
+    }
+    for (int j = 0; j < n_act; ++j) std::memcpy(out + (j * n_groups + gi) * 8, part + 8 * j, 8 * sizeof(float));
   }
 }
 
