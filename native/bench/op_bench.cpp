@@ -7,6 +7,7 @@
 //   petrel_op_bench dot <type> <cols> <n_act>          (the integer dot kernel alone, in L1;
 //                                                      q4_K_x8 / q4_K_x16 / q6_K_x8 / q6_K_x16: one or two repacked groups)
 //   petrel_op_bench attention <pos0> <n_tokens> [seconds]  (Qwen3.5-0.8B heads, F16 KV caches of 6 layers)
+//   petrel_op_bench repack <q4_K|q6_K> <cols>           (8 rows into the repacked layout)
 //
 // Prints one line: the op, its shape, time per call and the rate (GMAC/s or tokens/s).
 #include <cstdio>
@@ -18,6 +19,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops/cpu_backend.h"
+#include "backend/cpu/ops/ops.h"
 #include "quant/convert.h"
 #include "quant/fp16.h"
 #include "quant/ggml_type.h"
@@ -233,6 +235,34 @@ int bench_attention(int argc, char** argv) {
 
 }  // namespace
 
+// Repacking 8 rows (as a product on weights not repacked at load does per task).
+int bench_repack(int argc, char** argv) {
+  if (argc < 4) return 2;
+  const std::string type = argv[2];
+  const int64_t cols = std::atoll(argv[3]);
+  const petrel::GgmlType wt = type == "q6_K" ? petrel::GgmlType::Q6_K : petrel::GgmlType::Q4_K;
+  if ((type != "q4_K" && type != "q6_K") || cols <= 0 || cols % 256 != 0) return 2;
+  uint64_t rb = 0;
+  petrel::ggml_row_bytes(*petrel::ggml_type_info(static_cast<uint32_t>(wt)), static_cast<uint64_t>(cols), &rb);
+  std::vector<uint8_t> rows(8 * rb);
+  const std::vector<float> src = random_floats(static_cast<size_t>(cols), 1);
+  for (int r = 0; r < 8; ++r) {
+    if (!petrel::quantize_row(wt, src.data(), rows.data() + r * rb, cols).ok()) return 2;
+  }
+  const petrel::cpu::RepackFormat format = petrel::cpu::repack_format(wt);
+  std::vector<uint8_t> packed(static_cast<size_t>(cols / 256) * format.block_bytes);
+  const petrel::cpu::CpuKernels& k = petrel::cpu::cpu_kernels();
+  const double per_call = time_calls(1.0, [&] {
+    if (wt == petrel::GgmlType::Q4_K) {
+      k.repack_q4_K_x8(rows.data(), rb, cols, reinterpret_cast<petrel::cpu::BlockQ4_Kx8*>(packed.data()));
+    } else {
+      format.repack(rows.data(), rb, cols, packed.data());
+    }
+  });
+  std::printf("repack %s 8x%lld: %.1f ns per 8 x 256 block\n", type.c_str(), (long long)cols, per_call * 1e9 / static_cast<double>(cols / 256));
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const std::string op = argc > 1 ? argv[1] : "";
   int rc = 2;
@@ -240,12 +270,14 @@ int main(int argc, char** argv) {
   if (op == "delta_net") rc = bench_delta_net(argc, argv);
   if (op == "dot") rc = bench_dot(argc, argv);
   if (op == "attention") rc = bench_attention(argc, argv);
+  if (op == "repack") rc = bench_repack(argc, argv);
   if (rc == 2) {
     std::fprintf(stderr,
                  "usage: petrel_op_bench matmul <type> <cols> <rows> <n_tokens> [seconds]\n"
                  "       petrel_op_bench delta_net <n_tokens> [seconds]\n"
                  "       petrel_op_bench dot <q4_0|q8_0|q4_K|q5_K|q6_K|q4_K_x8|q4_K_x16|q6_K_x8|q6_K_x16> <cols> <n_act>\n"
-                 "       petrel_op_bench attention <pos0> <n_tokens> [seconds]\n");
+                 "       petrel_op_bench attention <pos0> <n_tokens> [seconds]\n"
+                 "       petrel_op_bench repack <q4_K|q6_K> <cols>\n");
   }
   return rc;
 }

@@ -73,6 +73,13 @@ void check_x8(const Format& f, const cpu::CpuKernels& k, int64_t cols, bool raw,
   std::vector<uint8_t> packed(2 * group_bytes);  // group 1 right after group 0
   f.repack(rows.data(), row_bytes, cols, packed.data());
   f.repack(rows.data() + 8 * row_bytes, row_bytes, cols, packed.data() + group_bytes);
+  if (f.type == GgmlType::Q4_K) {  // the variant's own repacker (run per task on experts) writes the same bytes
+    std::vector<uint8_t> again(group_bytes);
+    k.repack_q4_K_x8(rows.data() + 8 * row_bytes, row_bytes, cols, reinterpret_cast<cpu::BlockQ4_Kx8*>(again.data()));
+    if (std::memcmp(again.data(), packed.data() + group_bytes, group_bytes) != 0) {
+      test::fail(__FILE__, __LINE__, std::string(k.name) + " repack_q4_K_x8 differs from the generic repacker");
+    }
+  }
 
   std::vector<BlockQ8_K> acts(static_cast<size_t>(cpu::kMaxDotActs * nb));
   for (int j = 0; j < cpu::kMaxDotActs; ++j) {

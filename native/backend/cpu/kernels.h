@@ -84,6 +84,9 @@ struct CpuKernels {
   // gi at w + gi * n / QK_K) x n_act (1..kMaxDotActs) Q8_K rows: out[(j * n_groups + gi) * 8 + r]
   // for row r of group gi and activation row j (a token's 8 * n_groups results are contiguous).
   void (*dot_q4_K_x8)(const BlockQ4_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out);
+  // Repacks rows [0, 8) of a Q4_K matrix (repack_q4_K_x8 in q4_K_x8.h; the same bytes): products
+  // on matrices not repacked at load (MoE experts) run it per task.
+  void (*repack_q4_K_x8)(const uint8_t* src, uint64_t row_bytes, int64_t cols, BlockQ4_Kx8* dst);
   // The same for Q6_K rows repacked eight at a time (BlockQ6_Kx8).
   void (*dot_q6_K_x8)(const BlockQ6_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out);
 };

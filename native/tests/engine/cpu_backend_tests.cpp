@@ -215,15 +215,16 @@ PETREL_TEST(cpu_matmul_all_types) {
     PETREL_CHECK(can_quantize(type));
     const uint32_t bs = ggml_type_info(static_cast<uint32_t>(type))->block_size;
     for (int64_t cols : {int64_t{256}, int64_t{768}, int64_t{bs == 1 ? 37 : bs * 3}}) {
-      for (int64_t rows : {1, 7, 33}) {
+      for (int64_t rows : {1, 7, 24, 33}) {  // 24: Q4_K / Q6_K prefill repacks rows per task
         for (int64_t n_tokens : {1, 7, 64, 70}) check_matmul(type, cols, rows, n_tokens, *be, ++seed);
       }
     }
   }
 }
 
-// Q4_K and Q6_K matrices the backend repacks (eight rows at a time) multiply like the file's
-// layout, for decode and prefill shapes; shapes and types it does not repack are left alone.
+// Q4_K and Q6_K matrices the backend repacks at load (eight rows at a time) multiply like the
+// file's layout (repacked per task from 8 tokens on: the same kernel, the same bits), for decode
+// and prefill shapes; shapes and types it does not repack are left alone.
 PETREL_TEST(cpu_matmul_repacked) {
   auto be = make_cpu_backend(2);
   for (GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K})

@@ -35,6 +35,7 @@ const CpuKernels kGeneric = {
     generic::dot_q5_K,
     generic::dot_q6_K,
     generic::dot_q4_K_x8,
+    repack_q4_K_x8,
     generic::dot_q6_K_x8,
 };
 

@@ -14,21 +14,22 @@ void repack_q4_K_x8(const uint8_t* src, uint64_t row_bytes, int64_t cols, BlockQ
   for (int64_t ib = 0; ib < nb; ++ib) {
     BlockQ4_Kx8& out = dst[ib];
     for (int r = 0; r < 8; ++r) {
-      BlockQ4_K blk;
-      std::memcpy(&blk, src + static_cast<uint64_t>(r) * row_bytes + static_cast<uint64_t>(ib) * sizeof(BlockQ4_K), sizeof blk);
-      out.d[r] = fp16_to_fp32(blk.d);
-      out.dmin[r] = fp16_to_fp32(blk.dmin);
+      const auto* blk = reinterpret_cast<const BlockQ4_K*>(src + static_cast<uint64_t>(r) * row_bytes) + ib;
+      uint16_t d, dmin;
+      std::memcpy(&d, &blk->d, 2);
+      std::memcpy(&dmin, &blk->dmin, 2);
+      out.d[r] = fp16_to_fp32(d);
+      out.dmin[r] = fp16_to_fp32(dmin);
       uint8_t sc[8], mn[8];
-      generic::unpack_k4_scales(blk.scales, sc, mn);
+      generic::unpack_k4_scales(blk->scales, sc, mn);
       for (int j = 0; j < 8; ++j) {
         out.scales[j][r] = sc[j];
         out.mins[j / 2][2 * r + j % 2] = mn[j];
       }
-      // Q4_K keeps value 64c + l in the low nibble and 64c + 32 + l in the high nibble of qs[32c + l].
+      // Q4_K keeps value 64c + l in the low nibble and 64c + 32 + l in the high nibble of qs[32c + l];
+      // 4-byte words move as one (this runs per task for matrices not repacked at load).
       for (int c = 0; c < 4; ++c) {
-        for (int g = 0; g < 8; ++g) {
-          for (int k = 0; k < 4; ++k) out.qs[c][g][4 * r + k] = blk.qs[32 * c + 4 * g + k];
-        }
+        for (int g = 0; g < 8; ++g) std::memcpy(&out.qs[c][g][4 * r], blk->qs + 32 * c + 4 * g, 4);
       }
     }
   }

@@ -70,6 +70,15 @@ bool matmul_is_integer(const CpuKernels& kernels, GgmlType weight);
 // file_mapped: see Backend::prepare_weight (the source pages are dropped after repacking).
 std::unique_ptr<uint8_t[]> op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped);
 
+// The repacked layout of a weight type (Q4_K, Q6_K): bytes per 8 rows x 256 columns in it and in
+// the file, and the repacker of 8 rows; repack is nullptr for other types.
+struct RepackFormat {
+  uint64_t block_bytes = 0;
+  uint64_t src_block_bytes = 0;
+  void (*repack)(const uint8_t* src, uint64_t row_bytes, int64_t cols, uint8_t* dst) = nullptr;
+};
+RepackFormat repack_format(GgmlType type);
+
 void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y);
 void op_matmul_grouped(OpContext& ctx, const WeightView& w, const int32_t* experts, const int64_t* offsets,
                        int64_t n_groups, const float* x, float* y);

@@ -28,12 +28,7 @@ void release_pages(const uint8_t* p, uint64_t n) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
-// The repacked layout of a weight type: bytes per 8 rows x 256 columns, and the repacker.
-struct RepackFormat {
-  uint64_t block_bytes = 0;
-  uint64_t src_block_bytes = 0;
-  void (*repack)(const uint8_t* src, uint64_t row_bytes, int64_t cols, uint8_t* dst) = nullptr;
-};
+}  // namespace
 
 RepackFormat repack_format(GgmlType type) {
   switch (type) {
@@ -49,8 +44,6 @@ RepackFormat repack_format(GgmlType type) {
       return {};
   }
 }
-
-}  // namespace
 
 std::unique_ptr<uint8_t[]> op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped) {
   const RepackFormat format = repack_format(w->type);

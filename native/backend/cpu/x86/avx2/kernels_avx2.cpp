@@ -97,6 +97,7 @@ const CpuKernels kAvx2 = {
     avx2::dot_q5_K,
     avx2::dot_q6_K,
     avx2::dot_q4_K_x8,
+    avx2::repack_q4_K_x8,
     avx2::dot_q6_K_x8,
 };
 
