@@ -2,6 +2,7 @@
 // CPUs without a SIMD variant. Conversions are the quant/ref/ reference functions themselves.
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/generic/gate_mul_generic.h"
+#include "backend/cpu/generic/delta_step_generic.h"
 #include "backend/cpu/generic/gemm_generic.h"
 #include "backend/cpu/generic/quant_dot_generic.h"
 #include "quant/ref/ref.h"
@@ -27,6 +28,7 @@ const CpuKernels kGeneric = {
     generic::exp_shift_sum_f32,
     generic::gate_mul_f32,
     generic::gemm_f32,
+    generic::delta_step_f32,
     ref::quantize_row_q8_0,
     ref::quantize_row_q8_K,
     generic::dot_q4_0,

@@ -6,7 +6,8 @@
 //     not normalise it r times.
 //  2. Each value head is one task (heads are independent; state is [Hv][d_k][d_v], row i = key
 //     dim). Value head p reads k head p / r (grouped, qwen3next) or p % Hk (tiled, qwen35).
-//     * n_tokens == 1 (decode): the recurrent step of §2.6, three passes over the state:
+//     * n_tokens == 1 (decode): the recurrent step of §2.6, fused so the state is read and
+//       written once (CpuKernels::delta_step_f32):
 //         m = e^g S^T k;  delta = beta (v - m);  S = e^g S + k delta^T;  o = S^T q.
 //     * n_tokens > 1 (prefill): the chunked WY form of §2.7 with chunk C = 64, which does the
 //       same math as C recurrent steps but with O(C^2) small dots instead of C passes that each
@@ -36,22 +37,12 @@ struct HeadArgs {
   int64_t n_tokens, hk, hv, dk, dv;
 };
 
-// Token-by-token recurrence for value head p reading k head kh, as three small products over the
-// state: m = e^g (S^T k); delta = beta (v - m); S = e^g S + k delta^T; o = S^T q.
-// tmp holds d_v floats.
-void recurrent_head(const CpuKernels& kern, const HeadArgs& a, int64_t p, int64_t kh, float* s, float* tmp) {
+// Token-by-token recurrence for value head p reading k head kh, one fused step per token.
+void recurrent_head(const CpuKernels& kern, const HeadArgs& a, int64_t p, int64_t kh, float* s) {
   const int64_t dk = a.dk, dv = a.dv;
   for (int64_t t = 0; t < a.n_tokens; ++t) {
-    const float* qt = a.qn + (t * a.hk + kh) * dk;
-    const float* kt = a.kn + (t * a.hk + kh) * dk;
-    const float* vt = a.v + (t * a.hv + p) * dv;
-    const float alpha = std::exp(a.g[t * a.hv + p]);
-    const float b = a.beta[t * a.hv + p];
-    float* ot = a.out + (t * a.hv + p) * dv;
-    kern.gemm_f32(1, dv, dk, alpha, kt, dk, s, dv, 0.0f, tmp, dv);
-    for (int64_t j = 0; j < dv; ++j) tmp[j] = b * (vt[j] - tmp[j]);  // delta
-    kern.gemm_f32(dk, dv, 1, 1.0f, kt, 1, tmp, dv, alpha, s, dv);
-    kern.gemm_f32(1, dv, dk, 1.0f, qt, dk, s, dv, 0.0f, ot, dv);
+    kern.delta_step_f32(s, dk, dv, a.qn + (t * a.hk + kh) * dk, a.kn + (t * a.hk + kh) * dk, a.v + (t * a.hv + p) * dv,
+                        std::exp(a.g[t * a.hv + p]), a.beta[t * a.hv + p], a.out + (t * a.hv + p) * dv);
   }
 }
 
@@ -206,7 +197,7 @@ void op_delta_net(OpContext& ctx, const DeltaNetShape& shape, const float* q, co
       const int64_t kh = grouped ? p / ratio : p % hk;
       float* s = state + p * dk * dv;
       if (n_tokens == 1) {
-        recurrent_head(kern, args, p, kh, s, scratch.thread_buffer(tid, static_cast<size_t>(dv)));
+        recurrent_head(kern, args, p, kh, s);
       } else {
         chunked_head(kern, args, p, kh, s, scratch.thread_buffer(tid, ChunkScratch::floats(dk, dv)));
       }

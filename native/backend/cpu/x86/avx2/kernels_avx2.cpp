@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/x86/avx2/delta_step_avx2.h"
 #include "backend/cpu/x86/avx2/quantize_avx2.h"
 #include "backend/cpu/x86/avx2/repacked_dot_avx2.h"
 #include "backend/cpu/x86/avx2/gate_mul_avx2.h"
@@ -89,6 +90,7 @@ const CpuKernels kAvx2 = {
     avx2::exp_shift_sum_f32,
     avx2::gate_mul_f32,
     avx2::gemm_f32,
+    avx2::delta_step_f32,
     ref::quantize_row_q8_0,
     avx2::quantize_row_q8_K,
     avx2::dot_q4_0,
