@@ -9,46 +9,44 @@
 namespace petrel::cpu {
 namespace {
 
-// The 256 values (0..63) of one Q6_K block in order: in each half of 128, ql[l] holds values l
-// (low nibble) and l + 64 (high), ql[l + 32] values l + 32 and l + 96, qh[l] their top bits.
-void unpack_q6_K(const BlockQ6_K& b, uint8_t* v) {
-  for (int half = 0; half < 2; ++half) {
-    const uint8_t* ql = b.ql + 64 * half;
-    const uint8_t* qh = b.qh + 32 * half;
-    uint8_t* out = v + 128 * half;
-    for (int l = 0; l < 32; ++l) {
-      out[l] = static_cast<uint8_t>((ql[l] & 0xF) | ((qh[l] & 3) << 4));
-      out[l + 32] = static_cast<uint8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
-      out[l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
-      out[l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
-    }
-  }
+uint32_t load_word(const uint8_t* p) {
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
 }
 
 }  // namespace
 
+// Four values at a time, as 32-bit words of bytes (this runs for every Q6_K matrix at load). In
+// a Q6_K block, half h (values 128h + l) keeps the low nibbles of values l and l + 32 in
+// ql[64h + l] / ql[64h + 32 + l] (low nibble, l < 32) and of l + 64, l + 96 in their high nibbles;
+// qh[32h + l] holds the top bits of l, l + 32, l + 64, l + 96 at bits 0, 2, 4, 6. Chunk c of the
+// repacked block is half c / 2, low nibbles for even c, high for odd.
 void repack_q6_K_x8(const uint8_t* src, uint64_t row_bytes, int64_t cols, BlockQ6_Kx8* dst) {
   const int64_t nb = cols / QK_K;
+  constexpr uint32_t kLow = 0x0F0F0F0Fu;
   for (int64_t ib = 0; ib < nb; ++ib) {
     BlockQ6_Kx8& out = dst[ib];
     for (int r = 0; r < 8; ++r) {
-      BlockQ6_K blk;
-      std::memcpy(&blk, src + static_cast<uint64_t>(r) * row_bytes + static_cast<uint64_t>(ib) * sizeof(BlockQ6_K), sizeof blk);
-      out.d[r] = fp16_to_fp32(blk.d);
-      for (int s = 0; s < 16; ++s) out.scales[s][r] = blk.scales[s];
-      uint8_t v[QK_K];
-      unpack_q6_K(blk, v);
+      const auto* blk = reinterpret_cast<const BlockQ6_K*>(src + static_cast<uint64_t>(r) * row_bytes) + ib;
+      uint16_t d;
+      std::memcpy(&d, &blk->d, 2);
+      out.d[r] = fp16_to_fp32(d);
+      for (int s = 0; s < 16; ++s) out.scales[s][r] = blk->scales[s];
       for (int c = 0; c < 4; ++c) {
-        const uint8_t* vc = v + 64 * c;
+        const uint8_t* ql = blk->ql + 64 * (c / 2);
+        const uint8_t* qh = blk->qh + 32 * (c / 2);
+        const int shift = 4 * (c % 2);
         for (int p = 0; p < 4; ++p) {
-          for (int k = 0; k < 4; ++k) {
-            for (int half = 0; half < 2; ++half) {  // group 2p + half
-              const int i = 8 * p + 4 * half + k;
-              out.qs[c][p][half][4 * r + k] = static_cast<uint8_t>((vc[i] & 0xF) | ((vc[32 + i] & 0xF) << 4));
-            }
-            out.qs[c][p][2][4 * r + k] = static_cast<uint8_t>((vc[8 * p + k] >> 4) | ((vc[32 + 8 * p + k] >> 4) << 2) |
-                                                              ((vc[8 * p + 4 + k] >> 4) << 4) | ((vc[32 + 8 * p + 4 + k] >> 4) << 6));
+          for (int half = 0; half < 2; ++half) {  // values 64c + 8p + 4 half + [0, 4) and those + 32
+            const uint32_t a = load_word(ql + 8 * p + 4 * half), b = load_word(ql + 32 + 8 * p + 4 * half);
+            const uint32_t w = c % 2 == 0 ? (a & kLow) | ((b & kLow) << 4) : ((a >> 4) & kLow) | (b & ~kLow);
+            std::memcpy(&out.qs[c][p][half][4 * r], &w, 4);
           }
+          // Top bits of value v (< 32 in the half) at bits 2 (c % 2) .. of qh[v], of v + 32 two bits higher.
+          const uint32_t x = load_word(qh + 8 * p), y = load_word(qh + 8 * p + 4);
+          const uint32_t h = ((x >> shift) & kLow) | (((y >> shift) & kLow) << 4);
+          std::memcpy(&out.qs[c][p][2][4 * r], &h, 4);
         }
       }
     }
