@@ -252,13 +252,7 @@ int bench_repack(int argc, char** argv) {
   const petrel::cpu::RepackFormat format = petrel::cpu::repack_format(wt);
   std::vector<uint8_t> packed(static_cast<size_t>(cols / 256) * format.block_bytes);
   const petrel::cpu::CpuKernels& k = petrel::cpu::cpu_kernels();
-  const double per_call = time_calls(1.0, [&] {
-    if (wt == petrel::GgmlType::Q4_K) {
-      k.repack_q4_K_x8(rows.data(), rb, cols, reinterpret_cast<petrel::cpu::BlockQ4_Kx8*>(packed.data()));
-    } else {
-      format.repack(rows.data(), rb, cols, packed.data());
-    }
-  });
+  const double per_call = time_calls(1.0, [&] { format.repack(k, rows.data(), rb, cols, packed.data()); });
   std::printf("repack %s 8x%lld: %.1f ns per 8 x 256 block\n", type.c_str(), (long long)cols, per_call * 1e9 / static_cast<double>(cols / 256));
   return 0;
 }

@@ -8,6 +8,8 @@
 #include <new>
 #include <thread>
 
+#include <unistd.h>
+
 #include "backend/cpu/ops/cpu_backend.h"
 #include "engine/engine_impl.h"
 
@@ -68,6 +70,17 @@ ModelInfo make_info(const Model::Impl& m, const ModelOptions& options) {
     }
   }
   return info;
+}
+
+// Stacked MoE experts are handed to Backend::prepare_weight (the CPU backend repacks them, ~2x
+// faster prefill products without the per-task repack) only when they take at most half of the
+// physical memory: the repacked copy is anonymous memory, which the kernel cannot drop under
+// pressure as it can the file's pages, so a model near the machine's size keeps its experts
+// mapped.
+bool experts_fit_memory(uint64_t expert_bytes) {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 && expert_bytes <= static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 2;
 }
 
 }  // namespace
@@ -144,7 +157,14 @@ Status Model::load(const std::string& path, const ModelOptions& options, std::sh
     if (!impl->backend) return Status(StatusCode::unsupported, "the CPU backend could not be started");
     Backend& backend = *impl->backend;
     // The views point into the GGUF's read-only mapping (gguf/reader.h).
-    qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) { backend.prepare_weight(w, true); });
+    uint64_t expert_bytes = 0;
+    qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {
+      if (w->ne[2] > 1) expert_bytes += static_cast<uint64_t>(w->rows()) * static_cast<uint64_t>(w->ne[2]) * w->row_bytes;
+    });
+    const bool with_experts = experts_fit_memory(expert_bytes);
+    qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {
+      if (w->ne[2] == 1 || with_experts) backend.prepare_weight(w, true);
+    });
     impl->info = make_info(*impl, options);
     *out = std::shared_ptr<Model>(new Model(std::move(impl)));
   } catch (const std::bad_alloc&) {

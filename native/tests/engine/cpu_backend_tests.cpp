@@ -382,6 +382,20 @@ PETREL_TEST(cpu_matmul_grouped_equals_matmul_per_expert) {
                                              " type " + std::to_string(static_cast<int>(type)));
         }
       }
+      WeightView packed = w.view;  // experts repacked at load, as a model that fits memory has them
+      be->prepare_weight(&packed, false);
+      PETREL_CHECK((packed.repacked != nullptr) == (type == GgmlType::Q4_K || type == GgmlType::Q6_K));
+      std::vector<float> yp(y.size(), -1.0f);
+      be->matmul_grouped(packed, experts.data(), offsets.data(), 4, x.data(), yp.data());
+      for (size_t g = 0; g < experts.size(); ++g) {
+        const int64_t m = offsets[g + 1] - offsets[g];
+        if (m == 0) continue;
+        std::vector<float> want(static_cast<size_t>(m * rows));
+        be->matmul(packed.slab(experts[g]), x.data() + offsets[g] * cols, m, want.data());
+        std::vector<float> got(yp.begin() + offsets[g] * rows, yp.begin() + offsets[g + 1] * rows);
+        if (!bit_equal(got, want)) test::fail(__FILE__, __LINE__, "repacked matmul_grouped differs for expert " + std::to_string(experts[g]));
+      }
+      CHECK_CLOSE_VEC(yp, y, 1e-5f * (std::fabs(y[_i]) + 1.0f), "repacked experts vs file layout");
       const std::vector<int32_t> bad = {0, 6};
       const std::vector<int64_t> bad_offsets = {0, 2, 4};
       std::vector<float> yb(static_cast<size_t>(4 * rows), 0.0f);

@@ -30,7 +30,7 @@ class CpuBackend final : public Backend {
 
   void prepare_weight(WeightView* w, bool file_mapped) override {
     std::lock_guard<std::mutex> lock(mu_);
-    std::unique_ptr<uint8_t[]> buffer = op_repack_weight(ctx_, w, file_mapped);
+    RepackedBuffer buffer = op_repack_weight(ctx_, w, file_mapped);
     if (buffer) repacked_.push_back(std::move(buffer));
   }
 
@@ -78,7 +78,7 @@ class CpuBackend final : public Backend {
 
  private:
   std::mutex mu_;
-  std::vector<std::unique_ptr<uint8_t[]>> repacked_;  // weights in the kernels' own layouts
+  std::vector<RepackedBuffer> repacked_;  // weights in the kernels' own layouts
   ThreadPool pool_;
   Scratch scratch_;
   OpContext ctx_;

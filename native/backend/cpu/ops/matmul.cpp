@@ -205,13 +205,16 @@ constexpr int64_t kRepackInTaskMinTokens = 8;
 // The integer tasks of one product: (block of weight rows, block of up to kTokensPerBlock tokens).
 struct QuantTasks {
   int64_t rb_rows, n_rb, n_tb;
-  bool repack;  // each task repacks its rows first (kRepackInTaskMinTokens)
+  bool repacked;  // the rows are repacked (at load, or by each task first: kRepackInTaskMinTokens)
+  bool repack;    // each task repacks its rows into the thread's buffer
   QuantTasks(const WeightView& w, int64_t n_tokens)
       : rb_rows(quant_rows_per_block(n_tokens)),
         n_rb((w.rows() + rb_rows - 1) / rb_rows),
         n_tb((n_tokens + kTokensPerBlock - 1) / kTokensPerBlock),
-        repack(n_tokens >= kRepackInTaskMinTokens && w.type == GgmlType::Q4_K && w.rows() % 8 == 0 &&
-               w.cols() % QK_K == 0 && w.row_bytes == static_cast<uint64_t>(w.cols() / QK_K) * sizeof(BlockQ4_K)) {}
+        repack(w.repacked == nullptr && n_tokens >= kRepackInTaskMinTokens && w.type == GgmlType::Q4_K && w.rows() % 8 == 0 &&
+               w.cols() % QK_K == 0 && w.row_bytes == static_cast<uint64_t>(w.cols() / QK_K) * sizeof(BlockQ4_K)) {
+    repacked = repack || w.repacked != nullptr;
+  }
   int64_t count() const { return n_rb * n_tb; }
   // Floats of thread buffer a task needs (its rows repacked).
   size_t buffer_floats(const WeightView& w) const {
@@ -230,13 +233,13 @@ void run_quant_task(const CpuKernels& k, const WeightView& w, const QuantDot& qd
   const int64_t r1 = std::min(rows, r0 + tasks.rb_rows);
   const int64_t t0 = (task % tasks.n_tb) * kTokensPerBlock;
   const int64_t t1 = std::min(n_tokens, t0 + kTokensPerBlock);
-  if (tasks.repack) {
-    auto* groups = reinterpret_cast<uint8_t*>(buffer);
-    const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * sizeof(BlockQ4_Kx8);
+  if (tasks.repacked) {
+    const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * repack_format(w.type).block_bytes;
     const int n_groups = static_cast<int>((r1 - r0) / 8);
-    for (int gi = 0; gi < n_groups; ++gi) {
+    const uint8_t* groups = tasks.repack ? reinterpret_cast<uint8_t*>(buffer) : w.repacked + static_cast<uint64_t>(r0 / 8) * group_bytes;
+    for (int gi = 0; tasks.repack && gi < n_groups; ++gi) {
       const uint8_t* src = w.data + static_cast<uint64_t>(r0 + 8 * gi) * w.row_bytes;
-      k.repack_q4_K_x8(src, w.row_bytes, cols, reinterpret_cast<BlockQ4_Kx8*>(groups + gi * group_bytes));
+      k.repack_q4_K_x8(src, w.row_bytes, cols, reinterpret_cast<BlockQ4_Kx8*>(buffer) + gi * (cols / QK_K));
     }
     for (int64_t t = t0; t < t1; t += kMaxDotActs) {
       const int n_act = static_cast<int>(std::min<int64_t>(kMaxDotActs, t1 - t));
@@ -363,7 +366,9 @@ void op_matmul_grouped(OpContext& ctx, const WeightView& w, const int32_t* exper
     return;
   }
   const QuantDot qd = find_quant_dot(ctx.kernels, w.type);
-  if (!integer_in_place(w, qd)) {
+  // Repacked experts (op_repack_weight) take the same tasks, reading their repacked rows.
+  const bool repacked = w.repacked != nullptr && (w.type == GgmlType::Q4_K || w.type == GgmlType::Q6_K);
+  if (!repacked && !integer_in_place(w, qd)) {
     for (int64_t g = 0; g < n_groups; ++g) {
       const int64_t m = offsets[g + 1] - offsets[g];
       if (m > 0) op_matmul(ctx, w.slab(experts[g]), x + offsets[g] * cols, m, y + offsets[g] * rows);

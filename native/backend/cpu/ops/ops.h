@@ -68,14 +68,36 @@ bool matmul_is_integer(const CpuKernels& kernels, GgmlType weight);
 // rows repacked eight at a time, BlockQ4_Kx8 / BlockQ6_Kx8), filling w->repacked; nullptr (w unchanged) when there
 // is none or memory is short. The caller keeps the buffer alive as long as w is used.
 // file_mapped: see Backend::prepare_weight (the source pages are dropped after repacking).
-std::unique_ptr<uint8_t[]> op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped);
+// Anonymous memory that holds repacked weights, in 2 MiB pages where the kernel allows
+// (MADV_HUGEPAGE): it is written once at load, and with 4 KiB pages a page fault and the zeroing
+// of each page cost about a third of loading a MoE model whose experts are repacked.
+class RepackedBuffer {
+ public:
+  RepackedBuffer() = default;
+  RepackedBuffer(RepackedBuffer&& o) noexcept : data_(o.data_), bytes_(o.bytes_) { o.data_ = nullptr; }
+  RepackedBuffer& operator=(RepackedBuffer&& o) noexcept;
+  RepackedBuffer(const RepackedBuffer&) = delete;
+  RepackedBuffer& operator=(const RepackedBuffer&) = delete;
+  ~RepackedBuffer();
+  // An empty buffer when the memory cannot be had.
+  static RepackedBuffer allocate(size_t bytes);
+  uint8_t* data() const { return data_; }
+  explicit operator bool() const { return data_ != nullptr; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+RepackedBuffer op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped);
 
 // The repacked layout of a weight type (Q4_K, Q6_K): bytes per 8 rows x 256 columns in it and in
-// the file, and the repacker of 8 rows; repack is nullptr for other types.
+// the file, and the repacker of 8 rows (the kernel table's where it has one); repack is nullptr
+// for other types.
 struct RepackFormat {
   uint64_t block_bytes = 0;
   uint64_t src_block_bytes = 0;
-  void (*repack)(const uint8_t* src, uint64_t row_bytes, int64_t cols, uint8_t* dst) = nullptr;
+  void (*repack)(const CpuKernels& k, const uint8_t* src, uint64_t row_bytes, int64_t cols, uint8_t* dst) = nullptr;
 };
 RepackFormat repack_format(GgmlType type);
 
