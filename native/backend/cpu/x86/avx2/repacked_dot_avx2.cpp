@@ -19,14 +19,6 @@ namespace {
 
 static inline void keep_in_register(__m256i& v) { __asm__("" : "+x"(v)); }
 
-// acc += vpmaddubsw(q, a), int16 lanes, with acc pinned to one register: written as intrinsics
-// plus keep_in_register, GCC computed each sum into a scratch register and copied it back (a
-// vmovdqa per multiply-add, a third of the loop's instructions).
-static inline void maddubs_acc(__m256i& acc, __m256i q, __m256i a) {
-  __m256i t;
-  __asm__("vpmaddubsw %[a], %[q], %[t]\n\tvpaddw %[t], %[acc], %[acc]" : [acc] "+x"(acc), [t] "=&x"(t) : [q] "x"(q), [a] "x"(a));
-}
-
 static inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 static inline __m256i broadcast4(const int8_t* p) {
@@ -123,8 +115,10 @@ static void dot_x16_n(const BlockQ4_Kx8* w, const BlockQ8_K* y, int64_t nb, floa
           q1 = _mm256_and_si256(q1, m4);
           for (int j = 0; j < N; ++j) {
             const __m256i a = broadcast4(y[j * nb + ib].qs + 64 * c + 32 * high + 4 * g);
-            maddubs_acc(s16[0][j], q0, a);
-            maddubs_acc(s16[1][j], q1, a);
+            s16[0][j] = _mm256_add_epi16(s16[0][j], _mm256_maddubs_epi16(q0, a));
+            s16[1][j] = _mm256_add_epi16(s16[1][j], _mm256_maddubs_epi16(q1, a));
+            keep_in_register(s16[0][j]);
+            keep_in_register(s16[1][j]);
           }
         }
         const __m256i sc0 = expand_scales(b0.scales[2 * c + high]);
