@@ -4,7 +4,8 @@
 // 16 of B (8 FMAs per 6 loads). Edges use 8-wide and scalar columns, and single rows.
 // gemm_nt_f32: C = alpha A B^T (attention scores): with 16+ rows of A, B^T is built 16 columns at
 // a time in an L1 panel and C uses the 4 x 16 tiles; with fewer (decode), dot products along k in
-// 4 x 2 tiles. Helpers are static (see kernels.h).
+// 4 x 2 tiles. gemm with 16+ rows of A reads B through a 16-column L1 panel as well. Helpers are
+// static (see kernels.h).
 #if defined(__x86_64__)
 
 #include "backend/cpu/x86/avx2/gemm_avx2.h"
@@ -211,9 +212,35 @@ static void gemm_nt(int64_t m, int64_t n, int64_t k, float alpha, const float* a
   if (j < n) gemm_nt_dots<TB>(m, n - j, k, alpha, a, lda, b + j * ldb, ldb, c + j, ldc);
 }
 
+// panel[p][q] = B[p][q] as float for 16 columns q of B and all k rows p.
+template <typename TB>
+static void copy_panel16(const TB* b, int64_t ldb, int64_t k, float* panel) {
+  for (int64_t p = 0; p < k; ++p) {
+    _mm256_store_ps(panel + p * 16, load8(b + p * ldb));
+    _mm256_store_ps(panel + p * 16 + 8, load8(b + p * ldb + 8));
+  }
+}
+
+// With many rows of A (attention prefill: P V with 64 query rows, an F16 V), each 16-column strip
+// of B is converted once into an L1 panel that every row tile then reads: row by row, the strip
+// was re-read from L2 (and re-converted) for every 4 rows. Same FMAs in the same order: the same
+// bits as the row tiles.
 template <typename TB>
 static void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb,
                  float beta, float* c, int64_t ldc) {
+  if (m >= kPanelMinRows && k <= kPanelMaxK && n >= 16) {
+    alignas(32) float panel[kPanelMaxK * 16];
+    const __m256 va = _mm256_set1_ps(alpha);
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+      copy_panel16<TB>(b + j, ldb, k, panel);
+      int64_t i = 0;
+      for (; i + 4 <= m; i += 4) tile16<4, float>(k, a + i * lda, lda, panel, 16, c + i * ldc + j, ldc, va, beta);
+      for (; i < m; ++i) tile16<1, float>(k, a + i * lda, lda, panel, 16, c + i * ldc + j, ldc, va, beta);
+    }
+    if (j < n) gemm<TB>(m, n - j, k, alpha, a, lda, b + j, ldb, beta, c + j, ldc);  // fewer than 16 columns left
+    return;
+  }
   int64_t i = 0;
   for (; i + 4 <= m; i += 4) {
     if (i == 0) {
