@@ -8,9 +8,9 @@
 //   A task is (block of weight rows, block of up to 64 tokens): the row block stays in L1 while
 //   the token block, in L2, streams past it, and long prompts spread over threads even for
 //   matrices with few rows. This is the path quantized models take.
-// - Q4_K and Q6_K matrices the backend repacked at load (rows eight at a time, op_repack_weight):
-//   the same integer products, 16 rows per kernel call in prefill, 8 in decode
-//   (CpuKernels::dot_q4_K_x8, dot_q6_K_x8).
+// - Q4_K and Q6_K matrices the backend repacked at load (rows eight at a time, op_repack_weight),
+//   or that a task repacks first (kRepackInTaskMinTokens): the same tasks, 16 rows per kernel call
+//   in prefill, 8 in decode (CpuKernels::dot_q4_K_x8, dot_q6_K_x8).
 // - Float (every other type): the task dequantizes its rows into the thread's float buffer and
 //   dots every row with every token (cpu_kernels().dot_f32), after rounding the activations
 //   through the same vec_dot type so the numbers still match llama.cpp's.
@@ -161,41 +161,6 @@ void dot_repacked(const CpuKernels& k, GgmlType type, const uint8_t* groups, int
   }
 }
 
-// Rows repacked eight at a time (op_repack_weight): tasks are (groups of 8 rows, block of up to
-// 64 tokens), each kernel call covers 8 or 16 rows x up to kMaxDotActs tokens.
-void matmul_repacked(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y) {
-  const int64_t cols = w.cols();
-  const int64_t rows = w.rows();
-  const QuantDot qd{nullptr, GgmlType::Q8_K, quantize_q8_K};
-  uint64_t act_row_bytes = 0;
-  const uint8_t* act = quantize_activations(ctx, qd, x, n_tokens, cols, &act_row_bytes);
-  const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * repack_format(w.type).block_bytes;
-  const int64_t groups = rows / 8;
-  const int64_t gb_groups = n_tokens == 1 ? 1 : 2;
-  const int64_t n_gb = (groups + gb_groups - 1) / gb_groups;
-  const int64_t n_tb = (n_tokens + kTokensPerBlock - 1) / kTokensPerBlock;
-  const int64_t work = 8 * gb_groups * cols * std::min(n_tokens, kTokensPerBlock);
-  const CpuKernels& k = ctx.kernels;
-  ctx.pool.parallel_for(n_gb * n_tb, grain_for(ctx.pool, n_gb * n_tb, work), [&](int64_t begin, int64_t end, int) {
-    float out[16 * kMaxDotActs];
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t g0 = (task / n_tb) * gb_groups;
-      const int64_t g1 = std::min(groups, g0 + gb_groups);
-      const int n_groups = static_cast<int>(g1 - g0);  // the kernel takes up to 2 groups (16 rows) at once
-      const int64_t t0 = (task % n_tb) * kTokensPerBlock;
-      const int64_t t1 = std::min(n_tokens, t0 + kTokensPerBlock);
-      for (int64_t t = t0; t < t1; t += kMaxDotActs) {
-        const int n_act = static_cast<int>(std::min<int64_t>(kMaxDotActs, t1 - t));
-        const auto* a = reinterpret_cast<const BlockQ8_K*>(act + static_cast<uint64_t>(t) * act_row_bytes);
-        dot_repacked(k, w.type, w.repacked + static_cast<uint64_t>(g0) * group_bytes, n_groups, a, cols, n_act, out);
-        for (int j = 0; j < n_act; ++j) {
-          std::memcpy(y + (t + j) * rows + 8 * g0, out + 8 * n_groups * j, 8 * n_groups * sizeof(float));
-        }
-      }
-    }
-  });
-}
-
 // Products with at least this many tokens on Q4_K matrices that were not repacked at load (MoE
 // experts) repack each task's 16 rows into the thread's buffer first (CpuKernels::repack_q4_K_x8)
 // and use the repacked kernel, ~1.8x faster per token than the file layout's; the repack costs
@@ -272,6 +237,11 @@ void matmul_quantized(OpContext& ctx, const WeightView& w, const QuantDot& qd, c
   });
 }
 
+// Whether the backend keeps w's rows repacked (op_repack_weight).
+bool is_repacked(const WeightView& w) {
+  return w.repacked != nullptr && (w.type == GgmlType::Q4_K || w.type == GgmlType::Q6_K);
+}
+
 // Whether matmul multiplies w with the integer kernel of qd in place (not repacked, aligned rows).
 bool integer_in_place(const WeightView& w, const QuantDot& qd) {
   return w.repacked == nullptr && qd.fn != nullptr && reinterpret_cast<uintptr_t>(w.data) % 2 == 0 &&
@@ -290,13 +260,10 @@ void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_to
     fill_nan(y, n_tokens * rows);
     return;
   }
-  if (w.repacked != nullptr && (w.type == GgmlType::Q4_K || w.type == GgmlType::Q6_K)) {
-    matmul_repacked(ctx, w, x, n_tokens, y);
-    return;
-  }
   const QuantDot qd = find_quant_dot(ctx.kernels, w.type);
-  // Packed rows are read in place: the kernels need the row to start on its block alignment.
-  if (integer_in_place(w, qd)) {
+  // Packed rows are read in place (the kernels need the row to start on its block alignment), or
+  // in the backend's repacked layout.
+  if (is_repacked(w) || integer_in_place(w, qd)) {
     matmul_quantized(ctx, w, qd, x, n_tokens, y);
     return;
   }
@@ -367,8 +334,7 @@ void op_matmul_grouped(OpContext& ctx, const WeightView& w, const int32_t* exper
   }
   const QuantDot qd = find_quant_dot(ctx.kernels, w.type);
   // Repacked experts (op_repack_weight) take the same tasks, reading their repacked rows.
-  const bool repacked = w.repacked != nullptr && (w.type == GgmlType::Q4_K || w.type == GgmlType::Q6_K);
-  if (!repacked && !integer_in_place(w, qd)) {
+  if (!is_repacked(w) && !integer_in_place(w, qd)) {
     for (int64_t g = 0; g < n_groups; ++g) {
       const int64_t m = offsets[g + 1] - offsets[g];
       if (m > 0) op_matmul(ctx, w.slab(experts[g]), x + offsets[g] * cols, m, y + offsets[g] * rows);
