@@ -21,6 +21,19 @@ static inline void keep_in_register(__m256i& v) { __asm__("" : "+x"(v)); }
 
 static inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
+// Decode streams the repacked weights from memory once: the kernels fetch the block two ahead
+// into L1, a quarter of it per quarter of the current block (the next group's blocks follow the
+// last one, so the prefetch runs on into them; past the end of the buffer it is harmless). The
+// hardware prefetchers alone kept one thread at ~12 GB/s on the 0.8B output head; with this,
+// 2 threads read the Q4_K matrix at ~90% of this machine's streaming rate.
+template <typename Block>
+static inline void prefetch_quarter(const Block* next, int quarter) {
+  constexpr int kBytes = (sizeof(Block) + 3) / 4;
+  const char* p = reinterpret_cast<const char*>(next) + quarter * kBytes;
+  for (int off = 0; off < kBytes; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+}
+constexpr int64_t kPrefetchBlocks = 2;
+
 static inline __m256i broadcast4(const int8_t* p) {
   int32_t v;
   __builtin_memcpy(&v, p, 4);
@@ -61,6 +74,7 @@ static void dot_x8_n(const BlockQ4_Kx8* w, const BlockQ8_K* y, int64_t nb, float
     __m256i sumi[N];
     for (int j = 0; j < N; ++j) sumi[j] = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
+      if (N == 1) prefetch_quarter(&w[ib + kPrefetchBlocks], c);
       __m256i lo16[N], hi16[N];
       for (int j = 0; j < N; ++j) lo16[j] = hi16[j] = _mm256_setzero_si256();
       for (int g = 0; g < 8; ++g) {
@@ -170,6 +184,7 @@ static void dot_q6_x8_n(const BlockQ6_Kx8* w, const BlockQ8_K* y, int64_t nb, fl
     __m256i sumi[N];
     for (int j = 0; j < N; ++j) sumi[j] = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
+      if (N == 1) prefetch_quarter(&w[ib + kPrefetchBlocks], c);
       for (int p = 0; p < 4; ++p) {  // values 64c + 8p + [0, 8) (low) and 64c + 32 + 8p + [0, 8) (high)
         const __m256i qa = load256(b.qs[c][p][0]);
         const __m256i qb = load256(b.qs[c][p][1]);
