@@ -218,6 +218,12 @@ void run_quant_task(const CpuKernels& k, const WeightView& w, const QuantDot& qd
     const int n_act = static_cast<int>(std::min<int64_t>(kMaxDotActs, t1 - t));
     const uint8_t* a = act + static_cast<uint64_t>(t) * act_row_bytes;
     for (int64_t r = r0; r < r1; ++r) {
+      if (n_tokens == 1) {  // decode streams the rows from memory once: fetch two rows ahead (see prefetch_quarter)
+        const uint8_t* ahead = w.data + static_cast<uint64_t>(r + 2) * w.row_bytes;
+        if (r + 2 < rows) {
+          for (uint64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off, 0, 3);
+        }
+      }
       qd.fn(w.data + static_cast<uint64_t>(r) * w.row_bytes, a, cols, n_act, out);
       for (int j = 0; j < n_act; ++j) y[(t + j) * rows + r] = out[j];
     }
