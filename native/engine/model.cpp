@@ -1,9 +1,12 @@
 // Model loading: open the GGUF (memory-mapped, split files joined), read the hyperparameters,
-// bind and shape-check every weight, start the CPU backend's thread pool. Nothing reads tensor
-// data here, so load time and memory do not grow with the model size; pages are faulted in
-// from the page cache the first time a forward pass touches them. Also the model's identities
-// that snapshots check: the shape fingerprint (at load) and the weights digest (on first use).
+// bind and shape-check every weight, start the CPU backend's thread pool and let it keep the
+// weights it multiplies fastest in a layout of its own (Backend::prepare_weight: the CPU backend
+// repacks Q4_K / Q6_K matrices, reading them once here, and the MoE experts only when they fit
+// memory twice over). Other tensors' pages are faulted in from the page cache the first time a
+// forward pass touches them. Also the model's identities that snapshots check: the shape
+// fingerprint (at load) and the weights digest (on first use).
 #include <algorithm>
+#include <cstdio>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -72,15 +75,28 @@ ModelInfo make_info(const Model::Impl& m, const ModelOptions& options) {
   return info;
 }
 
-// Stacked MoE experts are handed to Backend::prepare_weight (the CPU backend repacks them, ~2x
-// faster prefill products without the per-task repack) only when they take at most half of the
-// physical memory: the repacked copy is anonymous memory, which the kernel cannot drop under
-// pressure as it can the file's pages, so a model near the machine's size keeps its experts
-// mapped.
-bool experts_fit_memory(uint64_t expert_bytes) {
+// The memory this process may use: physical memory, or the cgroup v2 limit when one is set
+// (containers); 0 when unknown.
+uint64_t usable_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page = sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 && expert_bytes <= static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 2;
+  uint64_t bytes = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+  if (FILE* f = std::fopen("/sys/fs/cgroup/memory.max", "r")) {
+    unsigned long long limit = 0;
+    if (std::fscanf(f, "%llu", &limit) == 1 && limit > 0 && (bytes == 0 || limit < bytes)) bytes = limit;  // "max": no limit
+    std::fclose(f);
+  }
+  return bytes;
+}
+
+// Stacked MoE experts are handed to Backend::prepare_weight (the CPU backend repacks them, ~2x
+// faster prefill products without the per-task repack) only when they take at most half of the
+// memory this process may use: the repacked copy is anonymous memory, which the kernel cannot
+// drop under pressure as it can the file's pages, so a model near the machine's size keeps its
+// experts mapped.
+bool experts_fit_memory(uint64_t expert_bytes) {
+  const uint64_t usable = usable_memory_bytes();
+  return usable > 0 && expert_bytes <= usable / 2;
 }
 
 }  // namespace

@@ -162,9 +162,10 @@ void dot_repacked(const CpuKernels& k, GgmlType type, const uint8_t* groups, int
 }
 
 // Products with at least this many tokens on Q4_K matrices that were not repacked at load (MoE
-// experts) repack each task's 16 rows into the thread's buffer first (CpuKernels::repack_q4_K_x8)
-// and use the repacked kernel, ~1.8x faster per token than the file layout's; the repack costs
-// about one token's products (35B-A3B shape pp512 +8%). (Q6_K's repack is too slow for this so far.)
+// experts of a model too big to repack them, engine/model.cpp) repack each task's 16 rows into the
+// thread's buffer first (CpuKernels::repack_q4_K_x8) and use the repacked kernel, ~1.8x faster per
+// token than the file layout's; the repack costs about one token's products (measured on the
+// 35B-A3B shape with its experts left mapped: pp512 +8%). Q6_K's repack is too slow for this.
 constexpr int64_t kRepackInTaskMinTokens = 8;
 
 // The integer tasks of one product: (block of weight rows, block of up to kTokensPerBlock tokens).
@@ -218,11 +219,9 @@ void run_quant_task(const CpuKernels& k, const WeightView& w, const QuantDot& qd
     const int n_act = static_cast<int>(std::min<int64_t>(kMaxDotActs, t1 - t));
     const uint8_t* a = act + static_cast<uint64_t>(t) * act_row_bytes;
     for (int64_t r = r0; r < r1; ++r) {
-      if (n_tokens == 1) {  // decode streams the rows from memory once: fetch two rows ahead (see prefetch_quarter)
+      if (n_tokens == 1 && r + 2 < rows) {  // decode streams the rows from memory once: fetch two rows ahead into L1
         const uint8_t* ahead = w.data + static_cast<uint64_t>(r + 2) * w.row_bytes;
-        if (r + 2 < rows) {
-          for (uint64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off, 0, 3);
-        }
+        for (uint64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off, 0, 3);
       }
       qd.fn(w.data + static_cast<uint64_t>(r) * w.row_bytes, a, cols, n_act, out);
       for (int j = 0; j < n_act; ++j) y[(t + j) * rows + r] = out[j];

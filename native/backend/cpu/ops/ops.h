@@ -64,10 +64,6 @@ bool round_activations(GgmlType type, const float* x, int64_t n_tokens, int64_t 
 // quantized to its vec_dot type) rather than dequantizing it to float.
 bool matmul_is_integer(const CpuKernels& kernels, GgmlType weight);
 
-// The weight in the layout a faster kernel reads (Q4_K and Q6_K 2-D matrices with rows % 8 == 0:
-// rows repacked eight at a time, BlockQ4_Kx8 / BlockQ6_Kx8), filling w->repacked; nullptr (w unchanged) when there
-// is none or memory is short. The caller keeps the buffer alive as long as w is used.
-// file_mapped: see Backend::prepare_weight (the source pages are dropped after repacking).
 // Anonymous memory that holds repacked weights, in 2 MiB pages where the kernel allows
 // (MADV_HUGEPAGE): it is written once at load, and with 4 KiB pages a page fault and the zeroing
 // of each page cost about a third of loading a MoE model whose experts are repacked.
@@ -89,6 +85,11 @@ class RepackedBuffer {
   size_t bytes_ = 0;
 };
 
+// The weight in the layout a faster kernel reads (Q4_K and Q6_K matrices, or stacked experts, with
+// rows % 8 == 0: rows repacked eight at a time, BlockQ4_Kx8 / BlockQ6_Kx8), filling w->repacked;
+// an empty buffer (w unchanged) when there is none or memory is short. The caller keeps the
+// buffer alive as long as w is used.
+// file_mapped: see Backend::prepare_weight (the source pages are dropped after repacking).
 RepackedBuffer op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped);
 
 // The repacked layout of a weight type (Q4_K, Q6_K): bytes per 8 rows x 256 columns in it and in

@@ -8,7 +8,6 @@
 // read again), so the resident size stays one copy. (Only for file mappings: on anonymous memory
 // MADV_DONTNEED would zero the data.)
 #include <cstring>
-#include <new>
 
 #include <sys/mman.h>
 #include <unistd.h>
