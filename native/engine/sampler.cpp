@@ -23,11 +23,15 @@ Status bad_param(const char* name, const std::string& why) {
   return Status(StatusCode::invalid_argument, std::string("sampling parameter ") + name + " " + why);
 }
 
+// Whether any penalty changes a logit.
+bool penalties_apply(const SamplingParams& p, size_t n_history) {
+  const bool active = p.repeat_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
+  return active && p.penalty_last_n != 0 && n_history > 0;
+}
+
 // The penalties of llama.cpp's llama_sampler_penalties over the window's token counts.
 void apply_penalties(std::vector<float>& logits, const SamplingParams& p, const int32_t* history, size_t n_history,
                      SamplerScratch& scratch) {
-  const bool active = p.repeat_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
-  if (!active || p.penalty_last_n == 0 || n_history == 0) return;
   const size_t window = p.penalty_last_n < 0 ? n_history : std::min(n_history, static_cast<size_t>(p.penalty_last_n));
   std::vector<int32_t>& tail = scratch.counts;
   tail.assign(history + (n_history - window), history + n_history);
@@ -46,12 +50,31 @@ void apply_penalties(std::vector<float>& logits, const SamplingParams& p, const 
   }
 }
 
-int32_t argmax(const std::vector<float>& logits) {
+int32_t argmax(const float* logits, int32_t n) {
   int32_t best = 0;
-  for (size_t i = 1; i < logits.size(); ++i) {
-    if (logits[i] > logits[static_cast<size_t>(best)]) best = static_cast<int32_t>(i);
+  for (int32_t i = 1; i < n; ++i) {
+    if (logits[i] > logits[best]) best = i;
   }
   return best;
+}
+
+// The k first ids of [0, n) in the order `before`, sorted: one pass keeping the k best in a heap
+// whose top is the worst of them, so most ids cost one comparison of two floats (a partial sort
+// of all 248K ids through the comparator took ~1 ms per token, 5% of a 0.8B decode step).
+template <typename Before>
+void top_k_ids(const float* logits, int32_t n, size_t k, Before before, std::vector<int32_t>& ids) {
+  ids.clear();
+  for (int32_t i = 0; i < n; ++i) {
+    if (ids.size() < k) {
+      ids.push_back(i);
+      std::push_heap(ids.begin(), ids.end(), before);
+    } else if (!(logits[i] < logits[ids.front()]) && before(i, ids.front())) {
+      std::pop_heap(ids.begin(), ids.end(), before);
+      ids.back() = i;
+      std::push_heap(ids.begin(), ids.end(), before);
+    }
+  }
+  std::sort(ids.begin(), ids.end(), before);
 }
 
 }  // namespace
@@ -90,42 +113,47 @@ Status sample_token(const float* logits_in, int32_t n_vocab, const SamplingParam
                     size_t n_history, Rng& rng, SamplerScratch& scratch, int32_t* out) {
   PETREL_RETURN_IF_ERROR(validate_sampling(p));
   if (n_vocab <= 0) return Status(StatusCode::invalid_argument, "sample: empty vocabulary");
-  std::vector<float>& logits = scratch.logits;
-  logits.assign(logits_in, logits_in + n_vocab);
-  apply_penalties(logits, p, history, n_history, scratch);
+  // The logits are copied only when penalties change them.
+  const float* logits = logits_in;
+  if (penalties_apply(p, n_history)) {
+    scratch.logits.assign(logits_in, logits_in + n_vocab);
+    apply_penalties(scratch.logits, p, history, n_history, scratch);
+    logits = scratch.logits.data();
+  }
 
   if (p.temperature <= 0.0f || p.top_k == 1) {
-    *out = argmax(logits);
+    *out = argmax(logits, n_vocab);
     return Status();
   }
 
   std::vector<int32_t>& ids = scratch.ids;
-  ids.resize(static_cast<size_t>(n_vocab));
-  for (int32_t i = 0; i < n_vocab; ++i) ids[static_cast<size_t>(i)] = i;
   auto before = [&](int32_t a, int32_t b) {
-    const float la = logits[static_cast<size_t>(a)];
-    const float lb = logits[static_cast<size_t>(b)];
+    const float la = logits[a];
+    const float lb = logits[b];
     return la > lb || (la == lb && a < b);
   };
-  size_t n = ids.size();
+  size_t n = static_cast<size_t>(n_vocab);
   bool sorted = false;
   // top-k: keep the k best (sorted).
   if (p.top_k > 0 && static_cast<size_t>(p.top_k) < n) {
-    std::partial_sort(ids.begin(), ids.begin() + p.top_k, ids.end(), before);
+    top_k_ids(logits, n_vocab, static_cast<size_t>(p.top_k), before, ids);
     n = static_cast<size_t>(p.top_k);
     sorted = true;
+  } else {
+    ids.resize(n);
+    for (int32_t i = 0; i < n_vocab; ++i) ids[static_cast<size_t>(i)] = i;
   }
   // top-p: the smallest prefix (by probability) whose mass reaches p, at least one token.
   if (p.top_p < 1.0f) {
     if (!sorted) std::sort(ids.begin(), ids.begin() + static_cast<ptrdiff_t>(n), before);
     sorted = true;
-    const float max_l = logits[static_cast<size_t>(ids[0])];
+    const float max_l = logits[ids[0]];
     double total = 0.0;
-    for (size_t i = 0; i < n; ++i) total += std::exp(static_cast<double>(logits[static_cast<size_t>(ids[i])]) - max_l);
+    for (size_t i = 0; i < n; ++i) total += std::exp(static_cast<double>(logits[ids[i]]) - max_l);
     double cum = 0.0;
     size_t keep = n;
     for (size_t i = 0; i < n; ++i) {
-      cum += std::exp(static_cast<double>(logits[static_cast<size_t>(ids[i])]) - max_l) / total;
+      cum += std::exp(static_cast<double>(logits[ids[i]]) - max_l) / total;
       if (cum >= p.top_p) {
         keep = i + 1;
         break;
@@ -136,11 +164,11 @@ Status sample_token(const float* logits_in, int32_t n_vocab, const SamplingParam
   // min-p: drop tokens whose probability is below min_p times the best one's.
   if (p.min_p > 0.0f) {
     float max_l = -INFINITY;
-    for (size_t i = 0; i < n; ++i) max_l = std::max(max_l, logits[static_cast<size_t>(ids[i])]);
+    for (size_t i = 0; i < n; ++i) max_l = std::max(max_l, logits[ids[i]]);
     const float threshold = max_l + std::log(p.min_p);
     size_t kept = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (logits[static_cast<size_t>(ids[i])] >= threshold) ids[kept++] = ids[i];
+      if (logits[ids[i]] >= threshold) ids[kept++] = ids[i];
     }
     n = std::max<size_t>(kept, 1);
   }
@@ -148,10 +176,10 @@ Status sample_token(const float* logits_in, int32_t n_vocab, const SamplingParam
   std::vector<float>& probs = scratch.probs;
   probs.resize(n);
   float max_l = -INFINITY;
-  for (size_t i = 0; i < n; ++i) max_l = std::max(max_l, logits[static_cast<size_t>(ids[i])]);
+  for (size_t i = 0; i < n; ++i) max_l = std::max(max_l, logits[ids[i]]);
   double total = 0.0;
   for (size_t i = 0; i < n; ++i) {
-    probs[i] = static_cast<float>(std::exp((static_cast<double>(logits[static_cast<size_t>(ids[i])]) - max_l) /
+    probs[i] = static_cast<float>(std::exp((static_cast<double>(logits[ids[i]]) - max_l) /
                                            p.temperature));
     total += probs[i];
   }

@@ -77,6 +77,56 @@ PETREL_TEST(engine_sampler_top_k_1_is_greedy_and_seeds_repeat) {
   PETREL_CHECK(draw(7) != draw(8));
 }
 
+// top-k over a vocabulary with many tied logits: the same draws as a plain reference (all ids
+// sorted by logit desc, id asc; the first k; softmax at the temperature; the same random draw).
+PETREL_TEST(engine_sampler_top_k_matches_reference) {
+  const int32_t n_vocab = 20000;
+  std::vector<float> l(n_vocab);
+  uint64_t x = 12345;
+  for (auto& v : l) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    v = static_cast<float>((x >> 40) % 64) * 0.25f;  // 64 distinct values: ties everywhere
+  }
+  for (int k : {1, 2, 40, 500}) {
+    SamplingParams p;
+    p.temperature = 0.7f;
+    p.top_k = k;
+    p.top_p = 1.0f;
+    p.min_p = 0.0f;
+    std::vector<int32_t> order(n_vocab);
+    for (int32_t i = 0; i < n_vocab; ++i) order[static_cast<size_t>(i)] = i;
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+    Rng mine, ref;
+    mine.seed(99);
+    ref.seed(99);
+    SamplerScratch s;
+    for (int draw = 0; draw < 50; ++draw) {
+      int32_t got = -1;
+      PETREL_CHECK(sample_token(l.data(), n_vocab, p, nullptr, 0, mine, s, &got).ok());
+      int32_t want = order[0];
+      if (k > 1) {
+        std::vector<double> probs(static_cast<size_t>(k));
+        double total = 0.0;
+        for (int i = 0; i < k; ++i) {
+          probs[static_cast<size_t>(i)] = static_cast<float>(std::exp((static_cast<double>(l[order[i]]) - l[order[0]]) / p.temperature));
+          total += probs[static_cast<size_t>(i)];
+        }
+        const double r = ref.uniform() * total;
+        double cum = 0.0;
+        want = order[static_cast<size_t>(k - 1)];
+        for (int i = 0; i < k; ++i) {
+          cum += probs[static_cast<size_t>(i)];
+          if (r < cum) {
+            want = order[static_cast<size_t>(i)];
+            break;
+          }
+        }
+      }
+      PETREL_CHECK_EQ(got, want);
+    }
+  }
+}
+
 PETREL_TEST(engine_sampler_filters_and_penalties) {
   std::vector<float> l(100, 0.0f);
   l[3] = 10.0f;
