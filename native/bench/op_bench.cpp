@@ -38,6 +38,17 @@ std::vector<float> random_floats(size_t n, uint64_t seed) {
   return v;
 }
 
+// n_rows copies of one random row quantized to `type`, back to back; row_bytes apart.
+bool quantized_rows(petrel::GgmlType type, int64_t cols, int n_rows, std::vector<uint8_t>* rows, uint64_t* row_bytes) {
+  if (!petrel::ggml_row_bytes(*petrel::ggml_type_info(static_cast<uint32_t>(type)), static_cast<uint64_t>(cols), row_bytes)) return false;
+  rows->assign(static_cast<size_t>(n_rows) * *row_bytes, 0);
+  const std::vector<float> src = random_floats(static_cast<size_t>(cols), 1);
+  for (int r = 0; r < n_rows; ++r) {
+    if (!petrel::quantize_row(type, src.data(), rows->data() + r * *row_bytes, cols).ok()) return false;
+  }
+  return true;
+}
+
 // PETREL_OP_BENCH_THREADS=N: an N-thread backend timed by the wall clock instead (for the
 // scaling of memory-bound ops; only meaningful on an idle machine).
 int bench_threads() {
@@ -126,12 +137,9 @@ int bench_dot(int argc, char** argv) {
     if (q6_x8) wt = petrel::GgmlType::Q6_K;
     if (n_act < 1 || n_act > petrel::cpu::kMaxDotActs) return 2;
     uint64_t rb = 0;
-    petrel::ggml_row_bytes(*petrel::ggml_type_info(static_cast<uint32_t>(wt)), static_cast<uint64_t>(cols), &rb);
-    std::vector<uint8_t> rows(16 * rb);
+    std::vector<uint8_t> rows;
+    if (!quantized_rows(wt, cols, 16, &rows, &rb)) return 2;
     const std::vector<float> src = random_floats(static_cast<size_t>(cols), 1);
-    for (int r = 0; r < 16; ++r) {
-      if (!petrel::quantize_row(wt, src.data(), rows.data() + r * rb, cols).ok()) return 2;
-    }
     const size_t group_bytes = static_cast<size_t>(cols / 256) * (q6_x8 ? sizeof(petrel::cpu::BlockQ6_Kx8) : sizeof(petrel::cpu::BlockQ4_Kx8));
     std::vector<uint8_t> packed(2 * group_bytes + 64);
     uint8_t* groups = packed.data() + (64 - reinterpret_cast<uintptr_t>(packed.data()) % 64) % 64;
@@ -243,12 +251,8 @@ int bench_repack(int argc, char** argv) {
   const petrel::GgmlType wt = type == "q6_K" ? petrel::GgmlType::Q6_K : petrel::GgmlType::Q4_K;
   if ((type != "q4_K" && type != "q6_K") || cols <= 0 || cols % 256 != 0) return 2;
   uint64_t rb = 0;
-  petrel::ggml_row_bytes(*petrel::ggml_type_info(static_cast<uint32_t>(wt)), static_cast<uint64_t>(cols), &rb);
-  std::vector<uint8_t> rows(8 * rb);
-  const std::vector<float> src = random_floats(static_cast<size_t>(cols), 1);
-  for (int r = 0; r < 8; ++r) {
-    if (!petrel::quantize_row(wt, src.data(), rows.data() + r * rb, cols).ok()) return 2;
-  }
+  std::vector<uint8_t> rows;
+  if (!quantized_rows(wt, cols, 8, &rows, &rb)) return 2;
   const petrel::cpu::RepackFormat format = petrel::cpu::repack_format(wt);
   std::vector<uint8_t> packed(static_cast<size_t>(cols / 256) * format.block_bytes);
   const petrel::cpu::CpuKernels& k = petrel::cpu::cpu_kernels();
