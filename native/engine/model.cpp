@@ -75,15 +75,17 @@ ModelInfo make_info(const Model::Impl& m, const ModelOptions& options) {
   return info;
 }
 
-// The memory this process may use: physical memory, or the cgroup v2 limit when one is set
-// (containers); 0 when unknown.
+// The memory this process may use: physical memory, or the container's cgroup limit when lower
+// (v2 memory.max, v1 memory.limit_in_bytes; "max" or a huge v1 value mean no limit); 0 when unknown.
 uint64_t usable_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page = sysconf(_SC_PAGESIZE);
   uint64_t bytes = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
-  if (FILE* f = std::fopen("/sys/fs/cgroup/memory.max", "r")) {
+  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    FILE* f = std::fopen(path, "r");
+    if (f == nullptr) continue;
     unsigned long long limit = 0;
-    if (std::fscanf(f, "%llu", &limit) == 1 && limit > 0 && (bytes == 0 || limit < bytes)) bytes = limit;  // "max": no limit
+    if (std::fscanf(f, "%llu", &limit) == 1 && limit > 0 && (bytes == 0 || limit < bytes)) bytes = limit;
     std::fclose(f);
   }
   return bytes;
