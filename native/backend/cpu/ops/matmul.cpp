@@ -171,16 +171,12 @@ constexpr int64_t kRepackInTaskMinTokens = 8;
 // The integer tasks of one product: (block of weight rows, block of up to kTokensPerBlock tokens).
 struct QuantTasks {
   int64_t rb_rows, n_rb, n_tb;
-  bool repacked;  // the rows are repacked (at load, or by each task first: kRepackInTaskMinTokens)
-  bool repack;    // each task repacks its rows into the thread's buffer
+  bool repack;  // each task repacks its rows into the thread's buffer (else they are used as they are: repacked at load or not)
   QuantTasks(const WeightView& w, int64_t n_tokens)
       : rb_rows(quant_rows_per_block(n_tokens)),
         n_rb((w.rows() + rb_rows - 1) / rb_rows),
         n_tb((n_tokens + kTokensPerBlock - 1) / kTokensPerBlock),
-        repack(w.repacked == nullptr && n_tokens >= kRepackInTaskMinTokens && w.type == GgmlType::Q4_K && w.rows() % 8 == 0 &&
-               w.cols() % QK_K == 0 && w.row_bytes == static_cast<uint64_t>(w.cols() / QK_K) * sizeof(BlockQ4_K)) {
-    repacked = repack || w.repacked != nullptr;
-  }
+        repack(w.repacked == nullptr && n_tokens >= kRepackInTaskMinTokens && w.type == GgmlType::Q4_K && repackable(w)) {}
   int64_t count() const { return n_rb * n_tb; }
   // Floats of thread buffer a task needs (its rows repacked).
   size_t buffer_floats(const WeightView& w) const {
@@ -199,7 +195,7 @@ void run_quant_task(const CpuKernels& k, const WeightView& w, const QuantDot& qd
   const int64_t r1 = std::min(rows, r0 + tasks.rb_rows);
   const int64_t t0 = (task % tasks.n_tb) * kTokensPerBlock;
   const int64_t t1 = std::min(n_tokens, t0 + kTokensPerBlock);
-  if (tasks.repacked) {
+  if (tasks.repack || w.repacked != nullptr) {
     const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * repack_format(w.type).block_bytes;
     const int n_groups = static_cast<int>((r1 - r0) / 8);
     const uint8_t* groups = tasks.repack ? reinterpret_cast<uint8_t*>(buffer) : w.repacked + static_cast<uint64_t>(r0 / 8) * group_bytes;

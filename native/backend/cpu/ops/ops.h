@@ -101,6 +101,9 @@ struct RepackFormat {
   void (*repack)(const CpuKernels& k, const uint8_t* src, uint64_t row_bytes, int64_t cols, uint8_t* dst) = nullptr;
 };
 RepackFormat repack_format(GgmlType type);
+// Whether w can take its type's repacked layout: a repack format, rows % 8 == 0, whole 256-column
+// blocks, rows packed back to back (a 2-D matrix or a stack of them).
+bool repackable(const WeightView& w);
 
 void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y);
 void op_matmul_grouped(OpContext& ctx, const WeightView& w, const int32_t* experts, const int64_t* offsets,

@@ -45,6 +45,13 @@ RepackFormat repack_format(GgmlType type) {
   }
 }
 
+bool repackable(const WeightView& w) {
+  const RepackFormat format = repack_format(w.type);
+  return format.repack != nullptr && w.data != nullptr && w.ne[2] >= 1 && w.ne[3] == 1 && w.cols() > 0 &&
+         w.cols() % QK_K == 0 && w.rows() > 0 && w.rows() % 8 == 0 &&
+         w.row_bytes == static_cast<uint64_t>(w.cols() / QK_K) * format.src_block_bytes;
+}
+
 RepackedBuffer& RepackedBuffer::operator=(RepackedBuffer&& o) noexcept {
   if (this != &o) {
     if (data_ != nullptr) munmap(data_, bytes_);
@@ -73,13 +80,11 @@ RepackedBuffer RepackedBuffer::allocate(size_t bytes) {
 }
 
 RepackedBuffer op_repack_weight(OpContext& ctx, WeightView* w, bool file_mapped) {
+  if (!repackable(*w)) return {};
   const RepackFormat format = repack_format(w->type);
-  if (format.repack == nullptr || w->data == nullptr || w->ne[2] < 1 || w->ne[3] != 1) return {};
   // A stacked tensor's matrices follow each other row after row: with rows % 8 == 0 it repacks as
   // one matrix of rows x ne[2] rows, matrix e starting at group e * rows / 8.
   const int64_t cols = w->cols(), rows = w->rows() * w->ne[2];
-  if (cols <= 0 || cols % QK_K != 0 || w->rows() <= 0 || w->rows() % 8 != 0) return {};
-  if (w->row_bytes != static_cast<uint64_t>(cols / QK_K) * format.src_block_bytes) return {};
   const int64_t groups = rows / 8;
   const uint64_t group_bytes = static_cast<uint64_t>(cols / QK_K) * format.block_bytes;
   RepackedBuffer buffer = RepackedBuffer::allocate(group_bytes * static_cast<uint64_t>(groups));
