@@ -31,24 +31,21 @@ static inline void store_tile(float* c, __m256 v, __m256 alpha, float beta) {
   }
 }
 
-// How far ahead B rows are prefetched, into L1, when they stream from memory (attention decode):
-// 16 rows (8 KiB of an F16 cache) measured best; 64 rows into L2 was slower (one layer at 16384
-// with 2 threads, with rows_streamed: 1.64 ms vs 1.46 ms).
+// How far ahead nt_tile prefetches B rows, into L1, when they stream from memory (attention
+// decode's keys): 16 rows (8 KiB of an F16 cache) measured best; 64 rows into L2 was slower (one
+// layer at 16384 with 2 threads: 1.64 ms vs 1.46 ms). gemm's decode rows stream through
+// rows_streamed, which prefetches its next pass itself.
 constexpr int64_t kAheadRows = 16;
 
 // Rows [i0, i0 + R) of C, columns [j, j + 16).
 // Inlined: as a separate (constant-propagated) function GCC kept the accumulators in memory,
 // a store per FMA (measured 5 multiply-adds per cycle instead of 14).
-// kAhead: B is read from memory for the first time (the first rows of C): fetch the row
-// kAheadRows on while this one is used (attention decode streams the V cache through here; in
-// cache the extra instruction only costs).
-template <int R, typename TB, bool kAhead = false>
+template <int R, typename TB>
 __attribute__((always_inline)) static inline void tile16(int64_t k, const float* a, int64_t lda, const TB* b,
                                                          int64_t ldb, float* c, int64_t ldc, __m256 alpha, float beta) {
   __m256 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (int64_t p = 0; p < k; ++p) {
-    if (kAhead) _mm_prefetch(reinterpret_cast<const char*>(b + (p + kAheadRows) * ldb), _MM_HINT_T0);
     const __m256 b0 = load8(b + p * ldb);
     const __m256 b1 = load8(b + p * ldb + 8);
     for (int r = 0; r < R; ++r) {
@@ -75,12 +72,12 @@ __attribute__((always_inline)) static inline void tile8(int64_t k, const float* 
   for (int r = 0; r < R; ++r) store_tile(c + r * ldc, acc[r], alpha, beta);
 }
 
-template <int R, typename TB, bool kAhead>
+template <int R, typename TB>
 static void rows(int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb,
                  float beta, float* c, int64_t ldc) {
   const __m256 va = _mm256_set1_ps(alpha);
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16) tile16<R, TB, kAhead>(k, a, lda, b + j, ldb, c + j, ldc, va, beta);
+  for (; j + 16 <= n; j += 16) tile16<R, TB>(k, a, lda, b + j, ldb, c + j, ldc, va, beta);
   for (; j + 8 <= n; j += 8) tile8<R, TB>(k, a, lda, b + j, ldb, c + j, ldc, va, beta);
   for (; j < n; ++j) {
     for (int r = 0; r < R; ++r) {
@@ -297,14 +294,8 @@ static void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, i
     return;
   }
   int64_t i = 0;
-  for (; i + 4 <= m; i += 4) {
-    if (i == 0) {
-      rows<4, TB, true>(n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    } else {
-      rows<4, TB, false>(n, k, alpha, a + i * lda, lda, b, ldb, beta, c + i * ldc, ldc);
-    }
-  }
-  for (; i < m; ++i) rows<1, TB, false>(n, k, alpha, a + i * lda, lda, b, ldb, beta, c + i * ldc, ldc);
+  for (; i + 4 <= m; i += 4) rows<4, TB>(n, k, alpha, a + i * lda, lda, b, ldb, beta, c + i * ldc, ldc);
+  for (; i < m; ++i) rows<1, TB>(n, k, alpha, a + i * lda, lda, b, ldb, beta, c + i * ldc, ldc);
 }
 
 }  // namespace

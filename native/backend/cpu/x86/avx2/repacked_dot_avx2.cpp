@@ -255,7 +255,9 @@ void repack_q4_K_x8(const uint8_t* src, uint64_t row_bytes, int64_t cols, BlockQ
       std::memcpy(&dmin, &blk[r]->dmin, 2);
       out.d[r] = _cvtsh_ss(d);
       out.dmin[r] = _cvtsh_ss(dmin);
-      const uint8_t* q = blk[r]->scales;  // 6-bit scales and mins, packed as in ggml's get_scale_min_k4
+      // generic::unpack_k4_scales's formula, written straight into the block: through that
+      // helper's arrays (even inlined) the repack took 135 instead of 97 ns per block.
+      const uint8_t* q = blk[r]->scales;
       for (int j = 0; j < 4; ++j) {
         out.scales[j][r] = q[j] & 63;
         out.mins[j / 2][2 * r + j % 2] = q[j + 4] & 63;
