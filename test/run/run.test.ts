@@ -133,7 +133,7 @@ describe('petrel run', () => {
     // otherwise sample an end token within a second).
     const child = spawn(
       process.execPath,
-      [path.join(repoRoot, 'bin', 'petrel.js'), 'run', model, 'count', '--json', '--seed', '1', '--ctx', '4096', '--ignore-eos'],
+      [path.join(repoRoot, 'bin', 'petrel.js'), 'run', model, 'count', '--json', '--seed', '1', '--ctx', '131072', '--ignore-eos'],
       { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
@@ -142,7 +142,8 @@ describe('petrel run', () => {
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // Let it load and generate for a moment (the tiny model would need minutes to fill 4096 tokens).
+    // Let it load and generate for a moment. The tiny model decodes ~2000 tokens/s on a 2-core machine, so it
+    // filled a 4096-token context within these 3 s and exited 0; 131072 takes it about a minute.
     await new Promise((r) => setTimeout(r, 3000));
     child.kill('SIGINT');
     const code = await closed;
@@ -153,13 +154,14 @@ describe('petrel run', () => {
   });
 
   it('Ctrl-C during the prefill of a long prompt exits 130 within a micro-batch, not after the prompt', async () => {
-    // ~8000 tokens on stdin: the whole prefill takes many seconds on the tiny model.
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'petrel.js'), 'run', model, '--json', '--ctx', '16384', '-t', '2'], {
+    // ~16000 tokens on stdin: the whole prefill takes ~5 s on the tiny model with 2 threads (8000 tokens took
+    // ~2 s once prefill got faster, less than the wait below).
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'petrel.js'), 'run', model, '--json', '--ctx', '32768', '-t', '2'], {
       cwd: repoRoot,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-    child.stdin.end('word '.repeat(2700));
+    child.stdin.end('word '.repeat(5400));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
