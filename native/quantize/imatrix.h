@@ -8,6 +8,8 @@
 // Both are hostile input: every count and length is checked against the file, values must be finite.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
