@@ -81,6 +81,30 @@ describe.each(['tiny', 'tiny-moe', 'qwen3next'])('%s', (name) => {
     for (const s of [batch, chunked, stepwise]) s.dispose();
   });
 
+  it("logits 'last' or 'none' leave the state 'all' leaves, and 'last' is the last row of 'all'", async () => {
+    // The last layer computes only the rows whose logits are asked for; every token still goes
+    // into the caches and the recurrent state.
+    const prompt = randomTokens(300, model().info.nVocab, 21);
+    const next = randomTokens(7, model().info.nVocab, 22);
+    const nVocab = model().info.nVocab;
+    const withAll = model().createSession();
+    const all = (await withAll.evaluate(prompt, { logits: 'all' }))!;
+    const afterAll = (await withAll.evaluate(next, { logits: 'all' }))!;
+
+    const withLast = model().createSession();
+    const last = (await withLast.evaluate(prompt, { logits: 'last' }))!;
+    expect(last.length).toBe(nVocab);
+    const dLast = relDiff(last, all.subarray(all.length - nVocab));
+    console.log(`[output rows] ${name}: 'last' vs last row of 'all' rel ${dLast.toExponential(2)}`);
+    expect(dLast).toBeLessThan(1e-5);
+    expect(maxAbsDiff((await withLast.evaluate(next, { logits: 'all' }))!, afterAll)).toBe(0);
+
+    const withNone = model().createSession();
+    expect(await withNone.evaluate(prompt, { logits: 'none' })).toBeUndefined();
+    expect(maxAbsDiff((await withNone.evaluate(next, { logits: 'all' }))!, afterAll)).toBe(0);
+    for (const s of [withAll, withLast, withNone]) s.dispose();
+  });
+
   it('snapshot → restore → continue equals never having stopped (memory and file)', async () => {
     const a = randomTokens(70, model().info.nVocab, 21);
     const b = randomTokens(30, model().info.nVocab, 22);

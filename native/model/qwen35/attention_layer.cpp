@@ -13,7 +13,7 @@
 namespace petrel::qwen35 {
 
 void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights& w, LayerState& st, const float* x,
-                     float* out) {
+                     int64_t first_out, float* out) {
   const Hparams& hp = ctx.hp;
   Backend& be = ctx.backend;
   Workspace::Attention& s = ctx.ws.attn;
@@ -24,10 +24,11 @@ void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights
   const int64_t q_width = n_head * hd;
   const int64_t kv_width = n_head_kv * hd;
 
-  // Projections.
+  // Projections: keys and values of every token (the cache), queries of the output rows only.
+  const int64_t nq = n - first_out;
   const int64_t qg_width = w.attn_q.view.rows();
-  float* qg = scratch(s.qg, n * qg_width);
-  be.matmul(w.attn_q.view, x, n, qg);  // Qcur (with the gate interleaved when gated)
+  float* qg = scratch(s.qg, nq * qg_width);
+  if (nq > 0) be.matmul(w.attn_q.view, x + first_out * hp.n_embd, nq, qg);  // Qcur (with the gate interleaved when gated)
   float* k_raw = scratch(s.k_raw, n * kv_width);
   be.matmul(w.attn_k.view, x, n, k_raw);  // Kcur
   float* v_new = scratch(s.v, n * kv_width);
@@ -37,9 +38,9 @@ void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights
   const float* q_heads = qg;
   float* gate = nullptr;
   if (hp.gated_attention) {
-    float* q_raw = scratch(s.q_raw, n * q_width);
-    gate = scratch(s.gate, n * q_width);
-    for (int64_t t = 0; t < n; ++t) {
+    float* q_raw = scratch(s.q_raw, nq * q_width);
+    gate = scratch(s.gate, nq * q_width);
+    for (int64_t t = 0; t < nq; ++t) {
       for (int64_t h = 0; h < n_head; ++h) {
         const float* src = qg + t * qg_width + h * 2 * hd;
         std::memcpy(q_raw + (t * n_head + h) * hd, src, static_cast<size_t>(hd) * sizeof(float));
@@ -50,11 +51,13 @@ void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights
   }
 
   // Per-head RMSNorm, then RoPE (Qcur_normed / Kcur_normed, then rotated in place).
-  float* q = scratch(s.q, n * q_width);
-  be.rms_norm(q_heads, w.attn_q_norm.f32, hd, n * n_head, hp.rms_eps, q);
+  float* q = scratch(s.q, nq * q_width);
+  if (nq > 0) {
+    be.rms_norm(q_heads, w.attn_q_norm.f32, hd, nq * n_head, hp.rms_eps, q);
+    be.rope_neox(q, nq, n_head, hd, hp.n_rot, ctx.positions + first_out, hp.rope_freq_base);
+  }
   float* k = scratch(s.k, n * kv_width);
   be.rms_norm(k_raw, w.attn_k_norm.f32, hd, n * n_head_kv, hp.rms_eps, k);
-  be.rope_neox(q, n, n_head, hd, hp.n_rot, ctx.positions, hp.rope_freq_base);
   be.rope_neox(k, n, n_head_kv, hd, hp.n_rot, ctx.positions, hp.rope_freq_base);
 
   // Append this batch's keys and values to the cache (space was reserved by the session), each
@@ -75,15 +78,19 @@ void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights
     }
   }
 
+  if (nq == 0) return;
+  // The output rows' queries against the whole cache: token first_out + i sits at position
+  // pos0 + first_out + i and sees the positions up to it.
   const AttentionShape shape{static_cast<int32_t>(n_head), static_cast<int32_t>(n_head_kv), static_cast<int32_t>(hd),
                              1.0f / std::sqrt(static_cast<float>(hd))};
-  float* kqv_out = scratch(s.kqv_out, n * q_width);
-  be.attention(shape, q, st.k.data(), st.v.data(), ctx.kv_type, ctx.kv_capacity, ctx.pos0, n, kqv_out);  // attn_pregate
+  float* kqv_out = scratch(s.kqv_out, nq * q_width);
+  be.attention(shape, q, st.k.data(), st.v.data(), ctx.kv_type, ctx.kv_capacity, ctx.pos0 + first_out, nq,
+               kqv_out);  // attn_pregate
 
   if (gate) {
-    be.gate_mul(GateActivation::sigmoid, gate, kqv_out, n * q_width, kqv_out);  // attn_gated
+    be.gate_mul(GateActivation::sigmoid, gate, kqv_out, nq * q_width, kqv_out);  // attn_gated
   }
-  be.matmul(w.attn_output.view, kqv_out, n, out);  // attn_output
+  be.matmul(w.attn_output.view, kqv_out, nq, out);  // attn_output
 }
 
 }  // namespace petrel::qwen35

@@ -10,7 +10,8 @@
 
 namespace petrel::qwen35 {
 
-void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerState& st, const float* x, float* out) {
+void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerState& st, const float* x,
+                    int64_t first_out, float* out) {
   const Hparams& hp = ctx.hp;
   Backend& be = ctx.backend;
   Workspace::DeltaNet& s = ctx.ws.gdn;
@@ -26,8 +27,9 @@ void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerStat
   // Projections.
   float* mixed = scratch(s.qkv_mixed, n * conv_dim);
   be.matmul(w.attn_qkv.view, x, n, mixed);  // linear_attn_qkv_mixed
-  float* z = scratch(s.z, n * value_dim);
-  be.matmul(w.attn_gate.view, x, n, z);  // z
+  const int64_t n_out = n - first_out;  // the output gate, norm and projection are per token
+  float* z = scratch(s.z, n_out * value_dim);
+  if (n_out > 0) be.matmul(w.attn_gate.view, x + first_out * hp.n_embd, n_out, z);  // z
   float* beta = scratch(s.beta, n * hv);
   float* alpha = scratch(s.alpha, n * hv);
   if (w.ssm_ba.present) {
@@ -77,12 +79,13 @@ void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerStat
                             static_cast<int32_t>(dv), hp.grouped_heads, hp.rms_eps};
   float* o = scratch(s.o, n * value_dim);
   be.delta_net(shape, q, k, v, g, beta, st.ssm.data(), n, o);  // attn_output (pre-norm)
+  if (n_out == 0) return;
 
   // Gated RMSNorm per head with the shared weight, then SiLU(z).
-  float* o_normed = scratch(s.o_normed, n * value_dim);
-  be.rms_norm(o, w.ssm_norm.f32, dv, n * hv, hp.rms_eps, o_normed);
-  be.gate_mul(GateActivation::silu, z, o_normed, n * value_dim, o_normed);  // final_output
-  be.matmul(w.ssm_out.view, o_normed, n, out);  // linear_attn_out
+  float* o_normed = scratch(s.o_normed, n_out * value_dim);
+  be.rms_norm(o + first_out * value_dim, w.ssm_norm.f32, dv, n_out * hv, hp.rms_eps, o_normed);
+  be.gate_mul(GateActivation::silu, z, o_normed, n_out * value_dim, o_normed);  // final_output
+  be.matmul(w.ssm_out.view, o_normed, n_out, out);  // linear_attn_out
 }
 
 }  // namespace petrel::qwen35

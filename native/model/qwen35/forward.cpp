@@ -21,33 +21,48 @@ void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, Workspa
   float* ffn_out = scratch(ws.ffn_out, n * n_embd);
   const LayerContext ctx{hp, backend, ws, n, pos0, positions, st->kv_type, st->kv_capacity};
 
+  // Rows whose logits are wanted: [first, n). The last layer's output feeds nothing but the
+  // logits, so past its mixer only these rows go on (llama.cpp's inp_out_ids does the same after
+  // the mixer; here the mixer also skips the other rows' queries and output projections). The
+  // kept rows' values are what they would be with every row computed: each token's row goes
+  // through the same per-token arithmetic.
+  const int64_t first = rows == OutputRows::all ? 0 : rows == OutputRows::last ? n - 1 : n;
+  const int64_t n_out = n - first;
+
   backend.get_rows(w.token_embd.view, tokens, n, h);  // inp_embd
   for (int32_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(il)];
     LayerState& ls = st->layers[static_cast<size_t>(il)];
+    const bool last_layer = il == hp.n_layer - 1;
+    const int64_t first_out = last_layer ? first : 0;
+    const int64_t m = n - first_out;  // rows past the mixer
+    float* hm = h + first_out * n_embd;
     backend.rms_norm(h, lw.attn_norm.f32, n_embd, n, hp.rms_eps, normed);  // attn_norm-il
     if (hp.recurrent[static_cast<size_t>(il)]) {
-      deltanet_layer(ctx, lw.gdn, ls, normed, mixer_out);  // linear_attn_out-il
+      deltanet_layer(ctx, lw.gdn, ls, normed, first_out, mixer_out);  // linear_attn_out-il
     } else {
-      attention_layer(ctx, il, lw.attn, ls, normed, mixer_out);  // attn_output-il
+      attention_layer(ctx, il, lw.attn, ls, normed, first_out, mixer_out);  // attn_output-il
     }
-    add_in_place(h, mixer_out, n * n_embd);  // ffn_inp-il
-    backend.rms_norm(h, lw.ffn_norm.f32, n_embd, n, hp.rms_eps, normed);  // attn_post_norm-il / ffn_norm-il
+    if (m == 0) break;
+    add_in_place(hm, mixer_out, m * n_embd);  // ffn_inp-il
+    backend.rms_norm(hm, lw.ffn_norm.f32, n_embd, m, hp.rms_eps, normed);  // attn_post_norm-il / ffn_norm-il
+    LayerContext ffn_ctx = ctx;
+    ffn_ctx.n_tokens = m;
+    ffn_ctx.pos0 = pos0 + first_out;
+    ffn_ctx.positions = positions + first_out;
     if (hp.is_moe()) {
-      moe_ffn(ctx, lw.ffn, normed, ffn_out);
+      moe_ffn(ffn_ctx, lw.ffn, normed, ffn_out);
     } else {
-      dense_ffn(ctx, lw.ffn, normed, ffn_out);
+      dense_ffn(ffn_ctx, lw.ffn, normed, ffn_out);
     }
-    add_in_place(h, ffn_out, n * n_embd);  // l_out-il
+    add_in_place(hm, ffn_out, m * n_embd);  // l_out-il
   }
   st->n_pos = pos0 + n;
 
-  if (rows == OutputRows::none) {
+  if (n_out == 0) {
     logits->clear();
     return;
   }
-  const int64_t first = rows == OutputRows::last ? n - 1 : 0;
-  const int64_t n_out = n - first;
   float* result_norm = scratch(ws.result_norm, n_out * n_embd);
   backend.rms_norm(h + first * n_embd, w.output_norm.f32, n_embd, n_out, hp.rms_eps, result_norm);  // result_norm
   logits->resize(static_cast<size_t>(n_out * hp.n_vocab));

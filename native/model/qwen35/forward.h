@@ -61,10 +61,13 @@ struct LayerContext {
   int64_t kv_capacity;       // positions each KV cache holds (SequenceState::kv_capacity)
 };
 
-// Mixers: x [n][n_embd] (normed) -> out [n][n_embd].
+// Mixers: x [n][n_embd] (normed) -> out [n - first_out][n_embd], the outputs of tokens
+// [first_out, n). Every token still updates the layer's state (KV cache, recurrent state); the
+// last layer of a batch asks only for the rows whose logits are wanted (forward()).
 void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights& w, LayerState& st, const float* x,
-                     float* out);
-void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerState& st, const float* x, float* out);
+                     int64_t first_out, float* out);
+void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerState& st, const float* x,
+                    int64_t first_out, float* out);
 // FFNs: x [n][n_embd] (normed) -> out [n][n_embd].
 void dense_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float* out);
 void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float* out);
