@@ -8,6 +8,8 @@
 //                                                      q4_K_x8 / q4_K_x16 / q6_K_x8 / q6_K_x16: one or two repacked groups)
 //   petrel_op_bench attention <pos0> <n_tokens> [seconds]  (Qwen3.5-0.8B heads, F16 KV caches of 6 layers)
 //   petrel_op_bench repack <q4_K|q6_K> <cols>           (8 rows into the repacked layout)
+//   petrel_op_bench peak                                (x86: the instruction ceilings the kernels
+//                                                      work against: vpmaddubsw and vfmadd ymm per second)
 //
 // Prints one line: the op, its shape, time per call and the rate (GMAC/s or tokens/s).
 #include <cstdio>
@@ -17,7 +19,12 @@
 #include <string>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "backend/cpu/kernels.h"
+#include "core/cpu_features.h"
 #include "backend/cpu/ops/cpu_backend.h"
 #include "backend/cpu/ops/ops.h"
 #include "quant/convert.h"
@@ -261,6 +268,64 @@ int bench_repack(int argc, char** argv) {
   return 0;
 }
 
+#if defined(__x86_64__)
+// Throughput of one instruction with 12 independent chains (more than latency x issue width on
+// the cores we know), per core: what the integer kernels (32 multiply-adds per vpmaddubsw) and
+// the float ones (8 per FMA) can reach at best on this machine.
+__attribute__((target("avx2,fma"))) double peak_maddubs(long n) {
+  __m256i a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_epi8(static_cast<char>(i + 1));
+  const __m256i b = _mm256_set1_epi8(3);
+  const double t0 = bench_seconds();
+  for (long r = 0; r < n; ++r) {
+    for (int i = 0; i < 12; ++i) {
+      a[i] = _mm256_maddubs_epi16(a[i], b);
+      __asm__("" : "+x"(a[i]));
+    }
+  }
+  const double t = bench_seconds() - t0;
+  int sink = 0;
+  for (int i = 0; i < 12; ++i) sink += _mm256_extract_epi32(a[i], 0);
+  if (sink == 42) std::printf(" ");
+  return static_cast<double>(n) * 12 / t;
+}
+
+__attribute__((target("avx2,fma"))) double peak_fma(long n) {
+  __m256 a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(static_cast<float>(i));
+  const __m256 b = _mm256_set1_ps(0.5f);
+  const double t0 = bench_seconds();
+  for (long r = 0; r < n; ++r) {
+    for (int i = 0; i < 12; ++i) {
+      a[i] = _mm256_fmadd_ps(a[i], b, b);
+      __asm__("" : "+x"(a[i]));
+    }
+  }
+  const double t = bench_seconds() - t0;
+  float sink = 0;
+  for (int i = 0; i < 12; ++i) sink += _mm256_cvtss_f32(a[i]);
+  if (sink == 42.0f) std::printf(" ");
+  return static_cast<double>(n) * 12 / t;
+}
+#endif
+
+int bench_peak() {
+#if defined(__x86_64__)
+  if (!petrel::cpu_features().avx2 || !petrel::cpu_features().fma) {
+    std::printf("peak: needs AVX2 and FMA\n");
+    return 1;
+  }
+  const double maddubs = peak_maddubs(100000000);
+  const double fma = peak_fma(100000000);
+  std::printf("peak per core: vpmaddubsw ymm %.2f G/s = %.1f GMAC/s (int8); vfmadd ymm %.2f G/s = %.1f GMAC/s (f32)\n",
+              maddubs * 1e-9, maddubs * 32e-9, fma * 1e-9, fma * 8e-9);
+  return 0;
+#else
+  std::printf("peak: x86 only\n");
+  return 1;
+#endif
+}
+
 int main(int argc, char** argv) {
   const std::string op = argc > 1 ? argv[1] : "";
   int rc = 2;
@@ -269,13 +334,15 @@ int main(int argc, char** argv) {
   if (op == "dot") rc = bench_dot(argc, argv);
   if (op == "attention") rc = bench_attention(argc, argv);
   if (op == "repack") rc = bench_repack(argc, argv);
+  if (op == "peak") rc = bench_peak();
   if (rc == 2) {
     std::fprintf(stderr,
                  "usage: petrel_op_bench matmul <type> <cols> <rows> <n_tokens> [seconds]\n"
                  "       petrel_op_bench delta_net <n_tokens> [seconds]\n"
                  "       petrel_op_bench dot <q4_0|q8_0|q4_K|q5_K|q6_K|q4_K_x8|q4_K_x16|q6_K_x8|q6_K_x16> <cols> <n_act>\n"
                  "       petrel_op_bench attention <pos0> <n_tokens> [seconds]\n"
-                 "       petrel_op_bench repack <q4_K|q6_K> <cols>\n");
+                 "       petrel_op_bench repack <q4_K|q6_K> <cols>\n"
+                 "       petrel_op_bench peak\n");
   }
   return rc;
 }
