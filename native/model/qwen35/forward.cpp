@@ -24,8 +24,8 @@ void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, Workspa
   // Rows whose logits are wanted: [first, n). The last layer's output feeds nothing but the
   // logits, so past its mixer only these rows go on (llama.cpp's inp_out_ids does the same after
   // the mixer; here the mixer also skips the other rows' queries and output projections). The
-  // kept rows' values are what they would be with every row computed: each token's row goes
-  // through the same per-token arithmetic.
+  // kept rows get the values they would get with every row computed, up to float rounding: the
+  // products are per token, but attention splits its work by the number of query rows.
   const int64_t first = rows == OutputRows::all ? 0 : rows == OutputRows::last ? n - 1 : n;
   const int64_t n_out = n - first;
 
