@@ -10,13 +10,17 @@
 //   petrel_op_bench repack <q4_K|q6_K> <cols>           (8 rows into the repacked layout)
 //   petrel_op_bench peak                                (x86: the instruction ceilings the kernels
 //                                                      work against: vpmaddubsw and vfmadd ymm per second)
+//   petrel_op_bench stream [threads]                    (the memory read rate decode works against:
+//                                                      a sum over 512 MiB, 2 threads by default, 5 runs)
 //
 // Prints one line: the op, its shape, time per call and the rate (GMAC/s or tokens/s).
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <thread>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -326,6 +330,43 @@ int bench_peak() {
 #endif
 }
 
+// Wall-clock rate of summing a 512 MiB buffer split between `threads` threads: the streaming
+// read rate a memory-bound decode step can reach at best.
+int bench_stream(int argc, char** argv) {
+  const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
+  if (threads < 1 || threads > 256) return 2;
+  constexpr size_t kBytes = size_t{512} << 20;
+  const size_t words = kBytes / sizeof(uint64_t);
+  std::vector<uint64_t> buf(words, 1);  // written once, so every page is backed
+  for (int run = 0; run < 5; ++run) {
+    std::vector<uint64_t> sums(static_cast<size_t>(threads));
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        const size_t begin = words / threads * t, end = t + 1 == threads ? words : words / threads * (t + 1);
+        uint64_t a = 0, b = 0, c = 0, d = 0;  // four chains, so the adds keep up with the loads
+        size_t i = begin;
+        for (; i + 4 <= end; i += 4) {
+          a += buf[i];
+          b += buf[i + 1];
+          c += buf[i + 2];
+          d += buf[i + 3];
+        }
+        for (; i < end; ++i) a += buf[i];
+        sums[static_cast<size_t>(t)] = a + b + c + d;
+      });
+    }
+    for (auto& th : pool) th.join();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    uint64_t total = 0;
+    for (uint64_t v : sums) total += v;
+    if (total != words) return 1;
+    std::printf("stream read 512 MiB, %d thread(s): %.1f GB/s\n", threads, static_cast<double>(kBytes) / secs * 1e-9);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const std::string op = argc > 1 ? argv[1] : "";
   int rc = 2;
@@ -335,6 +376,7 @@ int main(int argc, char** argv) {
   if (op == "attention") rc = bench_attention(argc, argv);
   if (op == "repack") rc = bench_repack(argc, argv);
   if (op == "peak") rc = bench_peak();
+  if (op == "stream") rc = bench_stream(argc, argv);
   if (rc == 2) {
     std::fprintf(stderr,
                  "usage: petrel_op_bench matmul <type> <cols> <rows> <n_tokens> [seconds]\n"
@@ -342,7 +384,8 @@ int main(int argc, char** argv) {
                  "       petrel_op_bench dot <q4_0|q8_0|q4_K|q5_K|q6_K|q4_K_x8|q4_K_x16|q6_K_x8|q6_K_x16> <cols> <n_act>\n"
                  "       petrel_op_bench attention <pos0> <n_tokens> [seconds]\n"
                  "       petrel_op_bench repack <q4_K|q6_K> <cols>\n"
-                 "       petrel_op_bench peak\n");
+                 "       petrel_op_bench peak\n"
+                 "       petrel_op_bench stream [threads]\n");
   }
   return rc;
 }
