@@ -218,8 +218,13 @@ describe('petrel pull', () => {
 
   it('two pulls of the same model at once do not corrupt each other (one waits on the lock)', async () => {
     const env = freshEnv();
-    server.faults.throttle = { path: 'Slow-Q4_K_M.gguf', bytesPerSecond: 12 << 20 };
+    // The second pull starts once the first holds the lock and is downloading (its partial state
+    // is on disk), and the download takes ~3 s: started together, a slow or busy machine could
+    // start the second process after the first had finished (it did, in a CI run).
+    server.faults.throttle = { path: 'Slow-Q4_K_M.gguf', bytesPerSecond: 2 << 20 };
     const a = startPetrel(['pull', 'hf:owner/Slow-GGUF'], env);
+    const blobs = path.join(hub(env), 'models--owner--Slow-GGUF', 'blobs');
+    await waitFor(() => existsSync(path.join(blobs, `${sha256(slow)}.petrel-partial.json`)), 10_000);
     const b = startPetrel(['pull', 'hf:owner/Slow-GGUF'], env);
     const [ra, rb] = await Promise.all([a.done, b.done]);
     expect(ra.status, ra.stderr).toBe(0);
