@@ -280,40 +280,34 @@ int bench_repack(int argc, char** argv) {
   op " %%ymm12, %%ymm6, %%ymm6\n\t" op " %%ymm12, %%ymm7, %%ymm7\n\t" op " %%ymm12, %%ymm8, %%ymm8\n\t"       \
   op " %%ymm12, %%ymm9, %%ymm9\n\t" op " %%ymm12, %%ymm10, %%ymm10\n\t" op " %%ymm12, %%ymm11, %%ymm11\n\t"
 
-// The FMA chains are yi = yi * 1.0 + yi from 0: they stay 0 (no denormals, no infinities);
+// One loop of 12 `op`s per iteration, n iterations. ymm0-ymm11 start at 0 and ymm12 holds 1.0f:
+// the FMA chains are yi = yi * 1.0 + yi, so they stay 0 (no denormals, no infinities);
 // vpmaddubsw's timing does not depend on the values.
+#define PETREL_PEAK_LOOP(op)                                                                                       \
+  __asm__ volatile(                                                                                                \
+      "vbroadcastss %[one], %%ymm12\n\t"                                                                           \
+      "vxorps %%ymm0, %%ymm0, %%ymm0\n\t vxorps %%ymm1, %%ymm1, %%ymm1\n\t vxorps %%ymm2, %%ymm2, %%ymm2\n\t"         \
+      "vxorps %%ymm3, %%ymm3, %%ymm3\n\t vxorps %%ymm4, %%ymm4, %%ymm4\n\t vxorps %%ymm5, %%ymm5, %%ymm5\n\t"         \
+      "vxorps %%ymm6, %%ymm6, %%ymm6\n\t vxorps %%ymm7, %%ymm7, %%ymm7\n\t vxorps %%ymm8, %%ymm8, %%ymm8\n\t"         \
+      "vxorps %%ymm9, %%ymm9, %%ymm9\n\t vxorps %%ymm10, %%ymm10, %%ymm10\n\t vxorps %%ymm11, %%ymm11, %%ymm11\n\t"    \
+      "1:\n\t" PETREL_PEAK_12(op) "dec %[n]\n\t"                                                                     \
+      "jnz 1b\n\t"                                                                                                  \
+      "vzeroupper\n\t"                                                                                              \
+      : [n] "+r"(n)                                                                                                \
+      : [one] "m"(one)                                                                                             \
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "cc")
+
 double peak_loop(long n, bool fma) {
   const float one = 1.0f;
   const double t0 = bench_seconds();
   if (fma) {
-    __asm__ volatile(
-        "vbroadcastss %[one], %%ymm12\n\t"
-        "vxorps %%ymm0, %%ymm0, %%ymm0\n\t vxorps %%ymm1, %%ymm1, %%ymm1\n\t vxorps %%ymm2, %%ymm2, %%ymm2\n\t"
-        "vxorps %%ymm3, %%ymm3, %%ymm3\n\t vxorps %%ymm4, %%ymm4, %%ymm4\n\t vxorps %%ymm5, %%ymm5, %%ymm5\n\t"
-        "vxorps %%ymm6, %%ymm6, %%ymm6\n\t vxorps %%ymm7, %%ymm7, %%ymm7\n\t vxorps %%ymm8, %%ymm8, %%ymm8\n\t"
-        "vxorps %%ymm9, %%ymm9, %%ymm9\n\t vxorps %%ymm10, %%ymm10, %%ymm10\n\t vxorps %%ymm11, %%ymm11, %%ymm11\n\t"
-        "1:\n\t" PETREL_PEAK_12("vfmadd231ps")
-        "dec %[n]\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : [n] "+r"(n)
-        : [one] "m"(one)
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
-          "cc");
+    PETREL_PEAK_LOOP("vfmadd231ps");
   } else {
-    __asm__ volatile(
-        "vbroadcastss %[one], %%ymm12\n\t"
-        "1:\n\t" PETREL_PEAK_12("vpmaddubsw")
-        "dec %[n]\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : [n] "+r"(n)
-        : [one] "m"(one)
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
-          "cc");
+    PETREL_PEAK_LOOP("vpmaddubsw");
   }
   return bench_seconds() - t0;
 }
+#undef PETREL_PEAK_LOOP
 #undef PETREL_PEAK_12
 #endif
 
