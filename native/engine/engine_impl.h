@@ -14,6 +14,7 @@
 #include "model/qwen35/hparams.h"
 #include "model/qwen35/state.h"
 #include "model/qwen35/weights.h"
+#include "offload/expert_offload.h"
 #include "petrel/engine.h"
 
 namespace petrel {
@@ -24,6 +25,9 @@ struct Model::Impl {
   qwen35::Hparams hp;
   qwen35::ModelWeights weights;
   std::unique_ptr<Backend> backend;
+  // MoE expert offload and routing traces (null when neither was asked for). Declared after the
+  // backend and weights it refers to, so it goes first.
+  std::unique_ptr<offload::ExpertOffload> offload;
   // The backend is one thread pool; forward passes of different sessions take turns on it.
   std::mutex compute_mutex;
   ModelInfo info;

@@ -154,6 +154,8 @@ Model::~Model() = default;
 
 const ModelInfo& Model::info() const { return impl_->info; }
 
+OffloadStats Model::offload_stats() const { return impl_->offload ? impl_->offload->stats() : OffloadStats{}; }
+
 uint64_t Model::weights_digest() const {
   std::call_once(impl_->digest_once, [this] { impl_->digest = model_weights_digest(*impl_->gguf); });
   return impl_->digest;
@@ -184,6 +186,9 @@ Status Model::load(const std::string& path, const ModelOptions& options, std::sh
       if (w->ne[2] == 1 || with_experts) backend.prepare_weight(w, true);
     });
     impl->info = make_info(*impl, options);
+    // After prepare_weight: the simulated device copies experts as the CPU backend keeps them.
+    PETREL_RETURN_IF_ERROR(offload::ExpertOffload::create(options.offload, impl->hp, impl->weights, backend,
+                                                          impl->info.context_length, &impl->offload));
     *out = std::shared_ptr<Model>(new Model(std::move(impl)));
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::out_of_memory, gguf_printable(path) + ": not enough memory to load the model");

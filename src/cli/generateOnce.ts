@@ -23,6 +23,8 @@ export interface GenerateOnceRequest {
   threads?: number;
   /** Keep generating past end-of-generation tokens (llama.cpp's --ignore-eos). */
   ignoreEos?: boolean;
+  /** Record the MoE routing of every step to this file (for petrel_offload_sim). */
+  routingTrace?: string;
   sampling: SamplingOptions;
   signal?: AbortSignal;
   /** Streamed output: parsed events, or { type: 'content' } text only in raw mode. */
@@ -72,6 +74,7 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
   const model = await loadModel(req.modelPath, {
     ...(req.threads !== undefined ? { threads: req.threads } : {}),
     ...(req.contextLength !== undefined ? { contextLength: req.contextLength } : {}),
+    ...(req.routingTrace !== undefined ? { routingTrace: req.routingTrace } : {}),
   });
   const session = model.createSession();
   try {
@@ -112,6 +115,8 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
       timings: { loadMs: t1 - t0, prefillMs: t2 - t1, generateMs: turn.generateMs },
     };
   } finally {
+    const traceError = req.routingTrace !== undefined ? model.offloadStats().traceError : '';
+    if (traceError !== '') process.stderr.write(`petrel: the routing trace stopped early: ${traceError}\n`);
     session.dispose();
     model.dispose();
   }

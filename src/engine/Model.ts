@@ -1,6 +1,12 @@
 // Model: a GGUF loaded for inference (weights memory-mapped, hyperparameters checked, CPU thread
 // pool started, all in a native worker thread). Sessions share it.
-import { loadNative, type NativeModel, type NativeModelInfo } from './native.js';
+import {
+  loadNative,
+  type NativeModel,
+  type NativeModelInfo,
+  type NativeOffloadOptions,
+  type NativeOffloadStats,
+} from './native.js';
 import { Session } from './Session.js';
 
 export interface LoadModelOptions {
@@ -8,7 +14,14 @@ export interface LoadModelOptions {
   threads?: number;
   /** Default context length of sessions; default the model's own. */
   contextLength?: number;
+  /** MoE expert offload to a device (only 'simulated' exists yet). */
+  offload?: OffloadOptions;
+  /** Record every step's MoE routing to this file (for petrel_offload_sim). */
+  routingTrace?: string;
 }
+
+export type OffloadOptions = NativeOffloadOptions;
+export type OffloadStats = NativeOffloadStats;
 
 /** What the attention layers' KV cache stores. */
 export type KvCacheType = 'f16' | 'f32';
@@ -38,7 +51,12 @@ export class Model {
 
   static async load(path: string, options: LoadModelOptions = {}): Promise<Model> {
     const addon = loadNative();
-    const native = await addon.loadModel(path, { threads: options.threads, contextLength: options.contextLength });
+    const native = await addon.loadModel(path, {
+      threads: options.threads,
+      contextLength: options.contextLength,
+      offload: options.offload,
+      routingTrace: options.routingTrace,
+    });
     return new Model(path, native);
   }
 
@@ -47,6 +65,11 @@ export class Model {
       this,
       this.#native.createSession({ contextLength: options.contextLength, kvCacheType: options.kvCacheType }),
     );
+  }
+
+  /** What the expert offload did since load (enabled: false without offload or trace). */
+  offloadStats(): OffloadStats {
+    return this.#native.offloadStats();
   }
 
   get disposed(): boolean {

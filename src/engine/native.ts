@@ -108,11 +108,62 @@ export interface NativeSystemInfo {
 
 // ---- engine (native/addon/engine/*_wrap.cpp) --------------------------------------------------
 
+/**
+ * MoE expert offload (native/offload/): a device holds everything that is not a routed expert plus
+ * a cache of experts within `vramBytes`; cached experts run there, the CPU computes the others.
+ * Only the 'simulated' device exists yet (host memory and the CPU's kernels standing in for a GPU).
+ */
+export interface NativeOffloadOptions {
+  device: 'simulated' | 'none';
+  /** The device's memory budget (required with a device). */
+  vramBytes?: number;
+  /** Kept out of the plan for the runtime and activations; default 256 MiB. */
+  reserveBytes?: number;
+  /** Expert-cache eviction; default 'lrfu' (decayed frequency). */
+  eviction?: 'lru' | 'lfu' | 'lrfu';
+  /** lrfu's per-step decay in (0, 1]; default 0.8. */
+  decay?: number;
+  /** Expert uploads one layer may start per step; default 2. */
+  maxUploadsPerLayer?: number;
+  /** Upload the next layer's predicted experts; default true. */
+  prefetch?: boolean;
+}
+
 export interface NativeModelOptions {
   /** Compute threads; 0 or omitted = one per hardware thread. */
   threads?: number;
   /** Default context length of new sessions; omitted = the model's own (context_length). */
   contextLength?: number;
+  offload?: NativeOffloadOptions;
+  /** Record every step's MoE routing to this file (for petrel_offload_sim). */
+  routingTrace?: string;
+}
+
+/** What the expert offload did since the model was loaded. */
+export interface NativeOffloadStats {
+  /** A device or a routing trace is in use. */
+  enabled: boolean;
+  device: string;
+  /** The placement plan in one line. */
+  placement: string;
+  /** Planned on the device besides experts (weights, KV cache at the context length, state). */
+  deviceBytes: number;
+  /** One routed expert as the file stores it (the largest of the model). */
+  expertBytes: number;
+  expertSlots: number;
+  experts: number;
+  steps: number;
+  /** (token, expert) pairs the routers chose, and those the device computed. */
+  rowsSelected: number;
+  rowsOnDevice: number;
+  expertsSelected: number;
+  expertsOnDevice: number;
+  uploads: number;
+  prefetches: number;
+  prefetchesUsed: number;
+  bytesUploaded: number;
+  /** Why the routing trace stopped, or ''. */
+  traceError: string;
 }
 
 export interface NativeModelInfo {
@@ -212,6 +263,7 @@ export interface NativeModel {
   readonly info: NativeModelInfo;
   readonly disposed: boolean;
   createSession(options?: { contextLength?: number; kvCacheType?: 'f16' | 'f32' }): NativeSession;
+  offloadStats(): NativeOffloadStats;
   /** Drops this handle's reference; the weights stay mapped until the last session is disposed. */
   dispose(): void;
 }

@@ -30,6 +30,73 @@ bool optional_count(Napi::Env env, Napi::Object opts, const char* key, const cha
   return true;
 }
 
+// loadModel's `offload` object and `routingTrace` path into OffloadOptions; false (with a JS
+// exception) when malformed.
+bool offload_options(Napi::Env env, Napi::Object opts, OffloadOptions* out) {
+  const char* where = "loadModel";
+  if (opts.Has("routingTrace") && !opts.Get("routingTrace").IsUndefined()) {
+    if (!opts.Get("routingTrace").IsString()) {
+      throw_invalid(env, "loadModel: routingTrace must be a file path");
+      return false;
+    }
+    out->routing_trace_path = opts.Get("routingTrace").As<Napi::String>().Utf8Value();
+  }
+  if (!opts.Has("offload") || opts.Get("offload").IsUndefined() || opts.Get("offload").IsNull()) return true;
+  if (!opts.Get("offload").IsObject()) {
+    throw_invalid(env, "loadModel: offload must be an object");
+    return false;
+  }
+  Napi::Object o = opts.Get("offload").As<Napi::Object>();
+  const std::string device = o.Has("device") && o.Get("device").IsString() ? o.Get("device").As<Napi::String>().Utf8Value() : "";
+  if (device == "simulated") {
+    out->device = OffloadDevice::simulated;
+  } else if (device != "none") {
+    throw_invalid(env, "loadModel: offload.device must be 'simulated' or 'none'");
+    return false;
+  }
+  int64_t vram = 0, reserve = static_cast<int64_t>(out->reserve_bytes), uploads = out->max_uploads_per_layer;
+  if (!optional_count(env, o, "vramBytes", where, &vram) || !optional_count(env, o, "reserveBytes", where, &reserve) ||
+      !optional_count(env, o, "maxUploadsPerLayer", where, &uploads)) {
+    return false;
+  }
+  if (uploads > 1 << 20) {
+    throw_invalid(env, "loadModel: offload.maxUploadsPerLayer is too large");
+    return false;
+  }
+  out->vram_bytes = static_cast<uint64_t>(vram);
+  out->reserve_bytes = static_cast<uint64_t>(reserve);
+  out->max_uploads_per_layer = static_cast<int32_t>(uploads);
+  if (o.Has("eviction") && !o.Get("eviction").IsUndefined()) {
+    const std::string e = o.Get("eviction").IsString() ? o.Get("eviction").As<Napi::String>().Utf8Value() : "";
+    if (e == "lru") {
+      out->eviction = ExpertEviction::lru;
+    } else if (e == "lfu") {
+      out->eviction = ExpertEviction::lfu;
+    } else if (e == "lrfu") {
+      out->eviction = ExpertEviction::lrfu;
+    } else {
+      throw_invalid(env, "loadModel: offload.eviction must be 'lru', 'lfu' or 'lrfu'");
+      return false;
+    }
+  }
+  if (o.Has("decay") && !o.Get("decay").IsUndefined()) {
+    const double d = o.Get("decay").IsNumber() ? o.Get("decay").As<Napi::Number>().DoubleValue() : -1.0;
+    if (!(d > 0.0 && d <= 1.0)) {
+      throw_invalid(env, "loadModel: offload.decay must be a number in (0, 1]");
+      return false;
+    }
+    out->decay = d;
+  }
+  if (o.Has("prefetch") && !o.Get("prefetch").IsUndefined()) {
+    if (!o.Get("prefetch").IsBoolean()) {
+      throw_invalid(env, "loadModel: offload.prefetch must be a boolean");
+      return false;
+    }
+    out->prefetch = o.Get("prefetch").As<Napi::Boolean>().Value();
+  }
+  return true;
+}
+
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -38,6 +105,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                            InstanceAccessor("info", &ModelWrap::info, nullptr, napi_enumerable),
                            InstanceAccessor("disposed", &ModelWrap::disposed, nullptr, napi_enumerable),
                            InstanceMethod("createSession", &ModelWrap::create_session),
+                           InstanceMethod("offloadStats", &ModelWrap::offload_stats),
                            InstanceMethod("dispose", &ModelWrap::dispose),
                        });
   }
@@ -92,6 +160,31 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
   Napi::Value disposed(const Napi::CallbackInfo& cb) { return Napi::Boolean::New(cb.Env(), !model_); }
+
+  Napi::Value offload_stats(const Napi::CallbackInfo& cb) {
+    Napi::Env env = cb.Env();
+    if (!check_live(env, "offloadStats")) return env.Undefined();
+    const OffloadStats st = model_->offload_stats();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("enabled", st.enabled);
+    o.Set("device", st.device);
+    o.Set("placement", st.placement);
+    o.Set("deviceBytes", static_cast<double>(st.device_bytes));
+    o.Set("expertBytes", static_cast<double>(st.expert_bytes));
+    o.Set("expertSlots", static_cast<double>(st.expert_slots));
+    o.Set("experts", static_cast<double>(st.n_experts));
+    o.Set("steps", static_cast<double>(st.steps));
+    o.Set("rowsSelected", static_cast<double>(st.rows_selected));
+    o.Set("rowsOnDevice", static_cast<double>(st.rows_on_device));
+    o.Set("expertsSelected", static_cast<double>(st.experts_selected));
+    o.Set("expertsOnDevice", static_cast<double>(st.experts_on_device));
+    o.Set("uploads", static_cast<double>(st.uploads));
+    o.Set("prefetches", static_cast<double>(st.prefetches));
+    o.Set("prefetchesUsed", static_cast<double>(st.prefetches_used));
+    o.Set("bytesUploaded", static_cast<double>(st.bytes_uploaded));
+    o.Set("traceError", st.trace_error);
+    return o;
+  }
 
   Napi::Value create_session(const Napi::CallbackInfo& cb) {
     Napi::Env env = cb.Env();
@@ -191,6 +284,10 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
     int64_t ctx = 0;
     if (!optional_count(env, opts, "threads", "loadModel", &threads) ||
         !optional_count(env, opts, "contextLength", "loadModel", &ctx)) {
+      deferred.Reject(env.GetAndClearPendingException().Value());
+      return deferred.Promise();
+    }
+    if (!offload_options(env, opts, &options.offload)) {
       deferred.Reject(env.GetAndClearPendingException().Value());
       return deferred.Promise();
     }

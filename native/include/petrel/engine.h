@@ -19,9 +19,52 @@
 
 namespace petrel {
 
+// MoE expert offload (offload/): a device holds everything that is not a routed expert plus a
+// cache of experts within a VRAM budget; cached experts run there while the CPU computes the
+// missing ones. Only the simulated device exists so far (host memory standing in for VRAM, the
+// CPU's kernels standing in for the GPU's): it runs the placement, the cache and the split layer
+// for real, and gives the same outputs as no offload.
+enum class OffloadDevice { none, simulated };
+enum class ExpertEviction { lru, lfu, lrfu };
+
+struct OffloadOptions {
+  OffloadDevice device = OffloadDevice::none;
+  uint64_t vram_bytes = 0;                // the device budget (--vram); required with a device
+  uint64_t reserve_bytes = 256ull << 20;  // kept free of the plan for the runtime and activations
+  ExpertEviction eviction = ExpertEviction::lrfu;
+  double decay = 0.8;                     // lrfu's per-step decay, (0, 1]
+  int32_t max_uploads_per_layer = 2;      // expert uploads one layer may start per step
+  bool prefetch = true;                   // upload the next layer's predicted experts
+  // Record every step's routing (and the prefetcher's predictions) to this file, with or without
+  // a device, for petrel_offload_sim (offload/routing_trace.h).
+  std::string routing_trace_path;
+};
+
 struct ModelOptions {
   int n_threads = 0;           // compute threads; 0 = hardware concurrency
   int64_t context_length = 0;  // default context length of new sessions; 0 = the model's own
+  OffloadOptions offload;
+};
+
+// What the expert offload did since the model was loaded (counts over MoE layers and steps).
+struct OffloadStats {
+  bool enabled = false;        // a device or a routing trace is in use
+  std::string device;          // "simulated", or "" without a device
+  std::string placement;       // the plan in one line
+  uint64_t device_bytes = 0;    // planned on the device besides experts: weights, KV and state
+  uint64_t expert_bytes = 0;    // one routed expert as the file stores it (the largest)
+  int64_t expert_slots = 0;
+  int64_t n_experts = 0;       // routed experts over all MoE layers
+  int64_t steps = 0;
+  int64_t rows_selected = 0;   // (token, expert) pairs the routers chose
+  int64_t rows_on_device = 0;  // of those, the ones the device computed (cache hits)
+  int64_t experts_selected = 0;  // distinct experts per layer and step
+  int64_t experts_on_device = 0;
+  int64_t uploads = 0;         // experts copied to the device (misses admitted and prefetches)
+  int64_t prefetches = 0;      // of those, prefetches
+  int64_t prefetches_used = 0; // prefetched experts the router then chose in the same step
+  uint64_t bytes_uploaded = 0;
+  std::string trace_error;     // why the routing trace stopped (empty while it is fine)
 };
 
 struct ModelInfo {
@@ -88,6 +131,7 @@ class Model : public std::enable_shared_from_this<Model> {
   Model& operator=(const Model&) = delete;
 
   const ModelInfo& info() const;
+  OffloadStats offload_stats() const;
   // A digest of the model's contents, which snapshots carry and check: the header, metadata and
   // tensor table bytes of every file, the file sizes, and 64 bytes at the start and at the end of
   // every tensor. Computed on the first call (the first snapshot or restore), not at load, so

@@ -4,11 +4,12 @@
 #include "model/qwen35/forward.h"
 
 #include "model/qwen35/activations.h"
+#include "offload/expert_offload.h"
 
 namespace petrel::qwen35 {
 
-void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, Workspace& ws, SequenceState* st,
-             const int32_t* tokens, int64_t n, OutputRows rows, std::vector<float>* logits) {
+void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, offload::ExpertOffload* offload, Workspace& ws,
+             SequenceState* st, const int32_t* tokens, int64_t n, OutputRows rows, std::vector<float>* logits) {
   const int64_t n_embd = hp.n_embd;
   const int64_t pos0 = st->n_pos;
   if (ws.positions.size() < static_cast<size_t>(n)) ws.positions.resize(static_cast<size_t>(n));
@@ -19,7 +20,7 @@ void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, Workspa
   float* normed = scratch(ws.normed, n * n_embd);
   float* mixer_out = scratch(ws.mixer_out, n * n_embd);
   float* ffn_out = scratch(ws.ffn_out, n * n_embd);
-  const LayerContext ctx{hp, backend, ws, n, pos0, positions, st->kv_type, st->kv_capacity};
+  const LayerContext ctx{hp, backend, ws, n, pos0, positions, st->kv_type, st->kv_capacity, offload};
 
   // Rows whose logits are wanted: [first, n). The last layer's output feeds nothing but the
   // logits, so past its mixer only these rows go on (llama.cpp's inp_out_ids does the same after
@@ -29,6 +30,7 @@ void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, Workspa
   const int64_t first = rows == OutputRows::all ? 0 : rows == OutputRows::last ? n - 1 : n;
   const int64_t n_out = n - first;
 
+  if (offload != nullptr) offload->begin_step(n, pos0);
   backend.get_rows(w.token_embd.view, tokens, n, h);  // inp_embd
   for (int32_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(il)];
@@ -51,13 +53,14 @@ void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, Workspa
     ffn_ctx.pos0 = pos0 + first_out;
     ffn_ctx.positions = positions + first_out;
     if (hp.is_moe()) {
-      moe_ffn(ffn_ctx, lw.ffn, normed, ffn_out);
+      moe_ffn(ffn_ctx, il, lw.ffn, normed, ffn_out);
     } else {
       dense_ffn(ffn_ctx, lw.ffn, normed, ffn_out);
     }
     add_in_place(hm, ffn_out, m * n_embd);  // l_out-il
   }
   st->n_pos = pos0 + n;
+  if (offload != nullptr) offload->end_step();
 
   if (n_out == 0) {
     logits->clear();

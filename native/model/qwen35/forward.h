@@ -14,6 +14,10 @@
 #include "model/qwen35/weights.h"
 #include "petrel/status.h"
 
+namespace petrel::offload {
+class ExpertOffload;
+}
+
 namespace petrel::qwen35 {
 
 enum class OutputRows { none, last, all };
@@ -39,13 +43,19 @@ struct Workspace {
     std::vector<float> router_logits, probs, x_e, gate_up_e, gate_e, up_e, hidden_e, down_e, shexp_out, shexp_gate;
     std::vector<int32_t> selected;   // [n][n_expert_used]
     std::vector<float> weights;      // [n][n_expert_used]
-    // The n * n_expert_used (token, expert) pairs sorted by expert: token and weight of each row of
-    // x_e, and the experts used with their row ranges (Backend::matmul_grouped).
+    // The experts the router chose (ascending), their token counts and offload slots (-1: none).
+    std::vector<int32_t> used;
+    std::vector<int64_t> used_rows, slots;
+    // The n * n_expert_used (token, expert) pairs as rows of x_e, the device's experts first, then
+    // the CPU's, each by expert: the token of each row, the row of each pair, and each part's
+    // groups (Backend::matmul_grouped's experts and row ranges; the device's slots and ranges).
     std::vector<int32_t> rows_e;
-    std::vector<float> weight_e;
+    std::vector<int64_t> pair_row;
     std::vector<int32_t> experts;
     std::vector<int64_t> offsets;
-    std::vector<int64_t> next_row;   // [n_expert + 1]: the counting sort's fill positions
+    std::vector<int64_t> device_slots, device_offsets;
+    std::vector<int64_t> next_row;   // [n_expert]: token counts, then the counting sort's fill positions
+    std::vector<int32_t> order;      // [n_expert_used]: one token's pairs by expert
   } ffn;
 };
 
@@ -59,6 +69,7 @@ struct LayerContext {
   const int32_t* positions;  // [n_tokens]
   GgmlType kv_type;          // what the attention layers' KV caches hold (F16 or F32)
   int64_t kv_capacity;       // positions each KV cache holds (SequenceState::kv_capacity)
+  offload::ExpertOffload* offload;  // MoE expert offload and routing traces, or null
 };
 
 // Mixers: x [n][n_embd] (normed) -> out [n - first_out][n_embd], the outputs of tokens
@@ -70,12 +81,13 @@ void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerStat
                     int64_t first_out, float* out);
 // FFNs: x [n][n_embd] (normed) -> out [n][n_embd].
 void dense_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float* out);
-void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float* out);
+void moe_ffn(const LayerContext& ctx, int32_t il, const FfnWeights& w, const float* x, float* out);
 
 // Runs n tokens at positions [st->n_pos, st->n_pos + n) and advances st->n_pos.
 // The caller has checked the token ids and reserved KV space for the new positions.
 // logits: n_vocab floats per requested row (the last token's, or every token's), replaced.
-void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, Workspace& ws, SequenceState* st,
-             const int32_t* tokens, int64_t n, OutputRows rows, std::vector<float>* logits);
+// offload: the model's expert offload (null: every expert on the CPU, no trace).
+void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, offload::ExpertOffload* offload, Workspace& ws,
+             SequenceState* st, const int32_t* tokens, int64_t n, OutputRows rows, std::vector<float>* logits);
 
 }  // namespace petrel::qwen35

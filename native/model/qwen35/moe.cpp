@@ -3,7 +3,9 @@
 // max(sum, 6.103515625e-5), Σ w_e · down_e(silu(gate_e·x) ⊙ up_e·x). qwen35moe and qwen3next add a
 // shared expert scaled per token by sigmoid(ffn_gate_inp_shexp · x); qwen3moe has none.
 // Tokens are grouped by expert and all the selected experts of a layer run as one grouped matmul
-// per projection (Backend::matmul_grouped), in prefill and in decode alike.
+// per projection (Backend::matmul_grouped), in prefill and in decode alike. With expert offload
+// (offload/expert_offload.h) the experts held by the device run there and the rest here, and the
+// per-token sums add the experts in one fixed order, so the placement never changes the result.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,6 +13,7 @@
 
 #include "model/qwen35/activations.h"
 #include "model/qwen35/forward.h"
+#include "offload/expert_offload.h"
 
 namespace petrel::qwen35 {
 namespace {
@@ -47,9 +50,65 @@ void route_token(int32_t n_expert, int32_t k, const float* logits, float* probs,
   for (int32_t i = 0; i < k; ++i) weights[i] = probs[selected[i]] / denom;
 }
 
+// Rows [0, offsets[n_groups]) of x_e through experts[i] on the CPU, from the weights in RAM:
+// down = W_down (silu(W_gate x) ⊙ W_up x).
+void experts_on_cpu(const LayerContext& ctx, const FfnWeights& w, const int32_t* experts, const int64_t* offsets,
+                    int64_t n_groups, const float* x_e, float* down) {
+  if (n_groups == 0) return;
+  Backend& be = ctx.backend;
+  Workspace::Ffn& s = ctx.ws.ffn;
+  const int64_t n_rows = offsets[n_groups];
+  const int64_t n_ff = ctx.hp.n_ff_exp;
+  float* gate_e = scratch(s.gate_e, n_rows * n_ff);
+  float* up_e = scratch(s.up_e, n_rows * n_ff);
+  if (w.ffn_gate_up_exps.present) {
+    // Fused tensor: per expert, rows [0, n_ff) are the gate and [n_ff, 2·n_ff) the up projection.
+    float* gate_up = scratch(s.gate_up_e, n_rows * 2 * n_ff);
+    be.matmul_grouped(w.ffn_gate_up_exps.view, experts, offsets, n_groups, x_e, gate_up);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      std::memcpy(gate_e + r * n_ff, gate_up + r * 2 * n_ff, static_cast<size_t>(n_ff) * sizeof(float));
+      std::memcpy(up_e + r * n_ff, gate_up + r * 2 * n_ff + n_ff, static_cast<size_t>(n_ff) * sizeof(float));
+    }
+  } else {
+    be.matmul_grouped(w.ffn_gate_exps.view, experts, offsets, n_groups, x_e, gate_e);  // ffn_moe_gate
+    be.matmul_grouped(w.ffn_up_exps.view, experts, offsets, n_groups, x_e, up_e);      // ffn_moe_up
+  }
+  float* hidden_e = scratch(s.hidden_e, n_rows * n_ff);
+  be.gate_mul(GateActivation::silu, gate_e, up_e, n_rows * n_ff, hidden_e);
+  be.matmul_grouped(w.ffn_down_exps.view, experts, offsets, n_groups, hidden_e, down);  // ffn_moe_down
+}
+
+// The next MoE layer's router on this layer's FFN input: the experts that any token would pick
+// there, most probability mass first (what the offload prefetches, and what a trace records).
+void predict_next_layer(const LayerContext& ctx, int32_t il, const float* x) {
+  offload::ExpertOffload& off = *ctx.offload;
+  const int32_t next = off.next_moe_layer(il);
+  if (next < 0) return;
+  const int64_t n = ctx.n_tokens;
+  const int32_t n_expert = ctx.hp.n_expert;
+  const int32_t k = ctx.hp.n_expert_used;
+  Workspace::Ffn& s = ctx.ws.ffn;
+  float* logits = scratch(s.router_logits, n * n_expert);
+  ctx.backend.matmul(off.router(next), x, n, logits);
+  std::vector<float> probs(static_cast<size_t>(n_expert)), weights(static_cast<size_t>(k));
+  std::vector<int32_t> selected(static_cast<size_t>(k));
+  std::vector<double> mass(static_cast<size_t>(n_expert), 0.0);
+  for (int64_t t = 0; t < n; ++t) {
+    route_token(n_expert, k, logits + t * n_expert, probs.data(), selected.data(), weights.data());
+    for (int32_t i = 0; i < k; ++i) mass[static_cast<size_t>(selected[static_cast<size_t>(i)])] += probs[static_cast<size_t>(selected[static_cast<size_t>(i)])];
+  }
+  std::vector<int32_t> likely;
+  for (int32_t e = 0; e < n_expert; ++e) {
+    if (mass[static_cast<size_t>(e)] > 0.0) likely.push_back(e);
+  }
+  std::stable_sort(likely.begin(), likely.end(),
+                   [&](int32_t a, int32_t b) { return mass[static_cast<size_t>(a)] > mass[static_cast<size_t>(b)]; });
+  off.predicted(next, likely.data(), static_cast<int64_t>(likely.size()));
+}
+
 }  // namespace
 
-void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float* out) {
+void moe_ffn(const LayerContext& ctx, int32_t il, const FfnWeights& w, const float* x, float* out) {
   const Hparams& hp = ctx.hp;
   Backend& be = ctx.backend;
   Workspace::Ffn& s = ctx.ws.ffn;
@@ -57,7 +116,7 @@ void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float
   const int64_t n_embd = hp.n_embd;
   const int32_t n_expert = hp.n_expert;
   const int32_t k = hp.n_expert_used;
-  const int64_t n_ff = hp.n_ff_exp;
+  offload::ExpertOffload* off = ctx.offload;
 
   float* router_logits = scratch(s.router_logits, n * n_expert);
   be.matmul(w.ffn_gate_inp.view, x, n, router_logits);  // ffn_moe_logits
@@ -69,64 +128,91 @@ void moe_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float
                 weights + t * k);
   }
 
-  // Group the (token, expert) pairs by expert, tokens in order within each: counting sort.
-  // next[e] starts as expert e's first row and advances as its rows are filled.
+  // The experts that got tokens (ascending) and how many each.
   const int64_t n_rows = n * k;
-  std::vector<int64_t>& next = s.next_row;
-  next.assign(static_cast<size_t>(n_expert) + 1, 0);
-  for (int64_t i = 0; i < n_rows; ++i) ++next[static_cast<size_t>(s.selected[static_cast<size_t>(i)]) + 1];
-  for (int32_t e = 0; e < n_expert; ++e) next[static_cast<size_t>(e) + 1] += next[static_cast<size_t>(e)];
-  // The experts that got tokens, and their row ranges (matmul_grouped's groups).
-  s.experts.clear();
-  s.offsets.clear();
+  std::vector<int64_t>& count = s.next_row;
+  count.assign(static_cast<size_t>(n_expert), 0);
+  for (int64_t i = 0; i < n_rows; ++i) ++count[static_cast<size_t>(s.selected[static_cast<size_t>(i)])];
+  s.used.clear();
+  s.used_rows.clear();
   for (int32_t e = 0; e < n_expert; ++e) {
-    if (next[static_cast<size_t>(e) + 1] == next[static_cast<size_t>(e)]) continue;
-    s.experts.push_back(e);
-    s.offsets.push_back(next[static_cast<size_t>(e)]);
+    if (count[static_cast<size_t>(e)] == 0) continue;
+    s.used.push_back(e);
+    s.used_rows.push_back(count[static_cast<size_t>(e)]);
   }
-  s.offsets.push_back(n_rows);
+  const auto n_used = static_cast<int64_t>(s.used.size());
+  // Which of them the offload device holds (-1: computed here from RAM).
+  s.slots.assign(static_cast<size_t>(n_used), -1);
+  if (off != nullptr) {
+    off->route(il, s.used.data(), s.used_rows.data(), n_used, s.slots.data());
+    if (off->wants_prediction()) predict_next_layer(ctx, il, x);
+  }
+
+  // Rows of x_e: the device's experts first, then the CPU's, each part by ascending expert and
+  // tokens in order within an expert (a counting sort). next[e] is expert e's next free row.
+  std::vector<int64_t>& next = count;
+  s.device_slots.clear();
+  s.device_offsets.assign(1, 0);
+  s.experts.clear();
+  s.offsets.assign(1, 0);
+  int64_t row = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int64_t i = 0; i < n_used; ++i) {
+      const bool on_device = s.slots[static_cast<size_t>(i)] >= 0;
+      if (on_device != (pass == 0)) continue;
+      const int32_t e = s.used[static_cast<size_t>(i)];
+      next[static_cast<size_t>(e)] = row;
+      row += s.used_rows[static_cast<size_t>(i)];
+      if (on_device) {
+        s.device_slots.push_back(s.slots[static_cast<size_t>(i)]);
+        s.device_offsets.push_back(row);
+      } else {
+        s.experts.push_back(e);
+        s.offsets.push_back(row - s.device_offsets.back());
+      }
+    }
+  }
+  const int64_t device_rows = s.device_offsets.back();
   s.rows_e.resize(static_cast<size_t>(n_rows));
-  s.weight_e.resize(static_cast<size_t>(n_rows));
+  s.pair_row.resize(static_cast<size_t>(n_rows));
   for (int64_t t = 0; t < n; ++t) {
     for (int32_t i = 0; i < k; ++i) {
       const int64_t at = next[static_cast<size_t>(s.selected[static_cast<size_t>(t * k + i)])]++;
       s.rows_e[static_cast<size_t>(at)] = static_cast<int32_t>(t);
-      s.weight_e[static_cast<size_t>(at)] = weights[t * k + i];
+      s.pair_row[static_cast<size_t>(t * k + i)] = at;
     }
   }
-  const int32_t* experts = s.experts.data();
-  const int64_t* offsets = s.offsets.data();
-  const auto used = static_cast<int64_t>(s.experts.size());
 
   float* x_e = scratch(s.x_e, n_rows * n_embd);
   for (int64_t r = 0; r < n_rows; ++r) {
     std::memcpy(x_e + r * n_embd, x + s.rows_e[static_cast<size_t>(r)] * n_embd, static_cast<size_t>(n_embd) * sizeof(float));
   }
-  float* gate_e = scratch(s.gate_e, n_rows * n_ff);
-  float* up_e = scratch(s.up_e, n_rows * n_ff);
-  if (w.ffn_gate_up_exps.present) {
-    // Fused tensor: per expert, rows [0, n_ff) are the gate and [n_ff, 2·n_ff) the up projection.
-    float* gate_up = scratch(s.gate_up_e, n_rows * 2 * n_ff);
-    be.matmul_grouped(w.ffn_gate_up_exps.view, experts, offsets, used, x_e, gate_up);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      std::memcpy(gate_e + r * n_ff, gate_up + r * 2 * n_ff, static_cast<size_t>(n_ff) * sizeof(float));
-      std::memcpy(up_e + r * n_ff, gate_up + r * 2 * n_ff + n_ff, static_cast<size_t>(n_ff) * sizeof(float));
-    }
-  } else {
-    be.matmul_grouped(w.ffn_gate_exps.view, experts, offsets, used, x_e, gate_e);  // ffn_moe_gate
-    be.matmul_grouped(w.ffn_up_exps.view, experts, offsets, used, x_e, up_e);      // ffn_moe_up
-  }
-  float* hidden_e = scratch(s.hidden_e, n_rows * n_ff);
-  be.gate_mul(GateActivation::silu, gate_e, up_e, n_rows * n_ff, hidden_e);
   float* down = scratch(s.down_e, n_rows * n_embd);
-  be.matmul_grouped(w.ffn_down_exps.view, experts, offsets, used, hidden_e, down);  // ffn_moe_down
-  // Weighted sum per token, experts in ascending order (the order of the additions is fixed).
+  // A GPU runs its part while the CPU runs its own; the simulated device runs them one after the other.
+  if (device_rows > 0) {
+    off->device()->expert_ffn(s.device_slots.data(), s.device_offsets.data(),
+                              static_cast<int64_t>(s.device_slots.size()), x_e, down);
+  }
+  experts_on_cpu(ctx, w, s.experts.data(), s.offsets.data(), static_cast<int64_t>(s.experts.size()),
+                 x_e + device_rows * n_embd, down + device_rows * n_embd);
+  if (off != nullptr) off->finish_layer(il);
+
+  // Weighted sum per token over its experts in ascending expert order, wherever each was computed:
+  // the order of the additions is fixed, so the result does not depend on the placement.
   std::fill(out, out + n * n_embd, 0.0f);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const float wt = s.weight_e[static_cast<size_t>(r)];
-    float* dst = out + s.rows_e[static_cast<size_t>(r)] * n_embd;
-    const float* src = down + r * n_embd;
-    for (int64_t c = 0; c < n_embd; ++c) dst[c] += wt * src[c];  // ffn_moe_weighted
+  s.order.resize(static_cast<size_t>(k));
+  int32_t* order = s.order.data();
+  for (int64_t t = 0; t < n; ++t) {
+    const int32_t* sel = s.selected.data() + t * k;
+    for (int32_t i = 0; i < k; ++i) order[i] = i;
+    std::sort(order, order + k, [&](int32_t a, int32_t b) { return sel[a] < sel[b]; });
+    float* dst = out + t * n_embd;
+    for (int32_t j = 0; j < k; ++j) {
+      const int32_t i = order[j];
+      const float wt = weights[t * k + i];
+      const float* src = down + s.pair_row[static_cast<size_t>(t * k + i)] * n_embd;
+      for (int64_t c = 0; c < n_embd; ++c) dst[c] += wt * src[c];  // ffn_moe_weighted
+    }
   }
 
   if (!hp.has_shared_expert) return;

@@ -21,6 +21,7 @@ interface RunFlags extends SamplingFlags {
   threads?: number;
   tools?: string;
   ignoreEos?: boolean;
+  routingTrace?: string;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -39,7 +40,8 @@ export function registerRunCommand(program: Command): void {
     .option('-n, --max-tokens <n>', 'stop after n generated tokens (default: until the context is full)', parsePositiveCount('--max-tokens'))
     .option('-c, --ctx <n>', "context length in tokens (default: the model's)", parsePositiveCount('--ctx'))
     .option('-t, --threads <n>', 'CPU threads (default: one per hardware thread)', parsePositiveCount('--threads'))
-    .option('--ignore-eos', 'keep generating past end-of-generation tokens (benchmarks; stop with -n or Ctrl-C)');
+    .option('--ignore-eos', 'keep generating past end-of-generation tokens (benchmarks; stop with -n or Ctrl-C)')
+    .option('--routing-trace <file>', 'MoE models: record which experts every step routes to (for petrel_offload_sim, docs/OFFLOAD.md)');
   addSamplingOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -95,6 +97,7 @@ async function runCommand(modelPath: string, argPrompt: string | undefined, flag
       ...(flags.ctx !== undefined ? { contextLength: flags.ctx } : {}),
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       ...(flags.ignoreEos ? { ignoreEos: true } : {}),
+      ...(flags.routingTrace !== undefined ? { routingTrace: flags.routingTrace } : {}),
     });
     out.finish(result, modelPath);
     return interrupts > 0 ? 130 : 0;

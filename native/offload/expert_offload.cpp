@@ -1,0 +1,278 @@
+#include "offload/expert_offload.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <initializer_list>
+#include <new>
+
+#include "model/qwen35/state.h"
+
+namespace petrel::offload {
+namespace {
+
+uint64_t weight_bytes(const qwen35::Weight& w) {
+  if (!w.present) return 0;
+  return static_cast<uint64_t>(w.view.ne[1]) * static_cast<uint64_t>(w.view.ne[2]) *
+         static_cast<uint64_t>(w.view.ne[3]) * w.view.row_bytes;
+}
+
+// Every weight of a layer that is not a routed expert: what the device would hold for it.
+uint64_t layer_dense_bytes(const qwen35::LayerWeights& l) {
+  uint64_t sum = 0;
+  for (const qwen35::Weight* w :
+       {&l.attn_norm, &l.ffn_norm, &l.attn.attn_q, &l.attn.attn_k, &l.attn.attn_v, &l.attn.attn_output,
+        &l.attn.attn_q_norm, &l.attn.attn_k_norm, &l.gdn.attn_qkv, &l.gdn.attn_gate, &l.gdn.ssm_conv1d, &l.gdn.ssm_dt,
+        &l.gdn.ssm_a, &l.gdn.ssm_beta, &l.gdn.ssm_alpha, &l.gdn.ssm_ba, &l.gdn.ssm_norm, &l.gdn.ssm_out,
+        &l.ffn.ffn_gate, &l.ffn.ffn_up, &l.ffn.ffn_down, &l.ffn.ffn_gate_inp, &l.ffn.ffn_gate_inp_shexp,
+        &l.ffn.ffn_gate_shexp, &l.ffn.ffn_up_shexp, &l.ffn.ffn_down_shexp}) {
+    sum += weight_bytes(*w);
+  }
+  return sum;
+}
+
+Eviction eviction_of(ExpertEviction e) {
+  switch (e) {
+    case ExpertEviction::lru: return Eviction::lru;
+    case ExpertEviction::lfu: return Eviction::lfu;
+    case ExpertEviction::lrfu: return Eviction::lrfu;
+  }
+  return Eviction::lrfu;
+}
+
+}  // namespace
+
+ExpertOffload::ExpertOffload(const qwen35::Hparams& hp, const qwen35::ModelWeights& w, int32_t n_moe_layers,
+                             const CachePolicy& policy, int64_t n_slots)
+    : hp_(hp), w_(w), cache_(n_moe_layers, hp.n_expert, n_slots, policy) {}
+
+ExpertMatrices ExpertOffload::matrices(int32_t moe_layer, int32_t expert) const {
+  const qwen35::FfnWeights& f = w_.layers[static_cast<size_t>(moe_layers_[static_cast<size_t>(moe_layer)])].ffn;
+  ExpertMatrices m;
+  m.fused = f.ffn_gate_up_exps.present;
+  m.n_ff = hp_.n_ff_exp;
+  if (m.fused) {
+    m.gate_up = f.ffn_gate_up_exps.view.slab(expert);
+  } else {
+    m.gate = f.ffn_gate_exps.view.slab(expert);
+    m.up = f.ffn_up_exps.view.slab(expert);
+  }
+  m.down = f.ffn_down_exps.view.slab(expert);
+  return m;
+}
+
+Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparams& hp, const qwen35::ModelWeights& w,
+                             Backend& cpu, int64_t context_length, std::unique_ptr<ExpertOffload>* out) {
+  out->reset();
+  const bool with_device = options.device != OffloadDevice::none;
+  if (!with_device && options.routing_trace_path.empty()) return Status();
+  if (!hp.is_moe()) {
+    return Status(StatusCode::invalid_argument, "expert offload and routing traces need a mixture-of-experts model");
+  }
+  if (with_device && options.vram_bytes == 0) {
+    return Status(StatusCode::invalid_argument, "expert offload: give the device's memory budget (--vram)");
+  }
+  if (!(options.decay > 0.0 && options.decay <= 1.0) || options.max_uploads_per_layer < 0) {
+    return Status(StatusCode::invalid_argument, "expert offload: decay must be in (0, 1] and uploads per layer >= 0");
+  }
+
+  std::vector<int32_t> moe_layers;
+  for (int32_t il = 0; il < hp.n_layer; ++il) {
+    if (w.layers[static_cast<size_t>(il)].ffn.ffn_down_exps.present) moe_layers.push_back(il);
+  }
+  PlacementInput in;
+  for (int32_t il = 0; il < hp.n_layer; ++il) {
+    PlacementItem item;
+    item.what = "layer " + std::to_string(il);
+    item.weights = layer_dense_bytes(w.layers[static_cast<size_t>(il)]);
+    if (hp.recurrent[static_cast<size_t>(il)]) {
+      item.state = static_cast<uint64_t>(qwen35::conv_state_floats(hp) + qwen35::ssm_state_floats(hp)) * sizeof(float);
+    } else {
+      item.state = static_cast<uint64_t>(2 * qwen35::kv_bytes_per_token(hp, il, GgmlType::F16)) *
+                   static_cast<uint64_t>(context_length);
+    }
+    in.items.push_back(item);
+  }
+  in.items.push_back({"output head", weight_bytes(w.output_norm) + weight_bytes(w.output), 0});
+  in.vram_budget = with_device ? options.vram_bytes : 0;
+  in.reserve = options.reserve_bytes;
+  in.n_experts = static_cast<int64_t>(moe_layers.size()) * hp.n_expert;
+
+  CachePolicy policy;
+  policy.eviction = eviction_of(options.eviction);
+  policy.decay = options.decay;
+  policy.max_uploads_per_layer = options.max_uploads_per_layer;
+  policy.prefetch = options.prefetch;
+
+  // The plan needs the size of one expert, which the offload object computes from the weights.
+  std::unique_ptr<ExpertOffload> self(new ExpertOffload(hp, w, static_cast<int32_t>(moe_layers.size()), policy, 0));
+  self->moe_layers_ = moe_layers;
+  self->moe_index_.assign(static_cast<size_t>(hp.n_layer), -1);
+  uint64_t slot_bytes = 0;
+  for (size_t i = 0; i < moe_layers.size(); ++i) {
+    self->moe_index_[static_cast<size_t>(moe_layers[i])] = static_cast<int32_t>(i);
+    self->routers_.push_back(w.layers[static_cast<size_t>(moe_layers[i])].ffn.ffn_gate_inp.view);
+    const ExpertMatrices m = self->matrices(static_cast<int32_t>(i), 0);
+    in.expert_bytes = std::max(in.expert_bytes, expert_file_bytes(m));
+    slot_bytes = std::max(slot_bytes, simulated_slot_bytes(m));
+  }
+  const PlacementPlan plan = plan_placement(in);
+  {
+    OffloadStats& st = self->stats_;
+    st.enabled = true;
+    st.n_experts = in.n_experts;
+    st.expert_bytes = in.expert_bytes;
+    if (with_device) {
+      st.device = "simulated";
+      st.placement = describe_plan(in, plan);
+      st.expert_slots = plan.expert_slots;
+      st.device_bytes = plan.device_weights + plan.device_state;
+    }
+  }
+  self->cache_ = ExpertCache(static_cast<int32_t>(moe_layers.size()), hp.n_expert, plan.expert_slots, policy);
+  self->prefetched_at_.assign(static_cast<size_t>(in.n_experts), -1);
+
+  if (with_device) {
+    self->device_ = make_simulated_expert_device(cpu, plan.expert_slots, slot_bytes);
+    if (!self->device_) {
+      return Status(StatusCode::out_of_memory, "expert offload: the simulated device's " +
+                                                   std::to_string(plan.expert_slots) + " expert slots do not fit in memory");
+    }
+    // Like a GPU at load, the cache starts full: the same number of experts from every layer, in
+    // index order (nothing is known about the routing yet).
+    std::vector<Admission> placed;
+    for (int32_t e = 0; e < hp.n_expert && self->cache_.n_resident() < self->cache_.n_slots(); ++e) {
+      for (int32_t l = 0; l < self->cache_.n_layers(); ++l) self->cache_.place(l, &e, 1, &placed);
+    }
+    for (const Admission& a : placed) {
+      PETREL_RETURN_IF_ERROR(self->device_->upload(a.slot, self->matrices(a.layer, a.expert)));
+    }
+  }
+
+  if (!options.routing_trace_path.empty()) {
+    TraceModel tm;
+    tm.name = hp.name;
+    tm.n_layers = static_cast<int32_t>(moe_layers.size());
+    tm.n_expert = hp.n_expert;
+    tm.n_expert_used = hp.n_expert_used;
+    tm.n_embd = hp.n_embd;
+    tm.n_ff_exp = hp.n_ff_exp;
+    tm.expert_bytes = in.expert_bytes;
+    for (const PlacementItem& item : in.items) tm.dense_bytes += item.weights;
+    for (int32_t il = 0; il < hp.n_layer; ++il) {
+      if (hp.recurrent[static_cast<size_t>(il)]) {
+        tm.state_bytes += in.items[static_cast<size_t>(il)].state;
+      } else {
+        tm.kv_bytes_per_token += static_cast<uint64_t>(2 * qwen35::kv_bytes_per_token(hp, il, GgmlType::F16));
+      }
+    }
+    PETREL_RETURN_IF_ERROR(self->trace_.open(options.routing_trace_path, tm));
+    self->tracing_ = true;
+  }
+  *out = std::move(self);
+  return Status();
+}
+
+int32_t ExpertOffload::next_moe_layer(int32_t il) const {
+  const int32_t i = moe_index_[static_cast<size_t>(il)];
+  if (i < 0 || i + 1 >= static_cast<int32_t>(moe_layers_.size())) return -1;
+  return moe_layers_[static_cast<size_t>(i) + 1];
+}
+
+void ExpertOffload::begin_step(int64_t n_tokens, int64_t pos0) {
+  cache_.begin_step();
+  step_.n_tokens = static_cast<int32_t>(n_tokens);
+  step_.pos0 = pos0;
+  step_.layers.assign(moe_layers_.size(), TraceLayer{});
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ++stats_.steps;
+}
+
+void ExpertOffload::route(int32_t il, const int32_t* experts, const int64_t* rows, int64_t n, int64_t* slots) {
+  const int32_t layer = moe_index_[static_cast<size_t>(il)];
+  int64_t rows_all = 0, rows_hit = 0, hit = 0, prefetch_used = 0;
+  missed_.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    slots[i] = device_ ? cache_.slot_of(layer, experts[i]) : -1;
+    rows_all += rows[i];
+    if (slots[i] >= 0) {
+      rows_hit += rows[i];
+      ++hit;
+    } else {
+      missed_.push_back(experts[i]);
+    }
+    const size_t key = static_cast<size_t>(layer) * static_cast<size_t>(hp_.n_expert) + static_cast<size_t>(experts[i]);
+    if (prefetched_at_[key] == cache_.step()) ++prefetch_used;
+  }
+  cache_.record_use(layer, experts, static_cast<int32_t>(n));
+  // The most-used misses are admitted first (they would save the most CPU work if they recur).
+  std::stable_sort(missed_.begin(), missed_.end(), [&](int32_t a, int32_t b) {
+    const auto ia = std::lower_bound(experts, experts + n, a) - experts;
+    const auto ib = std::lower_bound(experts, experts + n, b) - experts;
+    return rows[ia] > rows[ib];
+  });
+  if (tracing_) {
+    TraceLayer& tl = step_.layers[static_cast<size_t>(layer)];
+    tl.experts.assign(experts, experts + n);
+    tl.rows.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) tl.rows[static_cast<size_t>(i)] = static_cast<int32_t>(rows[i]);
+  }
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  stats_.rows_selected += rows_all;
+  stats_.rows_on_device += rows_hit;
+  stats_.experts_selected += n;
+  stats_.experts_on_device += hit;
+  stats_.prefetches_used += prefetch_used;
+}
+
+void ExpertOffload::predicted(int32_t il, const int32_t* experts, int64_t n) {
+  const int32_t layer = moe_index_[static_cast<size_t>(il)];
+  if (layer < 0) return;
+  if (tracing_) step_.layers[static_cast<size_t>(layer)].predicted.assign(experts, experts + n);
+  if (!device_ || !cache_.policy().prefetch) return;
+  admitted_.clear();
+  cache_.admit(layer, experts, static_cast<int32_t>(n), true, &admitted_);
+  for (const Admission& a : admitted_) {
+    prefetched_at_[static_cast<size_t>(a.layer) * static_cast<size_t>(hp_.n_expert) + static_cast<size_t>(a.expert)] =
+        cache_.step();
+  }
+  upload(admitted_, true);
+}
+
+void ExpertOffload::finish_layer(int32_t il) {
+  if (!device_ || missed_.empty()) return;
+  admitted_.clear();
+  cache_.admit(moe_index_[static_cast<size_t>(il)], missed_.data(), static_cast<int32_t>(missed_.size()), false,
+               &admitted_);
+  upload(admitted_, false);
+}
+
+void ExpertOffload::upload(const std::vector<Admission>& admitted, bool prefetch) {
+  uint64_t bytes = 0;
+  for (const Admission& a : admitted) {
+    const ExpertMatrices m = matrices(a.layer, a.expert);
+    // The slots were sized for the largest expert of the model, so this cannot fail.
+    (void)device_->upload(a.slot, m);
+    bytes += expert_file_bytes(m);
+  }
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  stats_.uploads += static_cast<int64_t>(admitted.size());
+  if (prefetch) stats_.prefetches += static_cast<int64_t>(admitted.size());
+  stats_.bytes_uploaded += bytes;
+}
+
+void ExpertOffload::end_step() {
+  if (!tracing_) return;
+  const Status st = trace_.append(step_);
+  if (st.ok()) return;
+  tracing_ = false;  // one error is reported (stats().trace_error); the steps written so far stay readable
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  stats_.trace_error = st.message();
+}
+
+OffloadStats ExpertOffload::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  return stats_;
+}
+
+}  // namespace petrel::offload

@@ -1,0 +1,81 @@
+// The engine's side of MoE expert offload: one object per loaded model that holds the placement
+// plan, the expert cache, the device and the routing-trace writer, and that the MoE layers call
+// (model/qwen35/moe.cpp) at three points of each layer:
+//   route()        which of the experts the router chose are in a device slot (those rows go to
+//                  the device, the rest to the CPU; both parts run, then merge in a fixed order);
+//   predicted()    the next MoE layer's likely experts (its router on this layer's FFN input):
+//                  prefetched into the cache, and recorded in the trace;
+//   finish_layer() the missed experts are admitted for later steps, within the upload cap.
+// begin_step()/end_step() bracket one forward call. Forward passes of a model are serialised
+// (Model::Impl::compute_mutex), so the cache needs no lock; the counters have one, because
+// stats() may be read from another thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/qwen35/hparams.h"
+#include "model/qwen35/weights.h"
+#include "offload/expert_cache.h"
+#include "offload/expert_device.h"
+#include "offload/placement.h"
+#include "offload/routing_trace.h"
+#include "petrel/engine.h"
+#include "petrel/status.h"
+
+namespace petrel::offload {
+
+class ExpertOffload {
+ public:
+  // *out stays null when the options ask for nothing (no device, no trace). invalid_argument for
+  // a device without a budget; out_of_memory when the simulated device's slots cannot be had;
+  // io_error when the trace file cannot be created.
+  static Status create(const OffloadOptions& options, const qwen35::Hparams& hp, const qwen35::ModelWeights& w,
+                       Backend& cpu, int64_t context_length, std::unique_ptr<ExpertOffload>* out);
+
+  // Whether the MoE layers should compute the next layer's predicted experts.
+  bool wants_prediction() const { return tracing_ || (device_ && cache_.policy().prefetch); }
+  // The model layer of the next MoE layer after il, or -1.
+  int32_t next_moe_layer(int32_t il) const;
+  const WeightView& router(int32_t il) const { return routers_[static_cast<size_t>(moe_index_[static_cast<size_t>(il)])]; }
+  ExpertDevice* device() { return device_.get(); }
+
+  void begin_step(int64_t n_tokens, int64_t pos0);
+  // experts: the experts layer il's router chose, ascending, with rows[i] tokens each; slots[i]
+  // gets the slot that holds experts[i], or -1.
+  void route(int32_t il, const int32_t* experts, const int64_t* rows, int64_t n, int64_t* slots);
+  // Experts likely for MoE layer il (most likely first).
+  void predicted(int32_t il, const int32_t* experts, int64_t n);
+  void finish_layer(int32_t il);
+  void end_step();
+
+  OffloadStats stats() const;
+
+ private:
+  ExpertOffload(const qwen35::Hparams& hp, const qwen35::ModelWeights& w, int32_t n_moe_layers, const CachePolicy& policy,
+                int64_t n_slots);
+  ExpertMatrices matrices(int32_t moe_layer, int32_t expert) const;
+  void upload(const std::vector<Admission>& admitted, bool prefetch);
+
+  const qwen35::Hparams& hp_;
+  const qwen35::ModelWeights& w_;
+  std::vector<int32_t> moe_layers_;  // model layer of each MoE layer
+  std::vector<int32_t> moe_index_;   // per model layer: MoE layer index, or -1
+  std::vector<WeightView> routers_;  // per MoE layer
+  ExpertCache cache_;
+  std::unique_ptr<ExpertDevice> device_;
+  RoutingTraceWriter trace_;
+  bool tracing_ = false;
+  TraceStep step_;
+  std::vector<int32_t> missed_;          // the current layer's missed experts, most rows first
+  std::vector<int64_t> prefetched_at_;   // per (MoE layer, expert): the step of its last prefetch
+  std::vector<Admission> admitted_;
+
+  mutable std::mutex stats_mutex_;
+  OffloadStats stats_;
+};
+
+}  // namespace petrel::offload

@@ -1,0 +1,130 @@
+// SimulatedExpertDevice (expert_device.h): slots in host memory, computed with the CPU backend.
+// A slot keeps each matrix's file bytes and, when the CPU backend repacked the experts at load,
+// the repacked copy too: the products then go through the very kernels the CPU side uses, which
+// is what lets the tests demand bit-identical outputs whatever the placement.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "backend/activation.h"
+#include "offload/expert_device.h"
+
+namespace petrel::offload {
+namespace {
+
+constexpr uint64_t kAlign = 64;
+
+uint64_t aligned(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+uint64_t matrix_bytes(const WeightView& w) { return static_cast<uint64_t>(w.rows()) * w.row_bytes; }
+
+// Bytes of one matrix in a slot: its rows, then its repacked copy (each 64-byte aligned).
+uint64_t slot_matrix_bytes(const WeightView& w) {
+  return aligned(matrix_bytes(w)) + (w.repacked != nullptr ? aligned(w.repacked_slab_bytes) : 0);
+}
+
+// Copies w into dst and returns the view of the copy.
+WeightView copy_matrix(const WeightView& w, uint8_t* dst) {
+  WeightView v = w;
+  std::memcpy(dst, w.data, matrix_bytes(w));
+  v.data = dst;
+  if (w.repacked != nullptr) {
+    uint8_t* r = dst + aligned(matrix_bytes(w));
+    std::memcpy(r, w.repacked, w.repacked_slab_bytes);
+    v.repacked = r;
+  }
+  return v;
+}
+
+class SimulatedExpertDevice final : public ExpertDevice {
+ public:
+  SimulatedExpertDevice(Backend& cpu, int64_t n_slots, uint64_t slot_bytes, uint8_t* arena)
+      : cpu_(cpu), n_slots_(n_slots), slot_bytes_(slot_bytes), arena_(arena), slots_(static_cast<size_t>(n_slots)) {}
+  ~SimulatedExpertDevice() override { std::free(arena_); }
+
+  const char* name() const override { return "simulated"; }
+  int64_t n_slots() const override { return n_slots_; }
+
+  Status upload(int64_t slot, const ExpertMatrices& e) override {
+    if (slot < 0 || slot >= n_slots_) return Status(StatusCode::invalid_argument, "expert upload: slot out of range");
+    if (simulated_slot_bytes(e) > slot_bytes_) {
+      return Status(StatusCode::invalid_argument, "expert upload: the expert is larger than a slot");
+    }
+    uint8_t* p = arena_ + static_cast<uint64_t>(slot) * slot_bytes_;
+    Slot& s = slots_[static_cast<size_t>(slot)];
+    s.m = e;
+    if (e.fused) {
+      s.m.gate_up = copy_matrix(e.gate_up, p);
+      p += slot_matrix_bytes(e.gate_up);
+    } else {
+      s.m.gate = copy_matrix(e.gate, p);
+      p += slot_matrix_bytes(e.gate);
+      s.m.up = copy_matrix(e.up, p);
+      p += slot_matrix_bytes(e.up);
+    }
+    s.m.down = copy_matrix(e.down, p);
+    s.filled = true;
+    return Status();
+  }
+
+  // The same sequence of operations as the CPU side of moe.cpp, one expert at a time.
+  void expert_ffn(const int64_t* slots, const int64_t* offsets, int64_t n_groups, const float* x, float* down) override {
+    for (int64_t g = 0; g < n_groups; ++g) {
+      const int64_t rows = offsets[g + 1] - offsets[g];
+      if (rows <= 0) continue;
+      const Slot& s = slots_[static_cast<size_t>(slots[g])];
+      const int64_t n_ff = s.m.n_ff;
+      const int64_t n_embd = s.m.down.rows();
+      const float* xg = x + offsets[g] * s.m.down.rows();
+      gate_.resize(static_cast<size_t>(rows * n_ff));
+      up_.resize(static_cast<size_t>(rows * n_ff));
+      if (s.m.fused) {
+        gate_up_.resize(static_cast<size_t>(rows * 2 * n_ff));
+        cpu_.matmul(s.m.gate_up, xg, rows, gate_up_.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          std::memcpy(gate_.data() + r * n_ff, gate_up_.data() + r * 2 * n_ff, static_cast<size_t>(n_ff) * sizeof(float));
+          std::memcpy(up_.data() + r * n_ff, gate_up_.data() + r * 2 * n_ff + n_ff, static_cast<size_t>(n_ff) * sizeof(float));
+        }
+      } else {
+        cpu_.matmul(s.m.gate, xg, rows, gate_.data());
+        cpu_.matmul(s.m.up, xg, rows, up_.data());
+      }
+      cpu_.gate_mul(GateActivation::silu, gate_.data(), up_.data(), rows * n_ff, gate_.data());
+      cpu_.matmul(s.m.down, gate_.data(), rows, down + offsets[g] * n_embd);
+    }
+  }
+
+ private:
+  struct Slot {
+    ExpertMatrices m;
+    bool filled = false;
+  };
+  Backend& cpu_;
+  int64_t n_slots_;
+  uint64_t slot_bytes_;
+  uint8_t* arena_;
+  std::vector<Slot> slots_;
+  std::vector<float> gate_, up_, gate_up_;
+};
+
+}  // namespace
+
+uint64_t simulated_slot_bytes(const ExpertMatrices& e) {
+  const uint64_t mats = e.fused ? slot_matrix_bytes(e.gate_up) : slot_matrix_bytes(e.gate) + slot_matrix_bytes(e.up);
+  return mats + slot_matrix_bytes(e.down);
+}
+
+uint64_t expert_file_bytes(const ExpertMatrices& e) {
+  const uint64_t mats = e.fused ? matrix_bytes(e.gate_up) : matrix_bytes(e.gate) + matrix_bytes(e.up);
+  return mats + matrix_bytes(e.down);
+}
+
+std::unique_ptr<ExpertDevice> make_simulated_expert_device(Backend& cpu, int64_t n_slots, uint64_t slot_bytes) {
+  slot_bytes = aligned(slot_bytes);
+  const uint64_t total = static_cast<uint64_t>(n_slots) * slot_bytes;
+  void* arena = total > 0 ? std::aligned_alloc(kAlign, total) : nullptr;
+  if (total > 0 && arena == nullptr) return nullptr;
+  return std::make_unique<SimulatedExpertDevice>(cpu, n_slots, slot_bytes, static_cast<uint8_t*>(arena));
+}
+
+}  // namespace petrel::offload
