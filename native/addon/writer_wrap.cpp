@@ -18,6 +18,7 @@
 #include "gguf/reader.h"
 #include "gguf/writer.h"
 #include "quant/ggml_type.h"
+#include "synth/recipe.h"
 
 namespace petrel::addon {
 namespace {
@@ -487,10 +488,42 @@ Napi::Value write_gguf(const Napi::CallbackInfo& info) {
   return deferred.Promise();
 }
 
+// writeGgufFromRecipe(path, recipePath, onProgress?): the model a synth recipe describes
+// (synth/recipe.h), written as writeGguf writes a spec.
+Napi::Value write_gguf_from_recipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+  auto reject = [&](const Status& st) {
+    deferred.Reject(status_error(env, st).Value());
+    return deferred.Promise();
+  };
+  for (size_t i = 0; i < 2; ++i) {
+    if (info.Length() <= i || !info[i].IsString() || info[i].As<Napi::String>().Utf8Value().empty()) {
+      return reject(Status(StatusCode::invalid_argument,
+                           "writeGgufFromRecipe(path, recipePath): both paths must be non-empty strings"));
+    }
+  }
+  Napi::Function on_progress;
+  if (info.Length() >= 3 && !info[2].IsUndefined() && !info[2].IsNull()) {
+    if (!info[2].IsFunction()) {
+      return reject(Status(StatusCode::invalid_argument, "writeGgufFromRecipe: onProgress must be a function"));
+    }
+    on_progress = info[2].As<Napi::Function>();
+  }
+  WriteJob job;
+  job.writer = std::make_unique<GgufWriter>();
+  const Status st = load_recipe(info[1].As<Napi::String>().Utf8Value(), job.writer.get());
+  if (!st.ok()) return reject(st);
+  auto* worker = new WriteWorker(env, deferred, info[0].As<Napi::String>().Utf8Value(), std::move(job), on_progress);
+  worker->Queue();
+  return deferred.Promise();
+}
+
 }  // namespace
 
 void init_writer(Napi::Env env, Napi::Object exports) {
   exports.Set("writeGguf", Napi::Function::New(env, write_gguf, "writeGguf"));
+  exports.Set("writeGgufFromRecipe", Napi::Function::New(env, write_gguf_from_recipe, "writeGgufFromRecipe"));
 }
 
 }  // namespace petrel::addon

@@ -279,6 +279,8 @@ export interface NativeAddon {
   openGguf(path: string): NativeGguf;
   /** Streams a GGUF to `path` (temporary file, then rename). onProgress gets bytes written / total. */
   writeGguf(path: string, spec: GgufWriteSpec, onProgress?: (written: number, total: number) => void): Promise<void>;
+  /** Streams the model a synth recipe describes (src/synth/recipe.ts) to `path`, as writeGguf would. */
+  writeGgufFromRecipe(path: string, recipePath: string, onProgress?: (written: number, total: number) => void): Promise<void>;
   /** Loads a model for inference (weights memory-mapped; runs on a worker thread). */
   loadModel(path: string, options?: NativeModelOptions): Promise<NativeModel>;
 }

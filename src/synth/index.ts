@@ -10,6 +10,7 @@ export { WEIGHT_TYPES, isWeightType } from './weightTypes.js';
 export type { WeightType } from './weightTypes.js';
 export { buildSynthModel, tensorSeed, vocabFor } from './synthModel.js';
 export type { SynthModel, SynthOptions } from './synthModel.js';
+export { recipeSpec, writeFromRecipe, writeRecipe } from './recipe.js';
 export type { SynthVocab } from './tokenizer/vocab.js';
 
 /**

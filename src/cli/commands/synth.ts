@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { UserError } from '../../errors.js';
-import { PRESETS, WEIGHT_TYPES, isWeightType, synthesize, type WeightType } from '../../synth/index.js';
+import { PRESETS, WEIGHT_TYPES, buildSynthModel, isWeightType, synthesize, writeRecipe, type WeightType } from '../../synth/index.js';
 import { formatBytes, formatCount } from '../format.js';
 
 interface SynthCliOptions {
@@ -12,6 +12,7 @@ interface SynthCliOptions {
   type?: WeightType;
   seed: number;
   force?: boolean;
+  recipe?: boolean;
 }
 
 export function registerSynthCommand(program: Command): void {
@@ -24,6 +25,7 @@ export function registerSynthCommand(program: Command): void {
     .option('--type <type>', `type of the 2-D weights: ${WEIGHT_TYPES.join(', ')} (default: f32 for tiny presets, f16 otherwise)`, parseWeightType)
     .option('--seed <n>', 'random seed (0..4294967295)', parseSeed, 0)
     .option('--force', 'overwrite <out> if it exists')
+    .option('--recipe', 'write only a small recipe (metadata, tensor list, seeds); the native petrel_synth tool makes the model from it where Node does not run')
     .addHelpText('after', '\nPresets:\n' + PRESETS.map((p) => `  ${p.name.padEnd(10)} ${p.description}, ${p.nLayer} layers`).join('\n'))
     .action(async (preset: string, out: string, opts: SynthCliOptions) => {
       await runSynth(preset, out, opts);
@@ -35,6 +37,15 @@ async function runSynth(preset: string, out: string, opts: SynthCliOptions): Pro
   const dir = path.dirname(path.resolve(out));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${dir}: no such directory`, 'ERR_USER_NO_FILE');
 
+  if (opts.recipe) {
+    const model = buildSynthModel(preset, { layers: opts.layers, type: opts.type, seed: opts.seed });
+    await writeRecipe(model, out);
+    process.stdout.write(
+      `wrote ${out}: the recipe of ${model.preset.name}, ${model.preset.nLayer} layers, ${model.weightType}, seed ${model.seed}, ` +
+        `${model.tensors.length} tensors (${formatBytes(statSync(out).size)}; the model: ${formatBytes(model.dataBytes)} of tensor data)\n`,
+    );
+    return;
+  }
   const progress = process.stderr.isTTY ? progressLine() : undefined;
   const started = performance.now();
   try {
