@@ -88,6 +88,7 @@ void predict_next_layer(const LayerContext& ctx, int32_t il, const float* x) {
   const int32_t n_expert = ctx.hp.n_expert;
   const int32_t k = ctx.hp.n_expert_used;
   Workspace::Ffn& s = ctx.ws.ffn;
+  // This layer's routing is done (moe_ffn calls this after route_token), so its logits' buffer is free.
   float* logits = scratch(s.router_logits, n * n_expert);
   ctx.backend.matmul(off.router(next), x, n, logits);
   std::vector<float> probs(static_cast<size_t>(n_expert)), weights(static_cast<size_t>(k));
@@ -95,7 +96,10 @@ void predict_next_layer(const LayerContext& ctx, int32_t il, const float* x) {
   std::vector<double> mass(static_cast<size_t>(n_expert), 0.0);
   for (int64_t t = 0; t < n; ++t) {
     route_token(n_expert, k, logits + t * n_expert, probs.data(), selected.data(), weights.data());
-    for (int32_t i = 0; i < k; ++i) mass[static_cast<size_t>(selected[static_cast<size_t>(i)])] += probs[static_cast<size_t>(selected[static_cast<size_t>(i)])];
+    for (int32_t i = 0; i < k; ++i) {
+      const auto e = static_cast<size_t>(selected[static_cast<size_t>(i)]);
+      mass[e] += probs[e];
+    }
   }
   std::vector<int32_t> likely;
   for (int32_t e = 0; e < n_expert; ++e) {
