@@ -39,20 +39,17 @@ std::vector<int32_t> tokens_for(int64_t n, int32_t n_vocab, uint32_t seed) {
   return t;
 }
 
-// Seconds of one run: a fresh session, then the prompt (n_prompt > 0) or n_gen single steps.
-bool run_once(petrel::Model& model, int64_t n_prompt, int64_t n_gen, double* seconds) {
-  std::unique_ptr<petrel::Session> s;
-  petrel::SessionOptions so;
-  so.context_length = std::max<int64_t>(n_prompt + n_gen, 1);
-  petrel::Status st = model.create_session(so, &s);
-  const int32_t n_vocab = model.info().n_vocab;
-  const auto t0 = std::chrono::steady_clock::now();
-  if (st.ok() && n_prompt > 0) {
-    const std::vector<int32_t> t = tokens_for(n_prompt, n_vocab, 1);
-    st = s->evaluate(t.data(), n_prompt, petrel::LogitsMode::last);
-  }
+// Seconds of one run from an empty context: the prompt (n_prompt > 0) or n_gen single steps. The
+// session is reused and rewound to its empty snapshot, as petrel bench does: a fresh session
+// would fault in its scratch buffers again on every run.
+bool run_once(petrel::Session& s, const std::vector<uint8_t>& empty, int64_t n_prompt, int64_t n_gen, double* seconds) {
+  petrel::Status st = s.restore(empty.data(), empty.size());
+  const int32_t n_vocab = s.model().info().n_vocab;
+  const std::vector<int32_t> p = tokens_for(n_prompt, n_vocab, 1);
   const std::vector<int32_t> g = tokens_for(n_gen, n_vocab, 2);
-  for (int64_t i = 0; st.ok() && i < n_gen; ++i) st = s->evaluate(&g[static_cast<size_t>(i)], 1, petrel::LogitsMode::last);
+  const auto t0 = std::chrono::steady_clock::now();
+  if (st.ok() && n_prompt > 0) st = s.evaluate(p.data(), n_prompt, petrel::LogitsMode::last);
+  for (int64_t i = 0; st.ok() && i < n_gen; ++i) st = s.evaluate(&g[static_cast<size_t>(i)], 1, petrel::LogitsMode::last);
   *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!st.ok()) std::fprintf(stderr, "petrel_bench: %s\n", st.message().c_str());
   return st.ok();
@@ -93,16 +90,26 @@ int main(int argc, char** argv) {
   }
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   const std::string file = path.substr(path.find_last_of('/') + 1);  // npos + 1 == 0: the whole path
+  std::unique_ptr<petrel::Session> session;
+  std::vector<uint8_t> empty;
+  petrel::SessionOptions so;
+  so.context_length = std::max<int64_t>(std::max(n_prompt, n_gen), 1);
+  petrel::Status sst = model->create_session(so, &session);
+  if (sst.ok()) sst = session->snapshot(&empty);
+  if (!sst.ok()) {
+    std::fprintf(stderr, "petrel_bench: %s\n", sst.message().c_str());
+    return 1;
+  }
   std::printf("| model | threads | test | t/s |\n| --- | ---: | ---: | ---: |\n");
   struct Test { const char* kind; int64_t n; };
   for (const Test& t : {Test{"pp", n_prompt}, Test{"tg", n_gen}}) {
     if (t.n == 0) continue;
     const bool pp = t.kind[0] == 'p';
     double seconds = 0;
-    if (!run_once(*model, pp ? t.n : 0, pp ? 0 : t.n, &seconds)) return 1;  // warm-up
+    if (!run_once(*session, empty, pp ? t.n : 0, pp ? 0 : t.n, &seconds)) return 1;  // warm-up
     std::vector<double> rates;
     for (int64_t r = 0; r < reps; ++r) {
-      if (!run_once(*model, pp ? t.n : 0, pp ? 0 : t.n, &seconds)) return 1;
+      if (!run_once(*session, empty, pp ? t.n : 0, pp ? 0 : t.n, &seconds)) return 1;
       rates.push_back(static_cast<double>(t.n) / seconds);
     }
     double mean = 0, var = 0;
