@@ -34,10 +34,14 @@ class ExpertDevice {
   virtual int64_t n_slots() const = 0;
   // Copies an expert into a slot (replacing what it held).
   virtual Status upload(int64_t slot, const ExpertMatrices& expert) = 0;
-  // down[r] = W_down (silu(W_gate x[r]) ⊙ W_up x[r]) for rows [offsets[i], offsets[i + 1]) with
-  // the expert in slots[i]; offsets[0] == 0; x is [rows][n_embd], down [rows][n_embd].
-  virtual void expert_ffn(const int64_t* slots, const int64_t* offsets, int64_t n_groups, const float* x,
-                          float* down) = 0;
+  // Starts down[r] = W_down (silu(W_gate x[r]) ⊙ W_up x[r]) for rows [offsets[i], offsets[i + 1])
+  // with the expert in slots[i]; offsets[0] == 0; x is [rows][n_embd], down [rows][n_embd]. It may
+  // return before the results are there (a GPU's part of the layer runs while the CPU computes
+  // its own): wait() returns once they are, and until then x, down and the arrays stay untouched
+  // by the caller.
+  virtual void start_expert_ffn(const int64_t* slots, const int64_t* offsets, int64_t n_groups, const float* x,
+                                float* down) = 0;
+  virtual void wait() = 0;
 };
 
 // slot_bytes: the most bytes one expert takes (file bytes plus the CPU backend's repacked copy,

@@ -67,15 +67,18 @@ class SimulatedExpertDevice final : public ExpertDevice {
     return Status();
   }
 
-  // The same sequence of operations as the CPU side of moe.cpp, one expert at a time.
-  void expert_ffn(const int64_t* slots, const int64_t* offsets, int64_t n_groups, const float* x, float* down) override {
+  // The same sequence of operations as the CPU side of moe.cpp, one expert at a time. The CPU
+  // backend is the simulated device's compute, so this part runs before the CPU's own part
+  // instead of beside it, and is done when it returns.
+  void start_expert_ffn(const int64_t* slots, const int64_t* offsets, int64_t n_groups, const float* x,
+                        float* down) override {
     for (int64_t g = 0; g < n_groups; ++g) {
       const int64_t rows = offsets[g + 1] - offsets[g];
       if (rows <= 0) continue;
       const Slot& s = slots_[static_cast<size_t>(slots[g])];
       const int64_t n_ff = s.m.n_ff;
       const int64_t n_embd = s.m.down.rows();
-      const float* xg = x + offsets[g] * s.m.down.rows();
+      const float* xg = x + offsets[g] * n_embd;
       gate_.resize(static_cast<size_t>(rows * n_ff));
       up_.resize(static_cast<size_t>(rows * n_ff));
       if (s.m.fused) {
@@ -93,6 +96,8 @@ class SimulatedExpertDevice final : public ExpertDevice {
       cpu_.matmul(s.m.down, gate_.data(), rows, down + offsets[g] * n_embd);
     }
   }
+
+  void wait() override {}
 
  private:
   struct Slot {

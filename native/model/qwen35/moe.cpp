@@ -192,13 +192,15 @@ void moe_ffn(const LayerContext& ctx, int32_t il, const FfnWeights& w, const flo
     std::memcpy(x_e + r * n_embd, x + s.rows_e[static_cast<size_t>(r)] * n_embd, static_cast<size_t>(n_embd) * sizeof(float));
   }
   float* down = scratch(s.down_e, n_rows * n_embd);
-  // A GPU runs its part while the CPU runs its own; the simulated device runs them one after the other.
+  // The device's part starts first and runs while the CPU computes its own (a miss never waits on
+  // PCIe); the two parts write disjoint rows of `down`.
   if (device_rows > 0) {
-    off->device()->expert_ffn(s.device_slots.data(), s.device_offsets.data(),
-                              static_cast<int64_t>(s.device_slots.size()), x_e, down);
+    off->device()->start_expert_ffn(s.device_slots.data(), s.device_offsets.data(),
+                                    static_cast<int64_t>(s.device_slots.size()), x_e, down);
   }
   experts_on_cpu(ctx, w, s.experts.data(), s.offsets.data(), static_cast<int64_t>(s.experts.size()),
                  x_e + device_rows * n_embd, down + device_rows * n_embd);
+  if (device_rows > 0) off->device()->wait();
   if (off != nullptr) off->finish_layer(il);
 
   // Weighted sum per token over its experts in ascending expert order, wherever each was computed:
