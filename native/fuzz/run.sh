@@ -5,6 +5,7 @@
 #   3. fuzzes for ${FUZZ_SECONDS:-60} seconds; a crash leaves its input in fuzz-out/ and fails the script
 #   4. builds the standalone tests with ASan + UBSan and runs the GGUF ones (round trips, split
 #      files, the writer's failure paths, the hostile corpus and every truncation of a valid file)
+#      and the offload ones (routing traces cut and corrupted, the expert cache, the simulator)
 # Environment: FUZZ_SECONDS (default 60), FUZZ_JOBS (parallel build jobs, default: all cores),
 # FUZZ_SKIP_ASAN_TESTS=1 skips step 4.
 set -euo pipefail
@@ -52,7 +53,9 @@ if [ "${FUZZ_SKIP_ASAN_TESTS:-0}" != "1" ]; then
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPETREL_ASAN=ON -DPETREL_BUILD_TESTS=ON -DPETREL_CUDA=OFF >build/asan-tests-configure.log
   cmake --build build/asan-tests --target petrel_tests -j "$jobs"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    build/asan-tests/petrel_tests gguf
+  for subset in gguf offload; do
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      build/asan-tests/petrel_tests "$subset"
+  done
 fi
 echo "== fuzz: ok"
