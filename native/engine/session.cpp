@@ -131,7 +131,8 @@ Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode, Eval
       if (mode == LogitsMode::all) rows = qwen35::OutputRows::all;
       if (mode == LogitsMode::last && last_chunk) rows = qwen35::OutputRows::last;
       touched = true;
-      qwen35::forward(hp, m.weights, *m.backend, m.offload.get(), s.workspace, &s.state, tokens + done, chunk, rows, &chunk_logits);
+      qwen35::forward(hp, m.weights, *m.backend, m.offload.get(), s.workspace, &s.state, tokens + done, chunk, rows,
+                      &chunk_logits);
       s.tokens.insert(s.tokens.end(), tokens + done, tokens + done + chunk);
       if (mode == LogitsMode::all) all_logits.insert(all_logits.end(), chunk_logits.begin(), chunk_logits.end());
       done += chunk;
