@@ -28,9 +28,10 @@ PlacementPlan plan_placement(const PlacementInput& in) {
 
 std::string describe_plan(const PlacementInput& in, const PlacementPlan& plan) {
   constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-  char buf[320];
+  char buf[384];
   std::snprintf(buf, sizeof buf,
-                "placement: %lld/%zu layers and head on the device (weights %.2f GiB, KV/state %.2f GiB), "
+                "placement: %lld of %zu parts (the layers, then the output head) on the device (weights %.2f GiB, "
+                "KV/state %.2f GiB), "
                 "expert cache %lld of %lld experts (%.2f GiB), budget %.2f GiB",
                 static_cast<long long>(plan.items_on_device), in.items.size(), plan.device_weights / kGiB,
                 plan.device_state / kGiB, static_cast<long long>(plan.expert_slots),

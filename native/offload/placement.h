@@ -44,8 +44,7 @@ struct PlacementPlan {
 // rest only once every item is on the device.
 PlacementPlan plan_placement(const PlacementInput& in);
 
-// "placement: 40/40 layers + head on the device (1.21 GiB), KV/state 0.62 GiB, expert cache
-// 2048 of 10240 experts (3.81 GiB)".
+// One line: how many of the parts went to the device, their bytes, and the expert cache.
 std::string describe_plan(const PlacementInput& in, const PlacementPlan& plan);
 
 }  // namespace petrel::offload

@@ -1,7 +1,9 @@
-// petrel_bench <model.gguf> [-p N] [-n N] [-r N] [-t N]: pp and tg throughput as `petrel bench`
-// measures it (src/bench/: a pp test is one N-token prompt into an empty context, a tg test N
-// one-token steps from an empty context, each with the last logits computed and nothing sampled;
-// one untimed warm-up run per test), for machines without Node, next to llama-bench built there.
+// petrel_bench <model.gguf> [-p N] [-n N] [-r N] [-t N] [--vram GiB --device simulated]: pp and tg
+// throughput as `petrel bench` measures it (src/bench/: a pp test is one N-token prompt into an
+// empty context, a tg test N one-token steps from an empty context, each with the last logits
+// computed and nothing sampled; one untimed warm-up run per test), for machines without Node,
+// next to llama-bench built there. With --vram, MoE expert offload (docs/OFFLOAD.md) within that
+// budget, and each test's expert-cache hit rate and bytes uploaded per token in two more columns.
 // Prints llama-bench's Markdown columns. Exit 0, 1 on a failure (one line on stderr), 2 on bad
 // arguments.
 #include <algorithm>
@@ -42,11 +44,14 @@ std::vector<int32_t> tokens_for(int64_t n, int32_t n_vocab, uint32_t seed) {
 // Seconds of one run from an empty context: the prompt (n_prompt > 0) or n_gen single steps. The
 // session is reused and rewound to its empty snapshot, as petrel bench does: a fresh session
 // would fault in its scratch buffers again on every run.
-bool run_once(petrel::Session& s, const std::vector<uint8_t>& empty, int64_t n_prompt, int64_t n_gen, double* seconds) {
+// Every run gets its own tokens (`run` seeds them): with expert offload, repeating one sequence
+// would replay its routing and let the expert cache learn the benchmark instead of the model.
+bool run_once(petrel::Session& s, const std::vector<uint8_t>& empty, int64_t n_prompt, int64_t n_gen, uint32_t run,
+              double* seconds) {
   petrel::Status st = s.restore(empty.data(), empty.size());
   const int32_t n_vocab = s.model().info().n_vocab;
-  const std::vector<int32_t> p = tokens_for(n_prompt, n_vocab, 1);
-  const std::vector<int32_t> g = tokens_for(n_gen, n_vocab, 2);
+  const std::vector<int32_t> p = tokens_for(n_prompt, n_vocab, 2 * run + 1);
+  const std::vector<int32_t> g = tokens_for(n_gen, n_vocab, 2 * run + 2);
   const auto t0 = std::chrono::steady_clock::now();
   if (st.ok() && n_prompt > 0) st = s.evaluate(p.data(), n_prompt, petrel::LogitsMode::last);
   for (int64_t i = 0; st.ok() && i < n_gen; ++i) st = s.evaluate(&g[static_cast<size_t>(i)], 1, petrel::LogitsMode::last);
@@ -57,11 +62,33 @@ bool run_once(petrel::Session& s, const std::vector<uint8_t>& empty, int64_t n_p
 
 }  // namespace
 
+constexpr const char* kUsage =
+    "usage: petrel_bench <model.gguf> [-p 512] [-n 128] [-r 5] [-t threads] [--vram GiB --device simulated]\n";
+
 int main(int argc, char** argv) {
-  std::string path;
+  std::string path, device;
   int64_t n_prompt = 512, n_gen = 128, reps = 5, threads = 0;
+  double vram_gib = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--vram" || a == "--device") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "petrel_bench: %s wants a value\n", a.c_str());
+        return 2;
+      }
+      const std::string v = argv[++i];
+      if (a == "--device") {
+        device = v;
+        continue;
+      }
+      char* end = nullptr;
+      vram_gib = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(vram_gib > 0) || vram_gib > 1e6) {
+        std::fprintf(stderr, "petrel_bench: --vram wants a size in GiB > 0\n");
+        return 2;
+      }
+      continue;
+    }
     int64_t* target = a == "-p" ? &n_prompt : a == "-n" ? &n_gen : a == "-r" ? &reps : a == "-t" ? &threads : nullptr;
     if (target != nullptr) {
       const int64_t lo = target == &reps || target == &threads ? 1 : 0;
@@ -72,16 +99,27 @@ int main(int argc, char** argv) {
     } else if (path.empty() && a[0] != '-') {
       path = a;
     } else {
-      std::fprintf(stderr, "usage: petrel_bench <model.gguf> [-p 512] [-n 128] [-r 5] [-t threads]\n");
+      std::fputs(kUsage, stderr);
       return 2;
     }
   }
   if (path.empty()) {
-    std::fprintf(stderr, "usage: petrel_bench <model.gguf> [-p 512] [-n 128] [-r 5] [-t threads]\n");
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if ((vram_gib > 0) != !device.empty() || (!device.empty() && device != "simulated")) {
+    std::fprintf(stderr, "petrel_bench: --vram and --device go together; the only device so far is 'simulated'\n");
     return 2;
   }
   petrel::ModelOptions mo;
   mo.n_threads = static_cast<int>(threads);
+  // The plan counts the KV cache at the default context length: make that the tests' own.
+  mo.context_length = std::max<int64_t>(std::max(n_prompt, n_gen), 1);
+  const bool offload = vram_gib > 0;
+  if (offload) {
+    mo.offload.device = petrel::OffloadDevice::simulated;
+    mo.offload.vram_bytes = static_cast<uint64_t>(vram_gib * 1073741824.0);
+  }
   std::shared_ptr<petrel::Model> model;
   const petrel::Status st = petrel::Model::load(path, mo, &model);
   if (!st.ok()) {
@@ -100,24 +138,36 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "petrel_bench: %s\n", sst.message().c_str());
     return 1;
   }
-  std::printf("| model | threads | test | t/s |\n| --- | ---: | ---: | ---: |\n");
+  if (offload) std::printf("%s\n\n", model->offload_stats().placement.c_str());
+  std::printf(offload ? "| model | threads | test | t/s | hit %% | MB up/token |\n| --- | ---: | ---: | ---: | ---: | ---: |\n"
+                      : "| model | threads | test | t/s |\n| --- | ---: | ---: | ---: |\n");
   struct Test { const char* kind; int64_t n; };
   for (const Test& t : {Test{"pp", n_prompt}, Test{"tg", n_gen}}) {
     if (t.n == 0) continue;
     const bool pp = t.kind[0] == 'p';
     double seconds = 0;
-    if (!run_once(*session, empty, pp ? t.n : 0, pp ? 0 : t.n, &seconds)) return 1;  // warm-up
+    if (!run_once(*session, empty, pp ? t.n : 0, pp ? 0 : t.n, 0, &seconds)) return 1;  // warm-up
     std::vector<double> rates;
+    const petrel::OffloadStats before = model->offload_stats();
     for (int64_t r = 0; r < reps; ++r) {
-      if (!run_once(*session, empty, pp ? t.n : 0, pp ? 0 : t.n, &seconds)) return 1;
+      if (!run_once(*session, empty, pp ? t.n : 0, pp ? 0 : t.n, static_cast<uint32_t>(r + 1), &seconds)) return 1;
       rates.push_back(static_cast<double>(t.n) / seconds);
     }
     double mean = 0, var = 0;
     for (double x : rates) mean += x / static_cast<double>(rates.size());
     for (double x : rates) var += (x - mean) * (x - mean);
     const double sd = rates.size() > 1 ? std::sqrt(var / static_cast<double>(rates.size() - 1)) : 0.0;
-    std::printf("| %s | %lld | %s%lld | %.2f ± %.2f |\n", file.c_str(), static_cast<long long>(threads), t.kind,
+    std::printf("| %s | %lld | %s%lld | %.2f ± %.2f |", file.c_str(), static_cast<long long>(threads), t.kind,
                 static_cast<long long>(t.n), mean, sd);
+    if (offload) {
+      // Over the timed runs: rows the device computed, and bytes uploaded per token.
+      const petrel::OffloadStats after = model->offload_stats();
+      const double rows = static_cast<double>(after.rows_selected - before.rows_selected);
+      const double hit = rows > 0 ? 100.0 * static_cast<double>(after.rows_on_device - before.rows_on_device) / rows : 0.0;
+      const double tokens = static_cast<double>(t.n * reps);
+      std::printf(" %.1f | %.2f |", hit, static_cast<double>(after.bytes_uploaded - before.bytes_uploaded) / tokens / 1e6);
+    }
+    std::printf("\n");
     std::fflush(stdout);
   }
   return 0;
