@@ -226,7 +226,8 @@ TraceSummary summarize(const RoutingTrace& trace) {
   return s;
 }
 
-void print_table(const Args& a, const RoutingTrace& trace, const TraceSummary& sum, int64_t slots, int64_t all_experts,
+void print_table(const Args& a, const RoutingTrace& trace, const TraceSummary& sum, int64_t slots, int64_t staging,
+                 int64_t all_experts,
                  double vram_bytes, const std::vector<Row>& rows) {
   const TraceModel& m = trace.model;
   const DeviceModel& d = a.device;
@@ -239,12 +240,14 @@ void print_table(const Args& a, const RoutingTrace& trace, const TraceSummary& s
               trace.steps.size(), static_cast<long long>(sum.decode_steps), static_cast<long long>(sum.prefill_steps),
               static_cast<long long>(sum.tokens), static_cast<long long>(sum.max_pos),
               a.warmup > 0 ? (", first " + std::to_string(a.warmup) + " steps not counted").c_str() : "");
-  std::printf("slots    %lld of %lld experts (%.1f%%); VRAM %.2f GiB = dense %.2f + KV/state %.2f + reserve %.2f + experts %.2f\n",
+  std::printf("slots    %lld of %lld experts (%.1f%%); VRAM %.2f GiB = dense %.2f + KV/state %.2f + reserve %.2f + "
+              "staging %.2f + experts %.2f\n",
               static_cast<long long>(slots), static_cast<long long>(all_experts),
               all_experts > 0 ? 100.0 * static_cast<double>(slots) / static_cast<double>(all_experts) : 0.0,
               vram_bytes / kGiB, static_cast<double>(m.dense_bytes) / kGiB,
               (static_cast<double>(m.kv_bytes_per_token) * static_cast<double>(sum.max_pos) + static_cast<double>(m.state_bytes)) / kGiB,
-              a.reserve_gib, static_cast<double>(slots) * static_cast<double>(m.expert_bytes) / kGiB);
+              a.reserve_gib, static_cast<double>(staging) * static_cast<double>(m.expert_bytes) / kGiB,
+              static_cast<double>(slots) * static_cast<double>(m.expert_bytes) / kGiB);
   std::printf("device   GPU %.0f GB/s, %.0f TMAC/s; PCIe %.0f GB/s + %.0f us/transfer; CPU %.0f GB/s, %.0f GMAC/s; "
               "CPU<->GPU sync %.0f us/layer\n",
               d.gpu_bandwidth / 1e9, d.gpu_macs / 1e12, d.pcie_bandwidth / 1e9, d.pcie_latency * 1e6, d.cpu_bandwidth / 1e9,
@@ -276,7 +279,8 @@ void print_table(const Args& a, const RoutingTrace& trace, const TraceSummary& s
   if (!sum.has_predictions) std::printf("the trace records no predictions: prefetch on equals prefetch off.\n");
 }
 
-void print_json(const Args& a, const RoutingTrace& trace, const TraceSummary& sum, int64_t slots, int64_t all_experts,
+void print_json(const Args& a, const RoutingTrace& trace, const TraceSummary& sum, int64_t slots, int64_t staging,
+                int64_t all_experts,
                 double vram_bytes, const std::vector<Row>& rows) {
   const TraceModel& m = trace.model;
   const DeviceModel& d = a.device;
@@ -289,7 +293,8 @@ void print_json(const Args& a, const RoutingTrace& trace, const TraceSummary& su
   o += ",\"tokens\":" + std::to_string(sum.tokens) + ",\"max_position\":" + std::to_string(sum.max_pos);
   o += ",\"truncated\":" + std::string(trace.truncated ? "true" : "false");
   o += ",\"has_predictions\":" + std::string(sum.has_predictions ? "true" : "false") + "}";
-  o += ",\"slots\":" + std::to_string(slots) + ",\"n_experts\":" + std::to_string(all_experts);
+  o += ",\"slots\":" + std::to_string(slots) + ",\"staging_slots\":" + std::to_string(staging);
+  o += ",\"n_experts\":" + std::to_string(all_experts);
   o += ",\"vram_bytes\":" + json_number(vram_bytes) + ",\"warmup_steps\":" + std::to_string(a.warmup);
   o += ",\"device\":{\"gpu_bandwidth\":" + json_number(d.gpu_bandwidth) + ",\"gpu_macs\":" + json_number(d.gpu_macs);
   o += ",\"pcie_bandwidth\":" + json_number(d.pcie_bandwidth) + ",\"pcie_latency\":" + json_number(d.pcie_latency);
@@ -344,8 +349,9 @@ int main(int argc, char** argv) {
   const int64_t all_experts = static_cast<int64_t>(m.n_layers) * m.n_expert;
   const double reserve = a.reserve_gib * kGiB;
   int64_t slots = 0;
+  int64_t staging = 2 * static_cast<int64_t>(m.n_expert);  // streaming prefill's slots, as the engine plans them
   if (a.vram_gib >= 0) {
-    slots = slots_for_vram(m, sum.max_pos, a.vram_gib * kGiB, reserve);
+    slots = slots_for_vram(m, sum.max_pos, a.vram_gib * kGiB, reserve, &staging);
   } else if (a.slots >= 0) {
     slots = std::min(a.slots, all_experts);
   } else {
@@ -356,7 +362,7 @@ int main(int argc, char** argv) {
                                       : static_cast<double>(m.dense_bytes) +
                                             static_cast<double>(m.kv_bytes_per_token) * static_cast<double>(sum.max_pos) +
                                             static_cast<double>(m.state_bytes) + reserve +
-                                            static_cast<double>(slots) * static_cast<double>(m.expert_bytes);
+                                            static_cast<double>(slots + staging) * static_cast<double>(m.expert_bytes);
   std::vector<Row> rows = configurations(slots, all_experts, a.warmup);
   st = run_all(trace, a.device, &rows);
   if (!st.ok()) {
@@ -364,9 +370,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (a.json) {
-    print_json(a, trace, sum, slots, all_experts, vram, rows);
+    print_json(a, trace, sum, slots, staging, all_experts, vram, rows);
   } else {
-    print_table(a, trace, sum, slots, all_experts, vram, rows);
+    print_table(a, trace, sum, slots, staging, all_experts, vram, rows);
   }
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "model/qwen35/state.h"
+#include "offload/simulate.h"
 
 namespace petrel::offload {
 namespace {
@@ -97,6 +98,7 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
   in.vram_budget = with_device ? options.vram_bytes : 0;
   in.reserve = options.reserve_bytes;
   in.n_experts = static_cast<int64_t>(moe_layers.size()) * hp.n_expert;
+  in.staging_experts = with_device && options.prefill_streaming ? 2 * static_cast<int64_t>(hp.n_expert) : 0;
 
   CachePolicy policy;
   policy.eviction = eviction_of(options.eviction);
@@ -126,14 +128,18 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
       st.device = "simulated";
       st.placement = describe_plan(in, plan);
       st.expert_slots = plan.expert_slots;
+      st.staging_slots = plan.staging_slots;
       st.device_bytes = plan.device_weights + plan.device_state;
     }
   }
   self->cache_ = ExpertCache(static_cast<int32_t>(moe_layers.size()), hp.n_expert, plan.expert_slots, policy);
   self->prefetched_at_.assign(static_cast<size_t>(in.n_experts), -1);
 
+  self->streaming_ = plan.staging_slots > 0;
+  self->stream_min_tokens_ = options.stream_min_tokens;
+  self->staging_base_ = plan.expert_slots;
   if (with_device) {
-    self->device_ = make_simulated_expert_device(cpu, plan.expert_slots, slot_bytes);
+    self->device_ = make_simulated_expert_device(cpu, plan.expert_slots + plan.staging_slots, slot_bytes);
     if (!self->device_) {
       return Status(StatusCode::out_of_memory, "expert offload: the simulated device's " +
                                                    std::to_string(plan.expert_slots) + " expert slots do not fit in memory");
@@ -149,7 +155,7 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
     }
   }
 
-  if (!options.routing_trace_path.empty()) {
+  {
     TraceModel tm;
     tm.name = hp.name;
     tm.n_layers = static_cast<int32_t>(moe_layers.size());
@@ -166,8 +172,11 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
         tm.kv_bytes_per_token += static_cast<uint64_t>(2 * qwen35::kv_bytes_per_token(hp, il, GgmlType::F16));
       }
     }
-    PETREL_RETURN_IF_ERROR(self->trace_.open(options.routing_trace_path, tm));
-    self->tracing_ = true;
+    self->cost_ = model_cost(tm);
+    if (!options.routing_trace_path.empty()) {
+      PETREL_RETURN_IF_ERROR(self->trace_.open(options.routing_trace_path, tm));
+      self->tracing_ = true;
+    }
   }
   *out = std::move(self);
   return Status();
@@ -181,6 +190,7 @@ int32_t ExpertOffload::next_moe_layer(int32_t il) const {
 
 void ExpertOffload::begin_step(int64_t n_tokens, int64_t pos0) {
   cache_.begin_step();
+  step_tokens_ = n_tokens;
   step_.n_tokens = static_cast<int32_t>(n_tokens);
   step_.pos0 = pos0;
   step_.layers.assign(moe_layers_.size(), TraceLayer{});
@@ -205,6 +215,29 @@ void ExpertOffload::route(int32_t il, const int32_t* experts, const int64_t* row
     if (prefetched_at_[key] == cache_.step()) ++prefetch_used;
   }
   cache_.record_use(layer, experts, static_cast<int32_t>(n));
+  int64_t streamed = 0, rows_streamed = 0;
+  uint64_t bytes_streamed = 0;
+  if (streaming_ && step_tokens_ > 1 && !missed_.empty()) {
+    LayerLoad load;
+    load.n_tokens = static_cast<int32_t>(step_tokens_);
+    load.hit_experts = static_cast<int32_t>(hit);
+    load.hit_rows = rows_hit;
+    load.miss_experts = static_cast<int32_t>(missed_.size());
+    load.miss_rows = rows_all - rows_hit;
+    if (stream_layer(load)) {
+      // Into this layer's staging buffer; the other one may still feed the previous layer.
+      const int64_t base = staging_base_ + static_cast<int64_t>(staging_buffer_) * hp_.n_expert;
+      staging_buffer_ ^= 1;
+      for (int64_t i = 0; i < n; ++i) {
+        if (slots[i] >= 0) continue;
+        const ExpertMatrices m = matrices(layer, experts[i]);
+        slots[i] = base + streamed++;
+        (void)device_->upload(slots[i], m);  // slots fit the largest expert: cannot fail
+        bytes_streamed += expert_file_bytes(m);
+        rows_streamed += rows[i];
+      }
+    }
+  }
   // The most-used misses are admitted first (they would save the most CPU work if they recur).
   std::stable_sort(missed_.begin(), missed_.end(), [&](int32_t a, int32_t b) {
     const auto ia = std::lower_bound(experts, experts + n, a) - experts;
@@ -223,6 +256,23 @@ void ExpertOffload::route(int32_t il, const int32_t* experts, const int64_t* row
   stats_.experts_selected += n;
   stats_.experts_on_device += hit;
   stats_.prefetches_used += prefetch_used;
+  if (streamed > 0) {
+    ++stats_.layers_streamed;
+    stats_.experts_streamed += streamed;
+    stats_.rows_streamed += rows_streamed;
+    stats_.bytes_streamed += bytes_streamed;
+  }
+}
+
+bool ExpertOffload::stream_layer(const LayerLoad& load) const {
+  if (stream_min_tokens_ > 0) return load.n_tokens >= stream_min_tokens_;
+  // Streaming uploads the misses while the previous layer computes (double buffering), then the
+  // device runs every expert: the slower of the two. Split runs the misses on the CPU beside the
+  // device's hits.
+  const double stream = std::max(upload_seconds(device_model_, cost_, load.miss_experts),
+                                 gpu_expert_seconds(device_model_, cost_, load.hit_experts + load.miss_experts,
+                                                    load.hit_rows + load.miss_rows));
+  return stream < split_layer_seconds(device_model_, cost_, load);
 }
 
 void ExpertOffload::predicted(int32_t il, const int32_t* experts, int64_t n) {

@@ -19,6 +19,7 @@
 #include "backend/backend.h"
 #include "model/qwen35/hparams.h"
 #include "model/qwen35/weights.h"
+#include "offload/device_model.h"
 #include "offload/expert_cache.h"
 #include "offload/expert_device.h"
 #include "offload/placement.h"
@@ -45,7 +46,8 @@ class ExpertOffload {
 
   void begin_step(int64_t n_tokens, int64_t pos0);
   // experts: the experts layer il's router chose, ascending, with rows[i] tokens each; slots[i]
-  // gets the slot that holds experts[i], or -1.
+  // gets the slot that holds experts[i], or -1. A prefill layer that streams (prefill_streaming)
+  // has its missing experts uploaded to staging slots here, so every slot is set.
   void route(int32_t il, const int32_t* experts, const int64_t* rows, int64_t n, int64_t* slots);
   // Experts likely for MoE layer il (most likely first).
   void predicted(int32_t il, const int32_t* experts, int64_t n);
@@ -59,6 +61,8 @@ class ExpertOffload {
                 int64_t n_slots);
   ExpertMatrices matrices(int32_t moe_layer, int32_t expert) const;
   void upload(const std::vector<Admission>& admitted, bool prefetch);
+  // Whether this prefill layer streams its misses: the cost model's comparison of the two ways.
+  bool stream_layer(const LayerLoad& load) const;
 
   const qwen35::Hparams& hp_;
   const qwen35::ModelWeights& w_;
@@ -73,6 +77,15 @@ class ExpertOffload {
   std::vector<int32_t> missed_;          // the current layer's missed experts, most rows first
   std::vector<int64_t> prefetched_at_;   // per (MoE layer, expert): the step of its last prefetch
   std::vector<Admission> admitted_;
+  // Streaming prefill: staging slots follow the cache's, two layers' worth (one buffer fills
+  // while the other layer computes); the cost model that decides.
+  bool streaming_ = false;
+  int64_t stream_min_tokens_ = 0;
+  int64_t staging_base_ = 0;
+  int32_t staging_buffer_ = 0;
+  int64_t step_tokens_ = 0;
+  DeviceModel device_model_;
+  ModelCost cost_;
 
   mutable std::mutex stats_mutex_;
   OffloadStats stats_;

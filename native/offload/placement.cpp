@@ -19,6 +19,11 @@ PlacementPlan plan_placement(const PlacementInput& in) {
     plan.device_state += in.items[i].state;
   }
   if (plan.all_dense_on_device() && in.expert_bytes > 0) {
+    const uint64_t staging = static_cast<uint64_t>(std::max<int64_t>(0, in.staging_experts)) * in.expert_bytes;
+    if (staging <= left) {
+      plan.staging_slots = std::max<int64_t>(0, in.staging_experts);
+      left -= staging;
+    }
     plan.expert_slots = std::min<int64_t>(in.n_experts, static_cast<int64_t>(left / in.expert_bytes));
     plan.expert_cache_bytes = static_cast<uint64_t>(plan.expert_slots) * in.expert_bytes;
   }
@@ -31,10 +36,11 @@ std::string describe_plan(const PlacementInput& in, const PlacementPlan& plan) {
   char buf[384];
   std::snprintf(buf, sizeof buf,
                 "placement: %lld of %zu parts (the layers, then the output head) on the device (weights %.2f GiB, "
-                "KV/state %.2f GiB), "
+                "KV/state %.2f GiB), %lld staging slots, "
                 "expert cache %lld of %lld experts (%.2f GiB), budget %.2f GiB",
                 static_cast<long long>(plan.items_on_device), in.items.size(), plan.device_weights / kGiB,
-                plan.device_state / kGiB, static_cast<long long>(plan.expert_slots),
+                plan.device_state / kGiB, static_cast<long long>(plan.staging_slots),
+                static_cast<long long>(plan.expert_slots),
                 static_cast<long long>(in.n_experts), plan.expert_cache_bytes / kGiB, in.vram_budget / kGiB);
   return buf;
 }

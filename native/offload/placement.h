@@ -26,6 +26,10 @@ struct PlacementInput {
   std::vector<PlacementItem> items;  // layers in order, then the head
   uint64_t expert_bytes = 0;   // one routed expert (all its matrices), the largest over layers
   int64_t n_experts = 0;       // routed experts over all MoE layers
+  // Staging slots for streaming prefill (a layer's missing experts uploaded for one micro-batch,
+  // two layers' worth for double buffering); 0 without streaming. Taken before the cache, and
+  // dropped (streaming off) when the budget cannot hold them.
+  int64_t staging_experts = 0;
 };
 
 struct PlacementPlan {
@@ -33,6 +37,7 @@ struct PlacementPlan {
   int64_t items_on_device = 0;
   uint64_t device_weights = 0;   // bytes of the items placed
   uint64_t device_state = 0;
+  int64_t staging_slots = 0;     // in.staging_experts, or 0 when they did not fit
   int64_t expert_slots = 0;      // whole experts the rest of the budget holds (<= n_experts)
   uint64_t expert_cache_bytes = 0;
   bool all_dense_on_device() const { return items_on_device == static_cast<int64_t>(on_device.size()); }

@@ -47,7 +47,8 @@ int64_t max_position(const RoutingTrace& trace) {
   return p;
 }
 
-int64_t slots_for_vram(const TraceModel& m, int64_t max_pos, double vram_bytes, double reserve_bytes) {
+int64_t slots_for_vram(const TraceModel& m, int64_t max_pos, double vram_bytes, double reserve_bytes,
+                       int64_t* staging_slots) {
   // The trace keeps the model's totals, not its layers: one item is the same plan when it fits.
   PlacementInput in;
   in.vram_budget = vram_bytes > 0 ? static_cast<uint64_t>(vram_bytes) : 0;
@@ -55,7 +56,10 @@ int64_t slots_for_vram(const TraceModel& m, int64_t max_pos, double vram_bytes, 
   in.items.push_back({"model", m.dense_bytes, m.kv_bytes_per_token * static_cast<uint64_t>(std::max<int64_t>(0, max_pos)) + m.state_bytes});
   in.expert_bytes = m.expert_bytes;
   in.n_experts = static_cast<int64_t>(m.n_layers) * m.n_expert;
-  return plan_placement(in).expert_slots;
+  in.staging_experts = 2 * static_cast<int64_t>(m.n_expert);  // streaming prefill, as the engine plans it
+  const PlacementPlan plan = plan_placement(in);
+  if (staging_slots != nullptr) *staging_slots = plan.staging_slots;
+  return plan.expert_slots;
 }
 
 namespace {

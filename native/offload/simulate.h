@@ -100,9 +100,12 @@ ModelCost model_cost(const TraceModel& m);
 // The highest position the trace reaches (pos0 + n_tokens of its furthest step).
 int64_t max_position(const RoutingTrace& trace);
 
-// Expert slots a VRAM budget leaves (offload/placement.h's plan): (vram - dense - KV at max_pos -
-// state - reserve) / expert bytes, floored at 0 (and clamped to the number of experts).
-int64_t slots_for_vram(const TraceModel& m, int64_t max_pos, double vram_bytes, double reserve_bytes);
+// Expert slots a VRAM budget leaves (offload/placement.h's plan, as the engine makes it): (vram -
+// dense - KV at max_pos - state - reserve - the streaming prefill's staging slots) / expert bytes,
+// floored at 0 (and clamped to the number of experts).
+// *staging_slots (when given): 2 · n_expert, or 0 when they did not fit and were dropped.
+int64_t slots_for_vram(const TraceModel& m, int64_t max_pos, double vram_bytes, double reserve_bytes,
+                       int64_t* staging_slots = nullptr);
 
 // invalid_argument when a step does not have model.n_layers layers or names an expert out of
 // range (a trace from read_routing_trace never does); out_of_memory when the per-expert tables

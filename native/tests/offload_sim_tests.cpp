@@ -254,9 +254,17 @@ PETREL_TEST(offload_sim_static_baselines) {
 PETREL_TEST(offload_sim_vram_slots) {
   const TraceModel m = synthetic_model(40, 256, 8);
   const double gib = 1024.0 * 1024.0 * 1024.0;
-  // 8 GiB - 1.18 GB dense - 20 KiB × 32768 positions - 63 MB state - 0.25 GiB reserve, over 1.9 MB.
-  const double rest = 8 * gib - 1.18e9 - 20480.0 * 32768 - 63e6 - 0.25 * gib;
-  PETREL_CHECK_EQ(slots_for_vram(m, 32768, 8 * gib, 0.25 * gib), static_cast<int64_t>(rest / 1.9e6));
+  // 8 GiB - 1.18 GB dense - 20 KiB × 32768 positions - 63 MB state - 0.25 GiB reserve - 2 × 256
+  // staging experts of 1.9 MB, over 1.9 MB.
+  const double rest = 8 * gib - 1.18e9 - 20480.0 * 32768 - 63e6 - 0.25 * gib - 512 * 1.9e6;
+  int64_t staging = -1;
+  PETREL_CHECK_EQ(slots_for_vram(m, 32768, 8 * gib, 0.25 * gib, &staging), static_cast<int64_t>(rest / 1.9e6));
+  PETREL_CHECK_EQ(staging, 512);
+  // 2.5 GiB leaves ~0.5 GB past the dense part: too little for the staging slots (~0.97 GB), which
+  // are dropped.
+  PETREL_CHECK_EQ(slots_for_vram(m, 32768, 2.5 * gib, 0.25 * gib, &staging),
+                  static_cast<int64_t>((2.5 * gib - 1.18e9 - 20480.0 * 32768 - 63e6 - 0.25 * gib) / 1.9e6));
+  PETREL_CHECK_EQ(staging, 0);
   PETREL_CHECK_EQ(slots_for_vram(m, 32768, 1 * gib, 0.25 * gib), 0);
   PETREL_CHECK_EQ(slots_for_vram(m, 0, 1000 * gib, 0), 40 * 256);
 }

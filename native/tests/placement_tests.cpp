@@ -1,6 +1,6 @@
 // The offload placement planner (offload/placement.h): layers and head go to the device in order
-// while they fit, the expert cache gets whole experts from what is left, and nothing goes past
-// the budget minus the reserve.
+// while they fit, then the staging slots of streaming prefill when they fit, the expert cache
+// gets whole experts from what is left, and nothing goes past the budget minus the reserve.
 #include "offload/placement.h"
 #include "tests/test.h"
 
@@ -46,6 +46,19 @@ PETREL_TEST(placement_layers_in_order_until_one_does_not_fit_and_then_no_expert_
   PETREL_CHECK(plan.on_device[0] && plan.on_device[1] && !plan.on_device[2] && !plan.on_device[3]);
   PETREL_CHECK_EQ(plan.expert_slots, 0);
   PETREL_CHECK(!plan.all_dense_on_device());
+}
+
+PETREL_TEST(placement_staging_slots_come_before_the_cache_and_go_when_they_do_not_fit) {
+  offload::PlacementInput in = three_layers();
+  in.staging_experts = 4;  // 80 bytes
+  in.vram_budget = 5 + 380 + 80 + 2 * 20;
+  offload::PlacementPlan plan = offload::plan_placement(in);
+  PETREL_CHECK_EQ(plan.staging_slots, 4);
+  PETREL_CHECK_EQ(plan.expert_slots, 2);
+  in.vram_budget = 5 + 380 + 79;  // one byte short of the staging slots: streaming is off, the cache gets it all
+  plan = offload::plan_placement(in);
+  PETREL_CHECK_EQ(plan.staging_slots, 0);
+  PETREL_CHECK_EQ(plan.expert_slots, 3);
 }
 
 PETREL_TEST(placement_budget_below_the_reserve_places_nothing) {

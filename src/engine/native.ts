@@ -127,6 +127,13 @@ export interface NativeOffloadOptions {
   maxUploadsPerLayer?: number;
   /** Upload the next layer's predicted experts; default true. */
   prefetch?: boolean;
+  /**
+   * Prefill layers may upload all their missing experts to staging slots and run every expert on
+   * the device when the device cost model says that is faster; default true.
+   */
+  prefillStreaming?: boolean;
+  /** > 0: instead of the cost model, stream every prefill layer of at least this many tokens. */
+  streamMinTokens?: number;
 }
 
 export interface NativeModelOptions {
@@ -162,6 +169,12 @@ export interface NativeOffloadStats {
   prefetches: number;
   prefetchesUsed: number;
   bytesUploaded: number;
+  /** Streaming prefill: staging slots, and the layers, experts, rows and bytes that went through them. */
+  stagingSlots: number;
+  layersStreamed: number;
+  expertsStreamed: number;
+  rowsStreamed: number;
+  bytesStreamed: number;
   /** Why the routing trace stopped, or ''. */
   traceError: string;
 }

@@ -47,7 +47,10 @@ function expectSameLogits(a: Run, b: Run): void {
   a.logits.forEach((row, i) => expect(maxAbsDiff(row, b.logits[i]!)).toBe(0));
 }
 
-/** The budget that holds everything but the experts, plus `slots` experts (reserve 0). */
+/**
+ * The budget that holds everything but the experts, the staging slots of streaming prefill, and
+ * `slots` cached experts (reserve 0).
+ */
 async function budgetFor(file: string, slots: number): Promise<{ vramBytes: number; experts: number }> {
   const probe = await loadModel(file, {
     threads: 1,
@@ -65,7 +68,8 @@ async function budgetFor(file: string, slots: number): Promise<{ vramBytes: numb
   const all = full.offloadStats();
   full.dispose();
   expect(all.expertSlots).toBe(all.experts);
-  return { vramBytes: all.deviceBytes + slots * all.expertBytes, experts: all.experts };
+  expect(all.stagingSlots).toBe(2 * full.info.nExpert);
+  return { vramBytes: all.deviceBytes + (all.stagingSlots + slots) * all.expertBytes, experts: all.experts };
 }
 
 describe.each(['f32', 'q4'])('tiny-moe %s', (kind) => {
@@ -115,6 +119,9 @@ describe.each(['f32', 'q4'])('tiny-moe %s', (kind) => {
       { device: 'simulated', vramBytes: quarterBudget, reserveBytes: 0, eviction: 'lfu', maxUploadsPerLayer: 1 },
       { device: 'simulated', vramBytes: quarterBudget, reserveBytes: 0, eviction: 'lrfu', decay: 0.5, maxUploadsPerLayer: 4 },
       { device: 'simulated', vramBytes: quarterBudget, reserveBytes: 0, maxUploadsPerLayer: 0 },
+      // Every prefill layer streams its misses through the staging slots; or never.
+      { device: 'simulated', vramBytes: quarterBudget, reserveBytes: 0, streamMinTokens: 2 },
+      { device: 'simulated', vramBytes: quarterBudget, reserveBytes: 0, prefillStreaming: false },
     ];
     expect(vramBytes).toBeLessThan(quarterBudget);
     for (const offload of settings) {
@@ -122,6 +129,18 @@ describe.each(['f32', 'q4'])('tiny-moe %s', (kind) => {
       const st = r.model.offloadStats();
       if (offload.maxUploadsPerLayer === 0) expect(st.uploads).toBe(0); // a static cache
       if (offload.prefetch === false) expect(st.prefetches).toBe(0);
+      if (offload.streamMinTokens === 2) {
+        // The 70-token prefill streams every layer's misses (the decode steps never do).
+        expect(st.layersStreamed).toBeGreaterThan(0);
+        // Every prefill row of every layer ran on the device, from the cache or from staging.
+        const { nLayer, nExpertUsed } = r.model.info;
+        expect(st.rowsOnDevice + st.rowsStreamed).toBeGreaterThanOrEqual(nLayer * 70 * nExpertUsed);
+        expect(st.bytesStreamed).toBeLessThanOrEqual(st.expertsStreamed * st.expertBytes);
+      }
+      if (offload.prefillStreaming === false) {
+        expect(st.stagingSlots).toBe(0);
+        expect(st.layersStreamed).toBe(0);
+      }
       expect(st.prefetchesUsed).toBeLessThanOrEqual(st.prefetches);
       expectSameLogits(r, reference);
       r.model.dispose();

@@ -56,7 +56,8 @@ bool offload_options(Napi::Env env, Napi::Object opts, OffloadOptions* out) {
   }
   int64_t vram = 0, reserve = static_cast<int64_t>(out->reserve_bytes), uploads = out->max_uploads_per_layer;
   if (!optional_count(env, o, "vramBytes", where, &vram) || !optional_count(env, o, "reserveBytes", where, &reserve) ||
-      !optional_count(env, o, "maxUploadsPerLayer", where, &uploads)) {
+      !optional_count(env, o, "maxUploadsPerLayer", where, &uploads) ||
+      !optional_count(env, o, "streamMinTokens", where, &out->stream_min_tokens)) {
     return false;
   }
   if (uploads > 1 << 20) {
@@ -87,12 +88,14 @@ bool offload_options(Napi::Env env, Napi::Object opts, OffloadOptions* out) {
     }
     out->decay = d;
   }
-  if (o.Has("prefetch") && !o.Get("prefetch").IsUndefined()) {
-    if (!o.Get("prefetch").IsBoolean()) {
-      throw_invalid(env, "loadModel: offload.prefetch must be a boolean");
+  for (const auto& [key, field] : {std::pair<const char*, bool*>{"prefetch", &out->prefetch},
+                                   std::pair<const char*, bool*>{"prefillStreaming", &out->prefill_streaming}}) {
+    if (!o.Has(key) || o.Get(key).IsUndefined()) continue;
+    if (!o.Get(key).IsBoolean()) {
+      throw_invalid(env, std::string("loadModel: offload.") + key + " must be a boolean");
       return false;
     }
-    out->prefetch = o.Get("prefetch").As<Napi::Boolean>().Value();
+    *field = o.Get(key).As<Napi::Boolean>().Value();
   }
   return true;
 }
@@ -182,6 +185,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     o.Set("prefetches", static_cast<double>(st.prefetches));
     o.Set("prefetchesUsed", static_cast<double>(st.prefetches_used));
     o.Set("bytesUploaded", static_cast<double>(st.bytes_uploaded));
+    o.Set("stagingSlots", static_cast<double>(st.staging_slots));
+    o.Set("layersStreamed", static_cast<double>(st.layers_streamed));
+    o.Set("expertsStreamed", static_cast<double>(st.experts_streamed));
+    o.Set("rowsStreamed", static_cast<double>(st.rows_streamed));
+    o.Set("bytesStreamed", static_cast<double>(st.bytes_streamed));
     o.Set("traceError", st.trace_error);
     return o;
   }

@@ -35,6 +35,12 @@ struct OffloadOptions {
   double decay = 0.8;                     // lrfu's per-step decay, (0, 1]
   int32_t max_uploads_per_layer = 2;      // expert uploads one layer may start per step
   bool prefetch = true;                   // upload the next layer's predicted experts
+  // Prefill: a layer may upload all its missing experts to staging slots and run every expert on
+  // the device, instead of computing the misses on the CPU, when the device cost model
+  // (offload/device_model.h) says that is faster. stream_min_tokens > 0 replaces the cost model:
+  // stream every prefill layer of at least that many tokens.
+  bool prefill_streaming = true;
+  int64_t stream_min_tokens = 0;
   // Record every step's routing (and the prefetcher's predictions) to this file, with or without
   // a device, for petrel_offload_sim (offload/routing_trace.h).
   std::string routing_trace_path;
@@ -64,6 +70,11 @@ struct OffloadStats {
   int64_t prefetches = 0;      // of those, prefetches
   int64_t prefetches_used = 0; // prefetched experts the router then chose in the same step
   uint64_t bytes_uploaded = 0;
+  int64_t staging_slots = 0;
+  int64_t layers_streamed = 0;   // prefill layers that streamed their missing experts
+  int64_t experts_streamed = 0;
+  int64_t rows_streamed = 0;     // rows the device computed from staging slots
+  uint64_t bytes_streamed = 0;
   std::string trace_error;     // why the routing trace stopped (empty while it is fine)
 };
 
