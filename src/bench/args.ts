@@ -9,6 +9,10 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export const EXTRA_COLUMNS = ['load', 'ttft', 'rss'] as const;
 export type ExtraColumn = (typeof EXTRA_COLUMNS)[number];
 
+/** Expert-offload devices `--device` knows (the CUDA one is not written yet). */
+export const OFFLOAD_DEVICES = ['simulated'] as const;
+export type OffloadDeviceName = (typeof OFFLOAD_DEVICES)[number];
+
 /** The one peer `--vs` knows. */
 export const PEERS = ['llama.cpp'] as const;
 export type PeerName = (typeof PEERS)[number];
@@ -33,6 +37,8 @@ export interface BenchOptions {
   warmup: boolean;
   /** Seed of the random token ids (the same ids for every engine). */
   seed: number;
+  /** --vram and --device: MoE expert offload within this many bytes of device memory. */
+  offload?: { device: OffloadDeviceName; vramBytes: number };
 }
 
 /** What commander collects: every value as given (repeated flags append). */
@@ -48,6 +54,8 @@ export interface RawBenchFlags {
   vs?: string;
   warmup?: boolean;
   seed?: string;
+  vram?: string;
+  device?: string;
 }
 
 export const BENCH_DEFAULTS = { nPrompt: [512], nGen: [128], nDepth: [0], repetitions: 5, output: 'md' as OutputFormat, seed: 0 };
@@ -66,6 +74,7 @@ export function parseBenchFlags(raw: RawBenchFlags, defaultThreads: number): Ben
     seed: raw.seed !== undefined ? parseSingleInt('--seed', raw.seed, 0) : BENCH_DEFAULTS.seed,
   };
   if (raw.vs !== undefined) options.vs = parsePeer(raw.vs);
+  if (raw.vram !== undefined || raw.device !== undefined) options.offload = parseOffload(raw.vram, raw.device);
   const anyTest = options.nPrompt.some((n) => n > 0) || options.nGen.some((n) => n > 0) || options.pg.length > 0;
   if (!anyTest) throw argError('nothing to run: every -p and -n value is 0 and no -pg was given');
   return options;
@@ -149,6 +158,20 @@ function parseExtra(value: string | boolean | undefined): ExtraColumn[] {
     picked.add(item as ExtraColumn);
   }
   return EXTRA_COLUMNS.filter((c) => picked.has(c));
+}
+
+/** --vram <GiB> and --device <name> go together (there is no GPU device to default to yet). */
+function parseOffload(vram: string | undefined, device: string | undefined): { device: OffloadDeviceName; vramBytes: number } {
+  if (vram === undefined || device === undefined) {
+    throw argError(`--vram and --device go together (the only device so far: ${OFFLOAD_DEVICES.join(', ')})`);
+  }
+  const d = device.trim().toLowerCase();
+  if (!(OFFLOAD_DEVICES as readonly string[]).includes(d)) {
+    throw argError(`--device: "${device}" is not an offload device (expected ${OFFLOAD_DEVICES.join(', ')}; CUDA is not built yet)`);
+  }
+  const gib = Number(vram.trim());
+  if (!/^\d+(\.\d+)?$/.test(vram.trim()) || !(gib > 0) || gib > 1e6) throw argError(`--vram: "${vram}" is not a size in GiB > 0`);
+  return { device: d as OffloadDeviceName, vramBytes: Math.floor(gib * 1024 ** 3) };
 }
 
 function parsePeer(value: string): PeerName {

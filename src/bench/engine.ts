@@ -31,6 +31,18 @@ export interface EngineFacts {
   /** Tokens per evaluate call (n_batch) and per forward pass (n_ubatch). */
   nBatch: number;
   nUbatch: number;
+  /** llama-bench's backend column: 'CPU', or 'CPU+sim' with the simulated offload device. */
+  backend: string;
+}
+
+/** Expert-offload counters since the model was loaded (petrel with --vram). */
+export interface OffloadCounters {
+  /** (token, expert) pairs the routers chose, and those the device computed from its cache. */
+  rowsSelected: number;
+  rowsOnDevice: number;
+  /** Bytes copied to the device: cache fills, and streamed prefill experts. */
+  bytesUploaded: number;
+  bytesStreamed: number;
 }
 
 /** A model loaded by one engine with one thread count. */
@@ -38,6 +50,8 @@ export interface BenchEngine {
   readonly facts: EngineFacts;
   /** Model load time in ns. */
   readonly loadNs: number;
+  /** With expert offload only. */
+  offloadCounters?(): OffloadCounters;
   open(contextLength: number): Promise<BenchSequence>;
   dispose(): Promise<void>;
 }

@@ -52,6 +52,7 @@ export async function openLlamaPeer(model: ModelDescription, threads: number): P
       kvType: 'f16',
       nBatch: LLAMA_N_UBATCH,
       nUbatch: LLAMA_N_UBATCH,
+      backend: 'CPU',
     },
     loadNs,
     async open(contextLength) {

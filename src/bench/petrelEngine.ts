@@ -4,6 +4,7 @@
 // restore) gives every repetition the same empty or prefilled context.
 import { loadModel, type Session } from '../engine/index.js';
 import { petrelBuild } from './buildInfo.js';
+import type { BenchOptions } from './args.js';
 import type { BenchEngine, BenchSequence } from './engine.js';
 import type { ModelDescription } from './modelDescription.js';
 
@@ -12,10 +13,22 @@ export const PETREL_N_BATCH = 2048;
 /** Tokens per forward pass inside the engine (native/engine/session.cpp kMicroBatch). */
 export const PETREL_N_UBATCH = 512;
 
-export async function openPetrel(model: ModelDescription, threads: number): Promise<BenchEngine> {
+/**
+ * With `offload`, the device plan counts the KV cache at `contextLength` (the longest test's
+ * context), not at the model's full context.
+ */
+export async function openPetrel(
+  model: ModelDescription,
+  threads: number,
+  offload?: BenchOptions['offload'],
+  contextLength?: number,
+): Promise<BenchEngine> {
   const modelPath = model.filename;
   const started = process.hrtime.bigint();
-  const loaded = await loadModel(modelPath, { threads });
+  const loaded = await loadModel(modelPath, {
+    threads,
+    ...(offload ? { offload: { device: offload.device, vramBytes: offload.vramBytes }, contextLength } : {}),
+  });
   const loadNs = Number(process.hrtime.bigint() - started);
   const build = petrelBuild();
   return {
@@ -28,8 +41,22 @@ export async function openPetrel(model: ModelDescription, threads: number): Prom
       kvType: 'f16',
       nBatch: PETREL_N_BATCH,
       nUbatch: PETREL_N_UBATCH,
+      backend: offload ? 'CPU+sim' : 'CPU',
     },
     loadNs,
+    ...(offload
+      ? {
+          offloadCounters: () => {
+            const st = loaded.offloadStats();
+            return {
+              rowsSelected: st.rowsSelected,
+              rowsOnDevice: st.rowsOnDevice,
+              bytesUploaded: st.bytesUploaded,
+              bytesStreamed: st.bytesStreamed,
+            };
+          },
+        }
+      : {}),
     async open(contextLength) {
       return petrelSequence(loaded.createSession({ contextLength, kvCacheType: 'f16' }));
     },

@@ -50,13 +50,25 @@ const EXTRA_FIELDS: Record<ExtraColumn, [string, FieldType]> = {
   rss: ['peak_rss_bytes', 'int'],
 };
 
+/** With --vram: the expert-cache hit rate over the timed runs, and bytes copied to the device per token. */
+const OFFLOAD_FIELDS: ReadonlyArray<[string, FieldType]> = [
+  ['expert_hit_rate', 'float'],
+  ['upload_bytes_per_token', 'float'],
+];
+
 export interface RecordLayout {
   vs: boolean;
   extra: ExtraColumn[];
+  offload?: boolean;
 }
 
 export function recordFields(layout: RecordLayout): Array<[string, FieldType]> {
-  return [...LLAMA_BENCH_FIELDS, ...(layout.vs ? VS_FIELDS : []), ...layout.extra.map((c) => EXTRA_FIELDS[c])];
+  return [
+    ...LLAMA_BENCH_FIELDS,
+    ...(layout.vs ? VS_FIELDS : []),
+    ...layout.extra.map((c) => EXTRA_FIELDS[c]),
+    ...(layout.offload ? OFFLOAD_FIELDS : []),
+  ];
 }
 
 export interface BenchRecord {
@@ -74,7 +86,7 @@ export function toRecord(r: TestResult, layout: RecordLayout, peer?: TestResult)
     ['build_number', r.facts.buildNumber],
     ['cpu_info', cpuInfo()],
     ['gpu_info', ''],
-    ['backends', 'CPU'],
+    ['backends', r.facts.backend],
     ['model_filename', r.model.filename],
     ['model_type', r.facts.modelType],
     ['model_size', r.facts.modelSize],
@@ -104,6 +116,10 @@ export function toRecord(r: TestResult, layout: RecordLayout, peer?: TestResult)
     if (c === 'load') v.set('load_ms', r.loadNs / 1e6);
     if (c === 'ttft') v.set('ttft_ms', mean(r.ttftNs) / 1e6);
     if (c === 'rss') v.set('peak_rss_bytes', r.peakRssBytes);
+  }
+  if (layout.offload) {
+    v.set('expert_hit_rate', r.offload ? r.offload.hitRate : null);
+    v.set('upload_bytes_per_token', r.offload ? r.offload.uploadBytesPerToken : null);
   }
   return { values: v, samplesNs: r.samplesNs, samplesTs };
 }

@@ -23,6 +23,8 @@ export interface TestResult {
   loadNs: number;
   /** Peak resident memory of the process during the test (both engines with a peer). */
   peakRssBytes: number;
+  /** Expert offload over the timed repetitions (petrel with --vram). */
+  offload?: { hitRate: number; uploadBytesPerToken: number };
 }
 
 export type BenchPhase = 'load' | 'depth' | 'warmup' | 'run';
@@ -129,6 +131,7 @@ async function runTest(
     }
   }
   const samples = contenders.map(() => ({ ns: [] as number[], ttft: [] as number[] }));
+  const before = contenders.map((c) => c.engine.offloadCounters?.());
   for (let rep = 0; rep < options.repetitions; rep++) {
     const tokens = randomTokens(model.nVocab, test.nPrompt + test.nGen, options.seed, streamId(index, 2, rep));
     for (const [i, c] of contenders.entries()) {
@@ -140,6 +143,15 @@ async function runTest(
     }
   }
   const peak = peakRssBytes();
+  const offloadOf = (c: Contender, i: number): TestResult['offload'] => {
+    const a = before[i];
+    const b = c.engine.offloadCounters?.();
+    if (!a || !b) return undefined;
+    const rows = b.rowsSelected - a.rowsSelected;
+    const tokens = (test.nPrompt + test.nGen) * options.repetitions;
+    const bytes = b.bytesUploaded - a.bytesUploaded + (b.bytesStreamed - a.bytesStreamed);
+    return { hitRate: rows > 0 ? (b.rowsOnDevice - a.rowsOnDevice) / rows : 0, uploadBytesPerToken: tokens > 0 ? bytes / tokens : 0 };
+  };
   return contenders.map((c, i) => ({
     facts: c.engine.facts,
     model,
@@ -150,6 +162,7 @@ async function runTest(
     ttftNs: samples[i]!.ttft,
     loadNs: c.engine.loadNs,
     peakRssBytes: peak,
+    ...(c.engine.offloadCounters ? { offload: offloadOf(c, i) } : {}),
   }));
 }
 

@@ -32,6 +32,8 @@ describe('bench arguments', () => {
     expect(parseBenchFlags({ extra: 'rss,load' }, 1).extra).toEqual(['load', 'rss']);
     expect(parseBenchFlags({ vs: 'llama.cpp' }, 1).vs).toBe('llama.cpp');
     expect(parseBenchFlags({ warmup: false, repetitions: '3', seed: '7' }, 1)).toMatchObject({ warmup: false, repetitions: 3, seed: 7 });
+    expect(parseBenchFlags({ vram: '1.5', device: 'Simulated' }, 1).offload).toEqual({ device: 'simulated', vramBytes: 1.5 * 1024 ** 3 });
+    expect(parseBenchFlags({}, 1).offload).toBeUndefined();
   });
 
   it.each([
@@ -47,6 +49,11 @@ describe('bench arguments', () => {
     [{ vs: 'ollama' }, /--vs: "ollama" is not a known engine/],
     [{ nDepth: ['512-128'] }, /ends before it starts/],
     [{ nPrompt: ['0'], nGen: ['0'] }, /nothing to run/],
+    [{ vram: '8' }, /--vram and --device go together/],
+    [{ device: 'simulated' }, /--vram and --device go together/],
+    [{ vram: '8', device: 'cuda' }, /--device: "cuda" is not an offload device/],
+    [{ vram: '-1', device: 'simulated' }, /--vram: "-1" is not a size in GiB/],
+    [{ vram: '0', device: 'simulated' }, /--vram: "0" is not a size in GiB/],
   ])('rejects %j with one line', (raw, message) => {
     let error: unknown;
     try {

@@ -1,5 +1,5 @@
 // `petrel bench` end to end through the real launcher, on tiny models: output structure, --vs
-// llama.cpp rows and ratio, one-line errors. Speeds are not checked (the machine is shared).
+// llama.cpp rows and ratio, --vram with the simulated offload device, one-line errors. Speeds are not checked (the machine is shared).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +12,11 @@ import { LlamaFtype, llamaQuantize } from '../support/llamaQuantize.js';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-bench-cli-'));
 const q8 = path.join(dir, 'tiny-q8_0.gguf');
 const q4km = path.join(dir, 'tiny-q4_k_m.gguf');
+const moe = path.join(dir, 'tiny-moe-q8_0.gguf');
 
 beforeAll(async () => {
   await synthesize('tiny', q8, { type: 'q8_0' });
+  await synthesize('tiny-moe', moe, { type: 'q8_0' });
   const f32 = path.join(dir, 'tiny-f32.gguf');
   await synthesize('tiny', f32, { type: 'f32' });
   llamaQuantize(f32, q4km, LlamaFtype.MOSTLY_Q4_K_M);
@@ -71,6 +73,21 @@ describe('petrel bench', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('--vram with the simulated device: the offload fields, a hit rate between 0 and 1 that all slots make 1', () => {
+    const big = runPetrel(['bench', moe, '-p', '16', '-n', '4', '-r', '1', '-t', '1', '--vram', '64', '--device', 'simulated', '-o', 'json']);
+    expect(big.stderr).toBe('');
+    expect(big.status).toBe(0);
+    const rows = JSON.parse(big.stdout) as Array<Record<string, unknown>>;
+    expect(rows).toHaveLength(2);
+    for (const row of rows) {
+      expect(row).toMatchObject({ backends: 'CPU+sim', expert_hit_rate: 1, upload_bytes_per_token: 0 });
+    }
+    // 256 MiB of reserve plus next to nothing: a budget that holds no expert.
+    const small = runPetrel(['bench', moe, '-p', '16', '-n', '0', '-r', '1', '-t', '1', '--vram', '0.25', '--device', 'simulated', '-o', 'json']);
+    expect(small.status).toBe(0);
+    expect((JSON.parse(small.stdout) as Array<Record<string, unknown>>)[0]).toMatchObject({ expert_hit_rate: 0 });
   });
 
   it('a missing model file is one line and exit 1', () => {

@@ -8,7 +8,7 @@ import type { TestResult } from '../../src/bench/runner.js';
 
 const petrelFacts: EngineFacts = {
   engine: 'petrel', buildCommit: 'abcdef12', buildNumber: 42, modelType: 'qwen35 0.8B Q4_K - Medium',
-  modelSize: 521_548_800, kvType: 'f32', nBatch: 2048, nUbatch: 512,
+  modelSize: 521_548_800, kvType: 'f32', nBatch: 2048, nUbatch: 512, backend: 'CPU',
 };
 const llamaFacts: EngineFacts = { ...petrelFacts, engine: 'llama.cpp', buildCommit: 'b7000', buildNumber: 7000, kvType: 'f16', nBatch: 512 };
 const model = { filename: 'models/q.gguf', type: 'qwen35 0.8B Q4_K - Medium', sizeBytes: 521_548_800, nParams: 752_393_024, nVocab: 248320 };
@@ -79,6 +79,18 @@ describe('bench output formats', () => {
     expect(Object.keys(rows[0]!).slice(LLAMA_BENCH_FIELDS.length)).toEqual(['engine', 'vs_llama_cpp', 'ttft_ms', 'peak_rss_bytes', 'samples_ns', 'samples_ts']);
     expect(rows[0]).toMatchObject({ engine: 'petrel', vs_llama_cpp: 0.375, ttft_ms: 750, peak_rss_bytes: 700 * 1024 * 1024 });
     expect(rows[1]).toMatchObject({ engine: 'llama.cpp', vs_llama_cpp: null, build_commit: 'b7000', type_k: 'f16', n_batch: 512 });
+  });
+
+  it('with --vram: md gets hit % and MB up/t after t/s, json the two offload fields after llama-bench\'s', () => {
+    const sim = { ...result({ ...petrelFacts, backend: 'CPU+sim' }, 512, 0, [2e9, 4e9]), offload: { hitRate: 0.25, uploadBytesPerToken: 1.5e6 } };
+    const layout: RecordLayout = { vs: false, extra: [], offload: true };
+    const md = print('md', [[sim]], layout).split('\n');
+    expect(md[0]).toMatch(/\| +t\/s \|   hit % \|  MB up\/t \|$/);
+    expect(md[2]).toMatch(/\| CPU\+sim +\|/);
+    expect(md[2]).toMatch(/\| +192\.00 ± 90\.51 \|    25\.0 \|     1\.50 \|$/);
+    const rows = JSON.parse(print('json', [[sim]], layout)) as Array<Record<string, unknown>>;
+    expect(Object.keys(rows[0]!).slice(LLAMA_BENCH_FIELDS.length)).toEqual(['expert_hit_rate', 'upload_bytes_per_token', 'samples_ns', 'samples_ts']);
+    expect(rows[0]).toMatchObject({ backends: 'CPU+sim', expert_hit_rate: 0.25, upload_bytes_per_token: 1.5e6 });
   });
 
   it('jsonl: one complete object per line', () => {

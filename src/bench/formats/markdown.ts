@@ -2,7 +2,8 @@
 //   | model | size | params | backend | threads | test | t/s |
 // with its widths (negative = left-aligned), its "---:" alignment row, "mean ± stddev" t/s and the
 // "build: <commit> (<number>)" footer. --vs adds an engine column before test and a ratio column
-// at the end (on petrel's row); --extra adds its columns after t/s.
+// at the end (on petrel's row); --extra adds its columns after t/s, --vram the expert-cache hit
+// rate and MB uploaded per token after those.
 import type { EngineFacts } from '../engine.js';
 import { testRecords, type RecordLayout } from '../record.js';
 import type { TestResult } from '../runner.js';
@@ -34,7 +35,7 @@ function columns(layout: RecordLayout): Column[] {
     { title: 'model', width: -30, value: (r) => r.facts.modelType },
     { title: 'size', width: 10, value: (r) => formatSize(r.facts.modelSize) },
     { title: 'params', width: 10, value: (r) => formatParams(r.model.nParams) },
-    { title: 'backend', width: -10, value: () => 'CPU' },
+    { title: 'backend', width: -10, value: (r) => r.facts.backend },
     { title: 'threads', width: 7, value: (r) => String(r.threads) },
   ];
   if (layout.vs) cols.push({ title: 'engine', width: -10, value: (r) => r.facts.engine });
@@ -48,6 +49,11 @@ function columns(layout: RecordLayout): Column[] {
     if (c === 'load') cols.push({ title: 'load ms', width: 10, value: (r) => (r.loadNs / 1e6).toFixed(2) });
     if (c === 'ttft') cols.push({ title: 'ttft ms', width: 10, value: (r) => (mean(r.ttftNs) / 1e6).toFixed(2) });
     if (c === 'rss') cols.push({ title: 'peak RSS', width: 10, value: (r) => formatSize(r.peakRssBytes) });
+  }
+  if (layout.offload) {
+    const pct = (r: TestResult) => (r.offload ? `${(100 * r.offload.hitRate).toFixed(1)}` : '');
+    const mb = (r: TestResult) => (r.offload ? (r.offload.uploadBytesPerToken / 1e6).toFixed(2) : '');
+    cols.push({ title: 'hit %', width: 7, value: pct }, { title: 'MB up/t', width: 8, value: mb });
   }
   if (layout.vs) cols.push({ title: 'vs llama.cpp', width: 12, value: (_r, ratio) => (ratio === null ? '' : `${ratio.toFixed(2)}×`) });
   return cols;

@@ -8,6 +8,7 @@ import { benchCacheDir, ensureDefaultModel } from '../../bench/defaultModel.js';
 import type { EngineName, OpenEngine } from '../../bench/engine.js';
 import { defaultThreadCount } from '../../bench/machine.js';
 import { describeModelFile } from '../../bench/modelDescription.js';
+import { groupContextLength, planTests } from '../../bench/testPlan.js';
 import { DEFAULT_MODEL_NOTE, describeDefaultModelStep, describeProgress, progressSink, type ProgressSink } from '../../bench/progress.js';
 
 interface BenchCliFlags extends RawBenchFlags {
@@ -39,13 +40,16 @@ export function registerBenchCommand(program: Command): void {
     .option('--no-warmup', 'skip the untimed warm-up run before each test')
     .option('--progress', 'print a progress line per step on stderr even when it is not a terminal')
     .option('--seed <n>', 'seed of the random token ids (default: 0)')
+    .option('--vram <GiB>', 'MoE expert offload within this device memory; adds the expert-cache hit rate and MB uploaded per token')
+    .option('--device <name>', "the offload device: 'simulated' (host memory and CPU kernels standing in for a GPU; CUDA is not built yet)")
     .addHelpText(
       'after',
       '\nTests are named as llama-bench names them: pp512 (one 512-token prompt), tg128 (128 single-token steps),\n' +
         'pp512+tg128 (-pg), "@ d4096" at a prefilled depth. t/s is tokens / time of each run, mean ± sample stddev.\n\n' +
         `The default model is generated once into ${benchCacheDir()}.\n\n` +
         'Examples:\n  petrel bench\n  petrel bench model.gguf -p 128,512 -n 32 -t 1,2 -o json\n' +
-        '  petrel bench model.gguf -d 0,16384 -r 3 --vs llama.cpp\n',
+        '  petrel bench model.gguf -d 0,16384 -r 3 --vs llama.cpp\n' +
+        '  petrel bench moe.gguf --vram 8 --device simulated   # expert offload counters (docs/OFFLOAD.md)\n',
     )
     .action(async (models: string[], flags: BenchCliFlags) => {
       await benchCommand(models, flags);
@@ -67,10 +71,17 @@ async function benchCommand(modelArgs: string[], flags: BenchCliFlags): Promise<
   const paths = modelArgs.length > 0 ? modelArgs.map((m) => resolveLocalModel(m)) : [await defaultModel(options.threads[0]!, progress)];
   const models = paths.map(describeModelFile);
 
-  const engines: Array<{ name: EngineName; open: OpenEngine }> = [{ name: 'petrel', open: openPetrel }];
+  const longestContext = Math.max(...planTests(options).map(groupContextLength));
+  const engines: Array<{ name: EngineName; open: OpenEngine }> = [
+    { name: 'petrel', open: (model, threads) => openPetrel(model, threads, options.offload, longestContext) },
+  ];
   if (options.vs === 'llama.cpp') engines.push({ name: 'llama.cpp', open: openLlamaPeer });
 
-  const printer = createPrinter(options.output, { vs: options.vs !== undefined, extra: options.extra });
+  const printer = createPrinter(options.output, {
+    vs: options.vs !== undefined,
+    extra: options.extra,
+    offload: options.offload !== undefined,
+  });
   const write = (text: string) => {
     if (text === '') return;
     progress.clear();
