@@ -188,7 +188,11 @@ Status Model::load(const std::string& path, const ModelOptions& options, std::sh
     impl->info = make_info(*impl, options);
     // After prepare_weight: the simulated device copies experts as the CPU backend keeps them.
     PETREL_RETURN_IF_ERROR(offload::ExpertOffload::create(options.offload, impl->hp, impl->weights, backend,
-                                                          impl->info.context_length, &impl->offload));
+                                                          impl->info.context_length,
+                                                          options.offload.assume_host_memory_bytes > 0
+                                                              ? options.offload.assume_host_memory_bytes
+                                                              : usable_memory_bytes(),
+                                                          &impl->offload));
     *out = std::shared_ptr<Model>(new Model(std::move(impl)));
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::out_of_memory, gguf_printable(path) + ": not enough memory to load the model");

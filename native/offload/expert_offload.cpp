@@ -1,10 +1,9 @@
 #include "offload/expert_offload.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <cstdio>
 #include <initializer_list>
-#include <new>
+#include <string>
 
 #include "model/qwen35/state.h"
 #include "offload/simulate.h"
@@ -63,7 +62,8 @@ ExpertMatrices ExpertOffload::matrices(int32_t moe_layer, int32_t expert) const 
 }
 
 Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparams& hp, const qwen35::ModelWeights& w,
-                             Backend& cpu, int64_t context_length, std::unique_ptr<ExpertOffload>* out) {
+                             Backend& cpu, int64_t context_length, uint64_t host_memory_bytes,
+                             std::unique_ptr<ExpertOffload>* out) {
   out->reset();
   const bool with_device = options.device != OffloadDevice::none;
   if (!with_device && options.routing_trace_path.empty()) return Status();
@@ -139,6 +139,17 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
   self->stream_min_tokens_ = options.stream_min_tokens;
   self->staging_base_ = plan.expert_slots;
   if (with_device) {
+    // The simulated device's slots are host memory: a budget meant for a real GPU could take more
+    // than this machine has (and the kernel would kill the process when the slots are filled).
+    const uint64_t arena = static_cast<uint64_t>(plan.expert_slots + plan.staging_slots) * slot_bytes;
+    if (host_memory_bytes > 0 && arena > host_memory_bytes / 2) {
+      char msg[200];
+      std::snprintf(msg, sizeof msg,
+                    "expert offload: the simulated device's slots would take %.2f GiB of this machine's %.2f GiB; "
+                    "give a smaller --vram",
+                    arena / 1073741824.0, host_memory_bytes / 1073741824.0);
+      return Status(StatusCode::out_of_memory, msg);
+    }
     self->device_ = make_simulated_expert_device(cpu, plan.expert_slots + plan.staging_slots, slot_bytes);
     if (!self->device_) {
       return Status(StatusCode::out_of_memory, "expert offload: the simulated device's " +

@@ -32,10 +32,12 @@ namespace petrel::offload {
 class ExpertOffload {
  public:
   // *out stays null when the options ask for nothing (no device, no trace). invalid_argument for
-  // a device without a budget; out_of_memory when the simulated device's slots cannot be had;
-  // io_error when the trace file cannot be created.
+  // a device without a budget; out_of_memory when the simulated device's slots (host memory)
+  // would take more than half of host_memory_bytes (when known, > 0) or cannot be had; io_error
+  // when the trace file cannot be created.
   static Status create(const OffloadOptions& options, const qwen35::Hparams& hp, const qwen35::ModelWeights& w,
-                       Backend& cpu, int64_t context_length, std::unique_ptr<ExpertOffload>* out);
+                       Backend& cpu, int64_t context_length, uint64_t host_memory_bytes,
+                       std::unique_ptr<ExpertOffload>* out);
 
   // Whether the MoE layers should compute the next layer's predicted experts.
   bool wants_prediction() const { return tracing_ || (device_ && cache_.policy().prefetch); }

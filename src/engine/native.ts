@@ -134,6 +134,8 @@ export interface NativeOffloadOptions {
   prefillStreaming?: boolean;
   /** > 0: instead of the cost model, stream every prefill layer of at least this many tokens. */
   streamMinTokens?: number;
+  /** Tests: the machine's memory as the simulated device's memory check sees it. */
+  assumeHostMemoryBytes?: number;
 }
 
 export interface NativeModelOptions {

@@ -183,6 +183,10 @@ describe('bad offload options', () => {
       /eviction/,
     );
     await expect(load({ offload: { device: 'simulated', vramBytes: 1e9, decay: 0 } })).rejects.toThrow(/decay/);
+    // The simulated device's slots are host memory: more than half of the machine's is refused.
+    await expect(
+      load({ offload: { device: 'simulated', vramBytes: 1e9, assumeHostMemoryBytes: 1e6 } }),
+    ).rejects.toThrow(/simulated device's slots would take .* give a smaller --vram/);
     const dense = await presetModel('tiny');
     await expect(
       loadModel(dense, { threads: 1, offload: { device: 'simulated', vramBytes: 1e9 } }),

@@ -60,6 +60,9 @@ bool offload_options(Napi::Env env, Napi::Object opts, OffloadOptions* out) {
       !optional_count(env, o, "streamMinTokens", where, &out->stream_min_tokens)) {
     return false;
   }
+  int64_t host = 0;
+  if (!optional_count(env, o, "assumeHostMemoryBytes", where, &host)) return false;
+  out->assume_host_memory_bytes = static_cast<uint64_t>(host);
   if (uploads > 1 << 20) {
     throw_invalid(env, "loadModel: offload.maxUploadsPerLayer is too large");
     return false;

@@ -41,6 +41,8 @@ struct OffloadOptions {
   // stream every prefill layer of at least that many tokens.
   bool prefill_streaming = true;
   int64_t stream_min_tokens = 0;
+  // > 0: the machine's memory as the simulated device's check sees it (tests of that check).
+  uint64_t assume_host_memory_bytes = 0;
   // Record every step's routing (and the prefetcher's predictions) to this file, with or without
   // a device, for petrel_offload_sim (offload/routing_trace.h).
   std::string routing_trace_path;
