@@ -168,7 +168,7 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
 
   {
     TraceModel tm;
-    tm.name = hp.name;
+    tm.name = hp.name.substr(0, 4096);  // the trace format keeps at most 4096 bytes of it
     tm.n_layers = static_cast<int32_t>(moe_layers.size());
     tm.n_expert = hp.n_expert;
     tm.n_expert_used = hp.n_expert_used;
