@@ -187,8 +187,7 @@ Status Model::load(const std::string& path, const ModelOptions& options, std::sh
     });
     impl->info = make_info(*impl, options);
     // After prepare_weight: the simulated device copies experts as the CPU backend keeps them.
-    PETREL_RETURN_IF_ERROR(offload::ExpertOffload::create(options.offload, impl->hp, impl->weights, backend,
-                                                          impl->info.context_length,
+    PETREL_RETURN_IF_ERROR(offload::ExpertOffload::create(options.offload, impl->hp, impl->weights, impl->info, backend,
                                                           options.offload.assume_host_memory_bytes > 0
                                                               ? options.offload.assume_host_memory_bytes
                                                               : usable_memory_bytes(),

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "model/qwen35/state.h"
 #include "offload/simulate.h"
@@ -40,17 +41,11 @@ Eviction eviction_of(ExpertEviction e) {
   return Eviction::lrfu;
 }
 
-}  // namespace
-
-ExpertOffload::ExpertOffload(const qwen35::Hparams& hp, const qwen35::ModelWeights& w, int32_t n_moe_layers,
-                             const CachePolicy& policy, int64_t n_slots)
-    : hp_(hp), w_(w), cache_(n_moe_layers, hp.n_expert, n_slots, policy) {}
-
-ExpertMatrices ExpertOffload::matrices(int32_t moe_layer, int32_t expert) const {
-  const qwen35::FfnWeights& f = w_.layers[static_cast<size_t>(moe_layers_[static_cast<size_t>(moe_layer)])].ffn;
+// One routed expert's matrices: slabs of the layer's stacked expert tensors.
+ExpertMatrices expert_matrices(const qwen35::Hparams& hp, const qwen35::FfnWeights& f, int32_t expert) {
   ExpertMatrices m;
   m.fused = f.ffn_gate_up_exps.present;
-  m.n_ff = hp_.n_ff_exp;
+  m.n_ff = hp.n_ff_exp;
   if (m.fused) {
     m.gate_up = f.ffn_gate_up_exps.view.slab(expert);
   } else {
@@ -61,8 +56,28 @@ ExpertMatrices ExpertOffload::matrices(int32_t moe_layer, int32_t expert) const 
   return m;
 }
 
+}  // namespace
+
+ExpertOffload::ExpertOffload(const qwen35::Hparams& hp, const qwen35::ModelWeights& w, std::vector<int32_t> moe_layers,
+                             const CachePolicy& policy, int64_t n_slots)
+    : hp_(hp),
+      w_(w),
+      moe_layers_(std::move(moe_layers)),
+      moe_index_(static_cast<size_t>(hp.n_layer), -1),
+      cache_(static_cast<int32_t>(moe_layers_.size()), hp.n_expert, n_slots, policy),
+      prefetched_at_(moe_layers_.size() * static_cast<size_t>(hp.n_expert), -1) {
+  for (size_t i = 0; i < moe_layers_.size(); ++i) {
+    moe_index_[static_cast<size_t>(moe_layers_[i])] = static_cast<int32_t>(i);
+    routers_.push_back(w.layers[static_cast<size_t>(moe_layers_[i])].ffn.ffn_gate_inp.view);
+  }
+}
+
+ExpertMatrices ExpertOffload::matrices(int32_t moe_layer, int32_t expert) const {
+  return expert_matrices(hp_, w_.layers[static_cast<size_t>(moe_layers_[static_cast<size_t>(moe_layer)])].ffn, expert);
+}
+
 Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparams& hp, const qwen35::ModelWeights& w,
-                             Backend& cpu, int64_t context_length, uint64_t host_memory_bytes,
+                             const ModelInfo& info, Backend& cpu, uint64_t host_memory_bytes,
                              std::unique_ptr<ExpertOffload>* out) {
   out->reset();
   const bool with_device = options.device != OffloadDevice::none;
@@ -90,7 +105,7 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
       item.state = static_cast<uint64_t>(qwen35::conv_state_floats(hp) + qwen35::ssm_state_floats(hp)) * sizeof(float);
     } else {
       item.state = static_cast<uint64_t>(2 * qwen35::kv_bytes_per_token(hp, il, GgmlType::F16)) *
-                   static_cast<uint64_t>(context_length);
+                   static_cast<uint64_t>(info.context_length);
     }
     in.items.push_back(item);
   }
@@ -99,6 +114,13 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
   in.reserve = options.reserve_bytes;
   in.n_experts = static_cast<int64_t>(moe_layers.size()) * hp.n_expert;
   in.staging_experts = with_device && options.prefill_streaming ? 2 * static_cast<int64_t>(hp.n_expert) : 0;
+  uint64_t slot_bytes = 0;
+  for (const int32_t il : moe_layers) {
+    const ExpertMatrices m = expert_matrices(hp, w.layers[static_cast<size_t>(il)].ffn, 0);
+    in.expert_bytes = std::max(in.expert_bytes, expert_file_bytes(m));
+    slot_bytes = std::max(slot_bytes, simulated_slot_bytes(m));
+  }
+  const PlacementPlan plan = plan_placement(in);
 
   CachePolicy policy;
   policy.eviction = eviction_of(options.eviction);
@@ -106,19 +128,7 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
   policy.max_uploads_per_layer = options.max_uploads_per_layer;
   policy.prefetch = options.prefetch;
 
-  // The plan needs the size of one expert, which the offload object computes from the weights.
-  std::unique_ptr<ExpertOffload> self(new ExpertOffload(hp, w, static_cast<int32_t>(moe_layers.size()), policy, 0));
-  self->moe_layers_ = moe_layers;
-  self->moe_index_.assign(static_cast<size_t>(hp.n_layer), -1);
-  uint64_t slot_bytes = 0;
-  for (size_t i = 0; i < moe_layers.size(); ++i) {
-    self->moe_index_[static_cast<size_t>(moe_layers[i])] = static_cast<int32_t>(i);
-    self->routers_.push_back(w.layers[static_cast<size_t>(moe_layers[i])].ffn.ffn_gate_inp.view);
-    const ExpertMatrices m = self->matrices(static_cast<int32_t>(i), 0);
-    in.expert_bytes = std::max(in.expert_bytes, expert_file_bytes(m));
-    slot_bytes = std::max(slot_bytes, simulated_slot_bytes(m));
-  }
-  const PlacementPlan plan = plan_placement(in);
+  std::unique_ptr<ExpertOffload> self(new ExpertOffload(hp, w, moe_layers, policy, plan.expert_slots));
   {
     OffloadStats& st = self->stats_;
     st.enabled = true;
@@ -132,8 +142,6 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
       st.device_bytes = plan.device_weights + plan.device_state;
     }
   }
-  self->cache_ = ExpertCache(static_cast<int32_t>(moe_layers.size()), hp.n_expert, plan.expert_slots, policy);
-  self->prefetched_at_.assign(static_cast<size_t>(in.n_experts), -1);
 
   self->streaming_ = plan.staging_slots > 0;
   self->stream_min_tokens_ = options.stream_min_tokens;
@@ -176,13 +184,8 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
     tm.n_ff_exp = hp.n_ff_exp;
     tm.expert_bytes = in.expert_bytes;
     for (const PlacementItem& item : in.items) tm.dense_bytes += item.weights;
-    for (int32_t il = 0; il < hp.n_layer; ++il) {
-      if (hp.recurrent[static_cast<size_t>(il)]) {
-        tm.state_bytes += in.items[static_cast<size_t>(il)].state;
-      } else {
-        tm.kv_bytes_per_token += static_cast<uint64_t>(2 * qwen35::kv_bytes_per_token(hp, il, GgmlType::F16));
-      }
-    }
+    tm.kv_bytes_per_token = info.kv_bytes_per_token;  // F16 K and V, as the plan counts them
+    tm.state_bytes = info.state_bytes_fixed;
     self->cost_ = model_cost(tm);
     if (!options.routing_trace_path.empty()) {
       PETREL_RETURN_IF_ERROR(self->trace_.open(options.routing_trace_path, tm));
@@ -212,7 +215,7 @@ void ExpertOffload::begin_step(int64_t n_tokens, int64_t pos0) {
 void ExpertOffload::route(int32_t il, const int32_t* experts, const int64_t* rows, int64_t n, int64_t* slots) {
   const int32_t layer = moe_index_[static_cast<size_t>(il)];
   int64_t rows_all = 0, rows_hit = 0, hit = 0, prefetch_used = 0;
-  missed_.clear();
+  missed_rows_.clear();
   for (int64_t i = 0; i < n; ++i) {
     slots[i] = device_ ? cache_.slot_of(layer, experts[i]) : -1;
     rows_all += rows[i];
@@ -220,20 +223,19 @@ void ExpertOffload::route(int32_t il, const int32_t* experts, const int64_t* row
       rows_hit += rows[i];
       ++hit;
     } else {
-      missed_.push_back(experts[i]);
+      missed_rows_.emplace_back(rows[i], experts[i]);
     }
-    const size_t key = static_cast<size_t>(layer) * static_cast<size_t>(hp_.n_expert) + static_cast<size_t>(experts[i]);
-    if (prefetched_at_[key] == cache_.step()) ++prefetch_used;
+    if (prefetched_at_[key(layer, experts[i])] == cache_.step()) ++prefetch_used;
   }
   cache_.record_use(layer, experts, static_cast<int32_t>(n));
   int64_t streamed = 0, rows_streamed = 0;
   uint64_t bytes_streamed = 0;
-  if (streaming_ && step_tokens_ > 1 && !missed_.empty()) {
+  if (streaming_ && step_tokens_ > 1 && !missed_rows_.empty()) {
     LayerLoad load;
     load.n_tokens = static_cast<int32_t>(step_tokens_);
     load.hit_experts = static_cast<int32_t>(hit);
     load.hit_rows = rows_hit;
-    load.miss_experts = static_cast<int32_t>(missed_.size());
+    load.miss_experts = static_cast<int32_t>(missed_rows_.size());
     load.miss_rows = rows_all - rows_hit;
     if (stream_layer(load)) {
       // Into this layer's staging buffer; the other one may still feed the previous layer.
@@ -249,12 +251,12 @@ void ExpertOffload::route(int32_t il, const int32_t* experts, const int64_t* row
       }
     }
   }
-  // The most-used misses are admitted first (they would save the most CPU work if they recur).
-  std::stable_sort(missed_.begin(), missed_.end(), [&](int32_t a, int32_t b) {
-    const auto ia = std::lower_bound(experts, experts + n, a) - experts;
-    const auto ib = std::lower_bound(experts, experts + n, b) - experts;
-    return rows[ia] > rows[ib];
-  });
+  // The most-used misses are admitted first (they would save the most CPU work if they recur);
+  // equal counts stay in ascending expert order.
+  std::stable_sort(missed_rows_.begin(), missed_rows_.end(),
+                   [](const std::pair<int64_t, int32_t>& a, const std::pair<int64_t, int32_t>& b) { return a.first > b.first; });
+  missed_.clear();
+  for (const auto& m : missed_rows_) missed_.push_back(m.second);
   if (tracing_) {
     TraceLayer& tl = step_.layers[static_cast<size_t>(layer)];
     tl.experts.assign(experts, experts + n);
@@ -293,10 +295,7 @@ void ExpertOffload::predicted(int32_t il, const int32_t* experts, int64_t n) {
   if (!device_ || !cache_.policy().prefetch) return;
   admitted_.clear();
   cache_.admit(layer, experts, static_cast<int32_t>(n), true, &admitted_);
-  for (const Admission& a : admitted_) {
-    prefetched_at_[static_cast<size_t>(a.layer) * static_cast<size_t>(hp_.n_expert) + static_cast<size_t>(a.expert)] =
-        cache_.step();
-  }
+  for (const Admission& a : admitted_) prefetched_at_[key(a.layer, a.expert)] = cache_.step();
   upload(admitted_, true);
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -35,8 +36,9 @@ class ExpertOffload {
   // a device without a budget; out_of_memory when the simulated device's slots (host memory)
   // would take more than half of host_memory_bytes (when known, > 0) or cannot be had; io_error
   // when the trace file cannot be created.
+  // info: the loaded model's (the plan's KV cache is at its context_length).
   static Status create(const OffloadOptions& options, const qwen35::Hparams& hp, const qwen35::ModelWeights& w,
-                       Backend& cpu, int64_t context_length, uint64_t host_memory_bytes,
+                       const ModelInfo& info, Backend& cpu, uint64_t host_memory_bytes,
                        std::unique_ptr<ExpertOffload>* out);
 
   // Whether the MoE layers should compute the next layer's predicted experts.
@@ -59,8 +61,12 @@ class ExpertOffload {
   OffloadStats stats() const;
 
  private:
-  ExpertOffload(const qwen35::Hparams& hp, const qwen35::ModelWeights& w, int32_t n_moe_layers, const CachePolicy& policy,
-                int64_t n_slots);
+  ExpertOffload(const qwen35::Hparams& hp, const qwen35::ModelWeights& w, std::vector<int32_t> moe_layers,
+                const CachePolicy& policy, int64_t n_slots);
+  // Index of (MoE layer, expert) in per-expert tables.
+  size_t key(int32_t layer, int32_t expert) const {
+    return static_cast<size_t>(layer) * static_cast<size_t>(hp_.n_expert) + static_cast<size_t>(expert);
+  }
   ExpertMatrices matrices(int32_t moe_layer, int32_t expert) const;
   void upload(const std::vector<Admission>& admitted, bool prefetch);
   // Whether this prefill layer streams its misses: the cost model's comparison of the two ways.
@@ -76,6 +82,7 @@ class ExpertOffload {
   RoutingTraceWriter trace_;
   bool tracing_ = false;
   TraceStep step_;
+  std::vector<std::pair<int64_t, int32_t>> missed_rows_;  // the current layer's misses: (rows, expert)
   std::vector<int32_t> missed_;          // the current layer's missed experts, most rows first
   std::vector<int64_t> prefetched_at_;   // per (MoE layer, expert): the step of its last prefetch
   std::vector<Admission> admitted_;
