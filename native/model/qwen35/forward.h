@@ -56,6 +56,12 @@ struct Workspace {
     std::vector<int64_t> device_slots, device_offsets;
     std::vector<int64_t> next_row;   // [n_expert]: token counts, then the counting sort's fill positions
     std::vector<int32_t> order;      // [n_expert_used]: one token's pairs by expert
+    // The next MoE layer's routing as the offload's prefetcher predicts it (moe.cpp).
+    struct Prediction {
+      std::vector<float> probs, weights;  // [n_expert], [n_expert_used]: one token at a time
+      std::vector<int32_t> selected, likely;
+      std::vector<double> mass;           // [n_expert]: probability summed over the tokens
+    } predict;
   } ffn;
 };
 

@@ -91,17 +91,22 @@ void predict_next_layer(const LayerContext& ctx, int32_t il, const float* x) {
   // This layer's routing is done (moe_ffn calls this after route_token), so its logits' buffer is free.
   float* logits = scratch(s.router_logits, n * n_expert);
   ctx.backend.matmul(off.router(next), x, n, logits);
-  std::vector<float> probs(static_cast<size_t>(n_expert)), weights(static_cast<size_t>(k));
-  std::vector<int32_t> selected(static_cast<size_t>(k));
-  std::vector<double> mass(static_cast<size_t>(n_expert), 0.0);
+  // Reused buffers: this runs in every MoE layer of every decode step when offload is on.
+  Workspace::Ffn::Prediction& p = s.predict;
+  p.probs.resize(static_cast<size_t>(n_expert));
+  p.weights.resize(static_cast<size_t>(k));
+  p.selected.resize(static_cast<size_t>(k));
+  p.mass.assign(static_cast<size_t>(n_expert), 0.0);
+  std::vector<double>& mass = p.mass;
   for (int64_t t = 0; t < n; ++t) {
-    route_token(n_expert, k, logits + t * n_expert, probs.data(), selected.data(), weights.data());
+    route_token(n_expert, k, logits + t * n_expert, p.probs.data(), p.selected.data(), p.weights.data());
     for (int32_t i = 0; i < k; ++i) {
-      const auto e = static_cast<size_t>(selected[static_cast<size_t>(i)]);
-      mass[e] += probs[e];
+      const auto e = static_cast<size_t>(p.selected[static_cast<size_t>(i)]);
+      mass[e] += p.probs[e];
     }
   }
-  std::vector<int32_t> likely;
+  std::vector<int32_t>& likely = p.likely;
+  likely.clear();
   for (int32_t e = 0; e < n_expert; ++e) {
     if (mass[static_cast<size_t>(e)] > 0.0) likely.push_back(e);
   }
