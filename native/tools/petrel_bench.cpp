@@ -17,16 +17,9 @@
 #include <vector>
 
 #include "petrel/engine.h"
+#include "tools/tool_args.h"
 
 namespace {
-
-bool parse_count(const char* s, int64_t lo, int64_t hi, int64_t* out) {
-  char* end = nullptr;
-  const long long v = std::strtoll(s, &end, 10);
-  if (end == s || *end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
 
 // Deterministic token ids (xorshift32), the same on every run.
 std::vector<int32_t> tokens_for(int64_t n, int32_t n_vocab, uint32_t seed) {
@@ -92,7 +85,7 @@ int main(int argc, char** argv) {
     int64_t* target = a == "-p" ? &n_prompt : a == "-n" ? &n_gen : a == "-r" ? &reps : a == "-t" ? &threads : nullptr;
     if (target != nullptr) {
       const int64_t lo = target == &reps || target == &threads ? 1 : 0;
-      if (i + 1 >= argc || !parse_count(argv[++i], lo, 1 << 20, target)) {
+      if (i + 1 >= argc || !petrel::tools::parse_count(argv[++i], lo, 1 << 20, target)) {
         std::fprintf(stderr, "petrel_bench: %s wants a whole number >= %lld\n", a.c_str(), static_cast<long long>(lo));
         return 2;
       }

@@ -4,10 +4,10 @@
 // failure (one line on stderr), 2 on bad arguments.
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "quantize/quantize_model.h"
+#include "tools/tool_args.h"
 
 int main(int argc, char** argv) {
   petrel::QuantizeOptions options;
@@ -15,9 +15,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) {
-      char* end = nullptr;
-      const unsigned long v = std::strtoul(argv[++i], &end, 10);
-      if (end == argv[i] || *end != '\0' || v == 0 || v > 4096) {
+      int64_t v = 0;
+      if (!petrel::tools::parse_count(argv[++i], 1, 4096, &v)) {
         std::fprintf(stderr, "petrel_quantize: --threads wants a whole number in 1..4096\n");
         return 2;
       }
