@@ -454,6 +454,15 @@ class WriteWorker : public Napi::AsyncProgressWorker<Progress> {
   Napi::Error callback_error_;
 };
 
+// The optional third argument of writeGguf and writeGgufFromRecipe: false when it is given and
+// is not a function.
+bool optional_progress(const Napi::CallbackInfo& info, Napi::Function* out) {
+  if (info.Length() < 3 || info[2].IsUndefined() || info[2].IsNull()) return true;
+  if (!info[2].IsFunction()) return false;
+  *out = info[2].As<Napi::Function>();
+  return true;
+}
+
 Napi::Value write_gguf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
@@ -466,11 +475,8 @@ Napi::Value write_gguf(const Napi::CallbackInfo& info) {
   }
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   Napi::Function on_progress;
-  if (info.Length() >= 3 && !info[2].IsUndefined() && !info[2].IsNull()) {
-    if (!info[2].IsFunction()) {
-      return reject(Status(StatusCode::invalid_argument, "writeGguf(path, spec, onProgress): onProgress must be a function"));
-    }
-    on_progress = info[2].As<Napi::Function>();
+  if (!optional_progress(info, &on_progress)) {
+    return reject(Status(StatusCode::invalid_argument, "writeGguf(path, spec, onProgress): onProgress must be a function"));
   }
   WriteJob job;
   std::string err;
@@ -504,11 +510,8 @@ Napi::Value write_gguf_from_recipe(const Napi::CallbackInfo& info) {
     }
   }
   Napi::Function on_progress;
-  if (info.Length() >= 3 && !info[2].IsUndefined() && !info[2].IsNull()) {
-    if (!info[2].IsFunction()) {
-      return reject(Status(StatusCode::invalid_argument, "writeGgufFromRecipe: onProgress must be a function"));
-    }
-    on_progress = info[2].As<Napi::Function>();
+  if (!optional_progress(info, &on_progress)) {
+    return reject(Status(StatusCode::invalid_argument, "writeGgufFromRecipe: onProgress must be a function"));
   }
   WriteJob job;
   job.writer = std::make_unique<GgufWriter>();
