@@ -5,6 +5,8 @@ import type { OutputEvent } from '../templates/index.js';
 
 export type HistoryItem =
   | { id: number; kind: 'user'; text: string }
+  /** A /command as typed, echoed dimmed above its output. */
+  | { id: number; kind: 'command'; text: string }
   | { id: number; kind: 'answer'; reasoning: string; content: string; showReasoning: boolean; footer: string }
   | { id: number; kind: 'notice'; level: 'info' | 'warn' | 'error'; text: string };
 
@@ -25,6 +27,7 @@ export interface AppState {
 
 export type AppAction =
   | { type: 'asked'; text: string }
+  | { type: 'command'; text: string }
   | { type: 'output'; events: OutputEvent[] }
   | { type: 'notice'; level: 'info' | 'warn' | 'error'; text: string }
   | { type: 'answered'; footer: string }
@@ -48,6 +51,8 @@ export function appReducer(s: AppState, a: AppAction): AppState {
       }
       return { ...s, live: { reasoning, content } };
     }
+    case 'command':
+      return push(s, { kind: 'command', text: a.text });
     case 'notice':
       return push(s, { kind: 'notice', level: a.level, text: a.text });
     case 'answered': {

@@ -137,6 +137,15 @@ describe('chat screen', () => {
     expect(t.chat.asked).toEqual([]);
   });
 
+  it('echoes a /command dimmed, not as sanitised escape codes', async () => {
+    const t = setup({ theme: color });
+    await t.type(...'/help'.split(''), KEY.enter);
+    await until(() => t.frame().includes('Commands (Tab completes)'), 'help output');
+    const raw = t.app.lastFrame()!;
+    expect(raw).toContain('\x1b[2m/help\x1b[22m');
+    expect(raw).not.toContain('\uFFFD');
+  });
+
   it('multi-line input: Ctrl-J, a trailing backslash and bracketed paste add lines; Enter sends', async () => {
     const t = setup();
     await t.type('a', KEY.ctrlJ, 'b', '\\', KEY.enter, 'c');

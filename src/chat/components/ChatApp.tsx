@@ -93,7 +93,7 @@ export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) 
     if (isSlashCommand(trimmed)) {
       const parsed = parseSlashCommand(trimmed);
       if (parsed.ok && parsed.command.name === 'exit') return exit(0);
-      dispatch({ type: 'notice', level: 'info', text: theme.dim(trimmed) });
+      dispatch({ type: 'command', text: trimmed });
       setBusyBoth(true);
       try {
         const outcome = await runSlashCommand(chat, parsed);

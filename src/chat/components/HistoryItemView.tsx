@@ -1,5 +1,5 @@
 // A finished item of the conversation as printed once above the prompt: the user's message,
-// an answer, or a notice (command output, warnings, errors).
+// a /command as typed, an answer, or a notice (command output, warnings, errors).
 import { Text } from 'ink';
 import type { HistoryItem } from '../appState.js';
 import { displaySafe } from '../terminalText.js';
@@ -10,6 +10,9 @@ export function HistoryItemView({ item, theme }: { item: HistoryItem; theme: The
   switch (item.kind) {
     case 'user':
       return <Text>{theme.user(`› ${displaySafe(item.text).replace(/\n/g, '\n  ')}`)}</Text>;
+    case 'command':
+      // Styled after sanitising: displaySafe would turn the style's own escapes into U+FFFD.
+      return <Text>{theme.dim(displaySafe(item.text))}</Text>;
     case 'answer':
       return <AnswerView reasoning={item.reasoning} content={item.content} showReasoning={item.showReasoning} theme={theme} footer={item.footer} />;
     case 'notice': {
