@@ -228,6 +228,17 @@ describe('status line and answer view', () => {
     expect(strip(busy.lastFrame()!)).toContain('answering… (Ctrl-C stops)');
   });
 
+  it('every row of the reasoning has the gutter, wrapped rows too', () => {
+    const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+    const { lastFrame } = render(h(AnswerView, { reasoning: `${long}\nshort line`, content: 'done', showReasoning: true, theme: plain }));
+    const rows = lastFrame()!.split('\n');
+    const reasoningRows = rows.slice(0, rows.indexOf('done'));
+    // 60 words do not fit in 100 columns: the first line wraps.
+    expect(reasoningRows.length).toBeGreaterThanOrEqual(4);
+    for (const row of reasoningRows) expect(row).toMatch(/^┊ \S/);
+    expect(reasoningRows.map((r) => r.slice(2).trimEnd()).join(' ')).toBe(`${long} short line`);
+  });
+
   it('collapsed reasoning is one line', () => {
     const { lastFrame } = render(h(AnswerView, { reasoning: 'a b c', content: 'done', showReasoning: false, theme: plain }));
     expect(lastFrame()!.trimEnd()).toBe('▸ reasoning hidden (3 words; Ctrl-T shows it)\ndone');

@@ -19,7 +19,7 @@ export function AnswerView({ reasoning, content, showReasoning, theme, streaming
   const thinking = reasoning.trim() !== '';
   return (
     <Box flexDirection="column" marginBottom={1}>
-      {thinking && showReasoning && <Text>{reasoningText(reasoning, theme)}</Text>}
+      {thinking && showReasoning && <Reasoning text={reasoning} theme={theme} />}
       {thinking && !showReasoning && <Text>{theme.dim(`▸ reasoning hidden (${wordCount(reasoning)} words; Ctrl-T shows it)`)}</Text>}
       {content !== '' && <Text>{renderMarkdown(displaySafe(content), theme)}</Text>}
       {streaming && content === '' && !thinking && <Text>{theme.dim('…')}</Text>}
@@ -28,12 +28,16 @@ export function AnswerView({ reasoning, content, showReasoning, theme, streaming
   );
 }
 
-/** Every reasoning line gets a gutter, so it stands apart from the answer even without color. */
-export function reasoningText(reasoning: string, theme: Theme): string {
-  return displaySafe(reasoning.trim())
-    .split('\n')
-    .map((line) => theme.dim(`┊ ${line}`))
-    .join('\n');
+// Only the left side is drawn, and Ink draws it on every row of the box, wrapped rows included.
+const GUTTER = { topLeft: '', top: '', topRight: '', right: '', bottomRight: '', bottom: '', bottomLeft: '', left: '┊' };
+
+/** Reasoning gets a gutter on every row, so it stands apart from the answer even without color. */
+function Reasoning({ text, theme }: { text: string; theme: Theme }) {
+  return (
+    <Box borderStyle={GUTTER} borderTop={false} borderBottom={false} borderRight={false} borderDimColor={theme.color} paddingLeft={1}>
+      <Text>{theme.dim(displaySafe(text.trim()))}</Text>
+    </Box>
+  );
 }
 
 function wordCount(text: string): number {
