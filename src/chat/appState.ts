@@ -7,7 +7,7 @@ export type HistoryItem =
   | { id: number; kind: 'user'; text: string }
   /** A /command as typed, echoed dimmed above its output. */
   | { id: number; kind: 'command'; text: string }
-  | { id: number; kind: 'answer'; reasoning: string; content: string; showReasoning: boolean; footer: string }
+  | { id: number; kind: 'answer'; reasoning: string; content: string; footer: string }
   | { id: number; kind: 'notice'; level: 'info' | 'warn' | 'error'; text: string };
 
 export interface LiveAnswer {
@@ -21,6 +21,7 @@ export interface AppState {
   live: LiveAnswer | undefined;
   /** Ctrl-C was pressed during this answer. */
   stopping: boolean;
+  /** Applies to every answer: finished ones are printed again when it changes (ChatApp). */
   showReasoning: boolean;
   nextId: number;
 }
@@ -57,7 +58,7 @@ export function appReducer(s: AppState, a: AppAction): AppState {
       return push(s, { kind: 'notice', level: a.level, text: a.text });
     case 'answered': {
       if (!s.live) return s;
-      const done = push(s, { kind: 'answer', ...s.live, showReasoning: s.showReasoning, footer: a.footer });
+      const done = push(s, { kind: 'answer', ...s.live, footer: a.footer });
       return { ...done, live: undefined, stopping: false };
     }
     case 'stopping':

@@ -78,6 +78,24 @@ describe('chat screen', () => {
     await until(() => t.frame().includes('⏹ stopped'), 'stop');
   });
 
+  it('Ctrl-T also hides and shows the reasoning of finished turns, printing them again', async () => {
+    const t = setup();
+    t.chat.answers.push({ events: [{ type: 'reasoning', text: 'first thoughts' }, { type: 'content', text: 'answer one' }] });
+    await t.type('q', KEY.enter);
+    await until(() => t.frame().includes('answer one') && !t.frame().includes('answering'), 'the first answer');
+    // What the terminal shows after the last redraw: the test renderer keeps every printed copy.
+    const screen = () => t.frame().slice(t.frame().lastIndexOf('welcome'));
+    expect(screen()).toContain('┊ first thoughts');
+    await t.type(KEY.ctrlT);
+    await until(() => screen().includes('reasoning hidden (2 words; Ctrl-T shows it)'), 'the finished turn collapsed');
+    expect(screen()).not.toContain('┊ first thoughts');
+    expect(screen()).toContain('answer one');
+    expect(t.app.stdout.frames.join('')).toContain('\x1b[2J');
+    await t.type(KEY.ctrlT);
+    await until(() => screen().includes('┊ first thoughts'), 'the finished turn expanded');
+    expect(screen()).not.toContain('reasoning hidden');
+  });
+
   it('first Ctrl-C stops the answer, Ctrl-C at an empty prompt exits 130', async () => {
     const t = setup();
     t.chat.answers.push({ events: [{ type: 'content', text: 'counting' }], untilAborted: true });

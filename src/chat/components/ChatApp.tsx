@@ -1,7 +1,7 @@
 // The chat screen: finished turns printed once (Ink's <Static>), the answer streaming in place
 // below them, then the prompt and the status line. Keys are mapped to actions of two pure
 // reducers (appState, inputReducer); the chat itself is any ChatBackend (the model, or a fake).
-import { Box, Static, useApp, useInput, type Key } from 'ink';
+import { Box, Static, useApp, useInput, useStdout, type Key } from 'ink';
 import { useReducer, useRef, useState } from 'react';
 import { isUserFacing } from '../../errors.js';
 import { appReducer, initialApp } from '../appState.js';
@@ -36,11 +36,15 @@ export interface ChatAppProps {
 const PASTE_START = '[200~';
 const PASTE_END = '[201~';
 
+// Erases the screen and the scrollback, then homes the cursor (what ansi-escapes' clearTerminal writes).
+const CLEAR_TERMINAL = '\x1b[2J\x1b[3J\x1b[H';
+
 /** How often streamed output is drawn (Ink itself draws at most 30 frames a second). */
 const OUTPUT_FRAME_MS = 33;
 
 export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) {
   const app = useApp();
+  const { stdout } = useStdout();
   const [state, dispatch] = useReducer(appReducer, undefined, () => {
     const s = initialApp(true);
     return banner ? appReducer(s, { type: 'notice', level: 'info', text: banner }) : s;
@@ -48,6 +52,8 @@ export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) 
   const [input, edit] = useReducer(inputReducer, history.entries, initialInput);
   const [busy, setBusy] = useState(false);
   const [candidates, setCandidates] = useState<readonly string[]>([]);
+  // A new key makes <Static> print every finished item again.
+  const [staticKey, setStaticKey] = useState(0);
   // Refs: key events can arrive faster than React re-renders the handler.
   const busyRef = useRef(false);
   const stoppingRef = useRef(false);
@@ -56,6 +62,8 @@ export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) 
   const pasteRef = useRef(false);
   const textRef = useRef('');
   textRef.current = input.text;
+  const itemsRef = useRef(state.items);
+  itemsRef.current = state.items;
   // Output is applied in batches (one render per frame, not per token).
   const pendingRef = useRef<OutputEvent[]>([]);
   const flushTimerRef = useRef<NodeJS.Timeout | undefined>(undefined);
@@ -144,6 +152,16 @@ export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) 
     exit(130);
   };
 
+  const toggleReasoning = () => {
+    // Finished turns were printed once, above the part Ink redraws: to show or hide their reasoning
+    // they are printed again, on a cleared screen so that they do not appear twice.
+    if (itemsRef.current.some((i) => i.kind === 'answer' && i.reasoning.trim() !== '')) {
+      stdout.write(CLEAR_TERMINAL);
+      setStaticKey((k) => k + 1);
+    }
+    dispatch({ type: 'toggleReasoning' });
+  };
+
   const onTab = () => {
     const done = completeSlash(textRef.current);
     if (!done) return;
@@ -162,7 +180,7 @@ export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) 
         case 'd':
           return textRef.current === '' && !busyRef.current ? exit(0) : edit({ type: 'deleteForward' });
         case 't':
-          return dispatch({ type: 'toggleReasoning' });
+          return toggleReasoning();
         case 'a':
           return edit({ type: 'lineStart' });
         case 'e':
@@ -207,7 +225,9 @@ export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) 
 
   return (
     <Box flexDirection="column">
-      <Static items={state.items}>{(item) => <HistoryItemView key={item.id} item={item} theme={theme} />}</Static>
+      <Static key={staticKey} items={state.items}>
+        {(item) => <HistoryItemView key={item.id} item={item} theme={theme} showReasoning={state.showReasoning} />}
+      </Static>
       {state.live && <AnswerView reasoning={state.live.reasoning} content={state.live.content} showReasoning={state.showReasoning} theme={theme} streaming />}
       <PromptInput input={input} theme={theme} busy={busy} candidates={candidates} />
       <StatusLine status={chat.status()} theme={theme} busy={busy} stopping={state.stopping} />

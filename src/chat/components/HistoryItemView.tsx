@@ -6,7 +6,7 @@ import { displaySafe } from '../terminalText.js';
 import type { Theme } from '../theme.js';
 import { AnswerView } from './AnswerView.js';
 
-export function HistoryItemView({ item, theme }: { item: HistoryItem; theme: Theme }) {
+export function HistoryItemView({ item, theme, showReasoning }: { item: HistoryItem; theme: Theme; showReasoning: boolean }) {
   switch (item.kind) {
     case 'user':
       return <Text>{theme.user(`› ${displaySafe(item.text).replace(/\n/g, '\n  ')}`)}</Text>;
@@ -14,7 +14,7 @@ export function HistoryItemView({ item, theme }: { item: HistoryItem; theme: The
       // Styled after sanitising: displaySafe would turn the style's own escapes into U+FFFD.
       return <Text>{theme.dim(displaySafe(item.text))}</Text>;
     case 'answer':
-      return <AnswerView reasoning={item.reasoning} content={item.content} showReasoning={item.showReasoning} theme={theme} footer={item.footer} />;
+      return <AnswerView reasoning={item.reasoning} content={item.content} showReasoning={showReasoning} theme={theme} footer={item.footer} />;
     case 'notice': {
       const text = displaySafe(item.text);
       if (item.level === 'error') return <Text>{theme.error(`✗ ${text}`)}</Text>;
