@@ -15,6 +15,7 @@ import { Tokenizer } from '../tokenizer/index.js';
 import { ChatFormat } from './chatFormat.js';
 import { checkSameModel, otherModelError, readChatFile, statePathFor, writeChatFile, CHAT_FILE_FORMAT, CHAT_FILE_VERSION, type ModelIdentity } from './chatFile.js';
 import { answerReserve, Conversation } from './conversation.js';
+import { contextNearlyFull, contextShare } from './statusText.js';
 import type { AskHandlers, AskResult, ChatBackend, ChatStatus, TurnStats } from './types.js';
 
 export interface ChatOptions {
@@ -27,12 +28,6 @@ export interface ChatOptions {
   threads?: number;
   sampling: SamplingFlags;
 }
-
-/**
- * Context use past this share of the room for history (the context less the answer reserve) is
- * announced after the turn: the next turns may have to drop the oldest ones.
- */
-export const CONTEXT_WARN_SHARE = 0.9;
 
 export class Chat implements ChatBackend {
   readonly modelPath: string;
@@ -168,12 +163,14 @@ export class Chat implements ChatBackend {
     this.#lastTurn = stats;
     if (turn.finishReason === 'context') {
       handlers.onNotice?.({ level: 'warn', text: 'the answer stopped because the context is full; the next turn drops the oldest turns' });
-    } else if (!this.#warnedFull && this.session.position >= CONTEXT_WARN_SHARE * (ctx - reserve)) {
+    } else if (!this.#warnedFull && contextNearlyFull(this.#context())) {
       this.#warnedFull = true;
-      const pct = Math.round((this.session.position / ctx) * 100);
+      const room = ctx - reserve;
       handlers.onNotice?.({
         level: 'warn',
-        text: `context ${pct}% full (${this.session.position}/${ctx} tokens, ${reserve} kept free for an answer): when a turn no longer fits, the oldest turns are dropped (/clear starts over)`,
+        text:
+          `context ${contextShare(this.#context())}% full: ${this.session.position} of the ${room} tokens the conversation may hold ` +
+          `(${reserve} of ${ctx} stay free for an answer); when a turn no longer fits, the oldest turns are dropped (/clear starts over)`,
       });
     }
     return { text: turn.text, reasoning: turn.reasoning, finishReason: turn.finishReason, stats };
@@ -216,12 +213,19 @@ export class Chat implements ChatBackend {
     return prefix.length > 0 && prefix.length < tokens.length && prefix.every((t, i) => tokens[i] === t) ? prefix.length : 0;
   }
 
+  /** Tokens held, and the room the conversation has before the oldest turns are dropped. */
+  #context(): { contextUsed: number; contextRoom: number } {
+    const ctx = this.session.contextLength;
+    return { contextUsed: this.session.position, contextRoom: ctx - answerReserve(ctx, this.#options.maxTokens) };
+  }
+
   status(): ChatStatus {
     return {
       // The file name says which model and quantization; general.name is often a long description.
       modelName: path.basename(this.modelPath).replace(/\.gguf$/i, ''),
       contextUsed: this.session.position,
       contextLength: this.session.contextLength,
+      contextRoom: this.#context().contextRoom,
       thinking: this.#thinking,
       turns: this.conversation.turns,
       rssBytes: process.memoryUsage().rss,

@@ -17,6 +17,11 @@ export interface ChatStatus {
   /** Tokens the session holds. */
   contextUsed: number;
   contextLength: number;
+  /**
+   * Tokens the conversation may hold before a new turn drops the oldest ones: the context less
+   * what an answer keeps free (conversation.ts, answerReserve).
+   */
+  contextRoom: number;
   thinking: boolean;
   turns: number;
   /** Resident memory of the process (weights are memory-mapped: the pages touched so far). */

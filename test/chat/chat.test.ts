@@ -122,7 +122,7 @@ describe('/save and /load', () => {
 });
 
 describe('context overflow', () => {
-  it('warns past 90%, then drops the oldest turns, keeps the system prompt and re-prefills', async () => {
+  it('warns at 90% of the room for the conversation, then drops the oldest turns, keeps the system prompt and re-prefills', async () => {
     const chat = await openChat({ system: 'You are terse.', contextLength: 160, maxTokens: 12 });
     const systemTokens = chat.format.systemPrefix('You are terse.').length;
     expect(systemTokens).toBeGreaterThan(4);
@@ -150,6 +150,11 @@ describe('context overflow', () => {
     }
     expect(rebuilds).toBeGreaterThan(0);
     expect(warned()).toBe(true);
+    // The percentage is of the room the conversation has (160 less the 12 an answer keeps free), as
+    // the README says: the warning comes at 90% of it.
+    const warning = notices.find((x) => /^context \d+% full/.test(x.text))!.text;
+    expect(Number(/^context (\d+)%/.exec(warning)![1])).toBeGreaterThanOrEqual(90);
+    expect(warning).toMatch(/^context \d+% full: \d+ of the 148 tokens the conversation may hold \(12 of 160 stay free for an answer\)/);
     expect(notices.find((x) => x.text.startsWith('context full'))!.text).toMatch(/dropped the oldest .*system prompt is kept/);
   });
 

@@ -49,6 +49,7 @@ export class FakeChat implements ChatBackend {
       modelName: 'fake-model',
       contextUsed: this.used,
       contextLength: 1000,
+      contextRoom: 750,
       thinking: this.thinking,
       turns: this.asked.length,
       rssBytes: 100 * 1024 * 1024,

@@ -226,24 +226,46 @@ describe('chat screen', () => {
 });
 
 describe('status line and answer view', () => {
+  const status = {
+    modelName: 'm',
+    contextUsed: 100,
+    contextLength: 1000,
+    contextRoom: 750,
+    thinking: true,
+    turns: 1,
+    rssBytes: 300 * 1024 * 1024,
+    lastTurn: { promptTokens: 5, prefillMs: 10, generatedTokens: 24, generateMs: 2000, finishReason: 'stop' as const },
+    totals: { tokensPrefilled: 5, tokensDecoded: 24 },
+  };
+
   it('shows speed, context used / total, memory and thinking', () => {
-    const status = {
-      modelName: 'm',
-      contextUsed: 100,
-      contextLength: 1000,
-      thinking: true,
-      turns: 1,
-      rssBytes: 300 * 1024 * 1024,
-      lastTurn: { promptTokens: 5, prefillMs: 10, generatedTokens: 24, generateMs: 2000, finishReason: 'stop' as const },
-      totals: { tokensPrefilled: 5, tokensDecoded: 24 },
-    };
-    const { lastFrame } = render(h(StatusLine, { status, theme: plain, busy: false, stopping: false }));
-    expect(lastFrame()).toContain('m · 12.0 tok/s · ctx 100/1000 (10%) · mem 300 MiB · think on');
-    const busy = render(h(StatusLine, { status: { ...status, contextUsed: 950 }, theme: color, busy: true, stopping: false }));
-    // Past 90% the numbers turn yellow.
-    expect(busy.lastFrame()).toContain('\x1b[33m');
-    expect(strip(busy.lastFrame()!)).toContain('ctx 950/1000 (95%)');
+    const { lastFrame } = render(h(StatusLine, { status, theme: plain, busy: false, stopping: false, columns: 100 }));
+    expect(lastFrame()).toBe('m · 12.0 tok/s · ctx 100/1000 · mem 300 MiB · think on · /help · Ctrl-D quits');
+    const busy = render(h(StatusLine, { status, theme: color, busy: true, stopping: false, columns: 100 }));
+    expect(busy.lastFrame()).not.toContain('\x1b[33m');
     expect(strip(busy.lastFrame()!)).toContain('answering… (Ctrl-C stops)');
+  });
+
+  it('turns yellow when the chat warns: at 90% of the room the conversation has (the context less the answer reserve)', () => {
+    const at = (contextUsed: number) => render(h(StatusLine, { status: { ...status, contextUsed }, theme: color, busy: false, stopping: false, columns: 100 })).lastFrame()!;
+    expect(at(674)).not.toContain('\x1b[33m');
+    expect(at(675)).toContain('\x1b[33m');
+    expect(strip(at(675))).toContain('ctx 675/1000');
+  });
+
+  it('fits the terminal width on one line, dropping the least useful parts first', () => {
+    const long = { ...status, modelName: 'Qwen3.5-35B-A3B-Instruct-UD-Q4_K_XL', contextUsed: 12345, contextLength: 262144 };
+    for (const columns of [100, 80, 60, 40]) {
+      for (const [busy, stopping] of [[false, false], [true, false], [true, true]] as const) {
+        const frame = render(h(StatusLine, { status: long, theme: plain, busy, stopping, columns })).lastFrame()!;
+        expect(frame.split('\n'), `${columns} columns`).toHaveLength(1);
+        expect(frame.length).toBeLessThanOrEqual(columns);
+        expect(frame).toContain('ctx 12345/262144');
+        expect(frame).toContain(stopping ? 'Ctrl-C quits' : busy ? 'Ctrl-C stops' : '/help');
+      }
+    }
+    const at80 = render(h(StatusLine, { status: long, theme: plain, busy: true, stopping: false, columns: 80 })).lastFrame()!;
+    expect(at80).toBe('Qwen3.5-35B-A3B-Instruct-UD-Q4_K… · 12.0 tok/s · ctx 12345/262144 · Ctrl-C stops');
   });
 
   it('every row of the reasoning has the gutter, wrapped rows too', () => {

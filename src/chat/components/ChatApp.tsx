@@ -2,7 +2,7 @@
 // below them, then the prompt and the status line. Keys are mapped to actions of two pure
 // reducers (appState, inputReducer); the chat itself is any ChatBackend (the model, or a fake).
 import { Box, Static, useApp, useInput, useStdout, type Key } from 'ink';
-import { useReducer, useRef, useState } from 'react';
+import { useEffect, useReducer, useRef, useState } from 'react';
 import { isUserFacing } from '../../errors.js';
 import { appReducer, initialApp } from '../appState.js';
 import { runSlashCommand } from '../chatCommands.js';
@@ -45,6 +45,7 @@ const OUTPUT_FRAME_MS = 33;
 export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) {
   const app = useApp();
   const { stdout } = useStdout();
+  const columns = useColumns(stdout);
   const [state, dispatch] = useReducer(appReducer, undefined, () => {
     const s = initialApp(true);
     return banner ? appReducer(s, { type: 'notice', level: 'info', text: banner }) : s;
@@ -230,9 +231,20 @@ export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) 
       </Static>
       {state.live && <AnswerView reasoning={state.live.reasoning} content={state.live.content} showReasoning={state.showReasoning} theme={theme} streaming />}
       <PromptInput input={input} theme={theme} busy={busy} candidates={candidates} />
-      <StatusLine status={chat.status()} theme={theme} busy={busy} stopping={state.stopping} />
+      <StatusLine status={chat.status()} theme={theme} busy={busy} stopping={state.stopping} columns={columns} />
     </Box>
   );
+}
+
+/** The terminal's width, kept current as the window is resized. */
+function useColumns(stdout: NodeJS.WriteStream): number {
+  const [columns, setColumns] = useState(stdout.columns || 80);
+  useEffect(() => {
+    const resized = () => setColumns(stdout.columns || 80);
+    stdout.on('resize', resized);
+    return () => void stdout.off('resize', resized);
+  }, [stdout]);
+  return columns;
 }
 
 function footerFor(r: AskResult): string {

@@ -1,7 +1,8 @@
 // The line under the prompt: speed of the last answer, context used / total, memory, thinking,
-// and what Ctrl-C does right now.
+// and what Ctrl-C does right now; never wider than the terminal (a wrapped status line would
+// push the screen around).
 import { Text } from 'ink';
-import { statusLine } from '../statusText.js';
+import { contextNearlyFull, statusLine, type StatusHint } from '../statusText.js';
 import type { Theme } from '../theme.js';
 import type { ChatStatus } from '../types.js';
 
@@ -10,11 +11,20 @@ export interface StatusLineProps {
   theme: Theme;
   busy: boolean;
   stopping: boolean;
+  /** The terminal's width. */
+  columns: number;
 }
 
-export function StatusLine({ status, theme, busy, stopping }: StatusLineProps) {
-  const state = stopping ? 'stopping… (Ctrl-C again quits)' : busy ? 'answering… (Ctrl-C stops)' : '/help · Ctrl-D quits';
-  const full = status.contextLength > 0 && status.contextUsed / status.contextLength >= 0.9;
-  const line = statusLine(status);
-  return <Text>{(full ? theme.warn(line) : theme.dim(line)) + theme.dim(` · ${state}`)}</Text>;
+const HINTS: Record<'idle' | 'busy' | 'stopping', StatusHint> = {
+  idle: { full: '/help · Ctrl-D quits', short: '/help' },
+  busy: { full: 'answering… (Ctrl-C stops)', short: 'Ctrl-C stops' },
+  stopping: { full: 'stopping… (Ctrl-C again quits)', short: 'Ctrl-C quits' },
+};
+
+export function StatusLine({ status, theme, busy, stopping, columns }: StatusLineProps) {
+  const hint = HINTS[stopping ? 'stopping' : busy ? 'busy' : 'idle'];
+  const line = statusLine(status, hint, columns);
+  const style = contextNearlyFull(status) ? theme.warn : theme.dim;
+  // truncate-end: a terminal too narrow even for the shortest form still gets one line.
+  return <Text wrap="truncate-end">{style(line.stats) + theme.dim(` · ${line.hint}`)}</Text>;
 }
