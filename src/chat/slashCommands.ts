@@ -102,7 +102,8 @@ export function helpText(): string {
     ...lines,
     'Keys:',
     '  Enter send · Ctrl-J or a line ending in \\ adds a line · pastes keep their lines',
-    '  Up/Down history · Ctrl-T show/hide reasoning · Ctrl-C stop the answer (at an empty prompt: quit) · Ctrl-D quit',
+    '  Up/Down history · Ctrl-T show/hide reasoning (all turns) · Ctrl-C stop the answer (at an empty prompt: quit)',
+    '  Ctrl-D quit (during an answer: stop it, then quit)',
     '  A message that starts with / is written //…',
   ].join('\n');
 }

@@ -135,6 +135,27 @@ describe('chat screen', () => {
     expect(b.exits).toEqual([0]);
   });
 
+  it('Ctrl-D during an answer stops it, then exits 0; a second Ctrl-D does not wait', async () => {
+    const t = setup();
+    t.chat.answers.push({ events: [{ type: 'content', text: 'counting' }], untilAborted: true });
+    await t.type('go', KEY.enter);
+    await until(() => t.frame().includes('counting'), 'streaming');
+    await t.type(KEY.ctrlD);
+    await until(() => t.exits.length > 0, 'exit');
+    expect(t.exits).toEqual([0]);
+    expect(t.frame()).toContain('⏹ stopped');
+
+    const u = setup();
+    u.chat.answers.push({ events: [], untilAborted: true });
+    u.chat.stepMs = 200;
+    await u.type('go', KEY.enter);
+    await until(() => u.frame().includes('answering'), 'answering');
+    u.app.stdin.write(KEY.ctrlD);
+    u.app.stdin.write(KEY.ctrlD);
+    await tick();
+    expect(u.exits).toEqual([0]);
+  });
+
   it('slash commands: hints, Tab completion of names and values, and their output', async () => {
     const t = setup();
     await t.type('/');

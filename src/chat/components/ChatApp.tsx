@@ -28,7 +28,7 @@ export interface ChatAppProps {
   history: HistoryStore;
   /** First line printed (model, how to get help). */
   banner?: string;
-  /** Called once with the exit code (0: /exit or Ctrl-D; 130: Ctrl-C). */
+  /** Called once with the exit code (0: /exit or Ctrl-D, also during an answer; 130: Ctrl-C). */
   onExit: (code: number) => void;
 }
 
@@ -59,6 +59,8 @@ export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) 
   const busyRef = useRef(false);
   const stoppingRef = useRef(false);
   const exitedRef = useRef(false);
+  // Ctrl-D came while an answer or a command was running: leave once it has finished.
+  const quitRef = useRef(false);
   const abortRef = useRef<AbortController | undefined>(undefined);
   const pasteRef = useRef(false);
   const textRef = useRef('');
@@ -153,6 +155,24 @@ export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) 
     exit(130);
   };
 
+  // After the render that printed the stopped answer (or the command's output), not before it.
+  useEffect(() => {
+    if (!busy && quitRef.current) exit(0);
+  }, [busy]);
+
+  const onCtrlD = () => {
+    if (!busyRef.current) return textRef.current === '' ? exit(0) : edit({ type: 'deleteForward' });
+    // Ctrl-D means "I am done": the answer is stopped as Ctrl-C stops it, then the chat quits with 0
+    // (a command still running is let finish). A second Ctrl-D does not wait.
+    if (quitRef.current) return exit(0);
+    quitRef.current = true;
+    if (abortRef.current && !stoppingRef.current) {
+      stoppingRef.current = true;
+      dispatch({ type: 'stopping' });
+      abortRef.current.abort();
+    }
+  };
+
   const toggleReasoning = () => {
     // Finished turns were printed once, above the part Ink redraws: to show or hide their reasoning
     // they are printed again, on a cleared screen so that they do not appear twice.
@@ -179,7 +199,7 @@ export function ChatApp({ chat, theme, history, banner, onExit }: ChatAppProps) 
         case 'c':
           return onCtrlC();
         case 'd':
-          return textRef.current === '' && !busyRef.current ? exit(0) : edit({ type: 'deleteForward' });
+          return onCtrlD();
         case 't':
           return toggleReasoning();
         case 'a':

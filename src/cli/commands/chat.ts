@@ -33,8 +33,9 @@ export function registerChatCommand(program: Command): void {
   cmd.addHelpText(
     'after',
     '\nIn the terminal UI: Enter sends, Ctrl-J (or a line ending in \\) adds a line, Up/Down walk the history,\n' +
-      'Tab completes /commands, Ctrl-T shows/hides reasoning, Ctrl-C stops the answer (at an empty prompt: quits, exit 130),\n' +
-      'Ctrl-D quits. Commands: /help /clear /system /think on|off /save FILE /load FILE /stats /exit.\n' +
+      'Tab completes /commands, Ctrl-T shows/hides reasoning (finished turns too: the screen is redrawn),\n' +
+      'Ctrl-C stops the answer (again, or at an empty prompt: quits, exit 130), Ctrl-D quits (exit 0; during an answer\n' +
+      'it stops it first). Commands: /help /clear /system /think on|off /save FILE /load FILE /stats /exit.\n' +
       'Piped: each line of stdin is a turn, answers go to stdout, one per turn.\n\n' +
       `Input history: ${historyFile()} ($PETREL_CHAT_HISTORY, else $XDG_STATE_HOME/petrel/chat_history).\n\n` +
       'Examples:\n  petrel chat qwen3.5:0.8b\n  printf "hi\\nand then?\\n" | petrel chat model.gguf --no-think\n',
