@@ -29,6 +29,10 @@ export interface GenerateOnceRequest {
   signal?: AbortSignal;
   /** Streamed output: parsed events, or { type: 'content' } text only in raw mode. */
   onEvent?: (event: OutputEvent) => void;
+  /** Every generated token, before its text is parsed (counts for a progress display). */
+  onToken?: (token: number) => void;
+  /** One-line warnings about the request (a context beyond the trained one). */
+  onWarning?: (line: string) => void;
 }
 
 export type FinishReason = 'stop' | 'length' | 'context' | 'aborted';
@@ -41,6 +45,8 @@ export interface GenerateOnceResult {
   reasoning: string;
   toolCalls: ToolCall[];
   finishReason: FinishReason;
+  /** The output ended inside the model's reasoning (no </think> after the last <think>). */
+  endedInReasoning: boolean;
   contextLength: number;
   timings: { loadMs: number; prefillMs: number; generateMs: number };
 }
@@ -54,6 +60,26 @@ export function eosTokenText(tokenizer: Tokenizer): string {
 /** Qwen3.5's generation prompt ends inside <think> when the template opened one and did not close it. */
 export function promptEndsInReasoning(prompt: string): boolean {
   return /<think>\s*$/.test(prompt);
+}
+
+/** How far past its trained context a model may be run: Qwen's YaRN factor for Qwen3.5 is 4. */
+export const CONTEXT_STRETCH_LIMIT = 4;
+
+/**
+ * Checks a requested context length against the model's trained one: beyond it (answers may
+ * degrade) a warning, beyond CONTEXT_STRETCH_LIMIT × it a refusal naming the flag.
+ */
+export function checkContextLength(requested: number, trained: number, warn: (line: string) => void, flag = '-c/--ctx'): void {
+  if (trained <= 0 || requested <= trained) return;
+  const n = (v: number) => v.toLocaleString('en-US');
+  const max = trained * CONTEXT_STRETCH_LIMIT;
+  if (requested > max) {
+    throw new UserError(
+      `${flag} ${requested} is far beyond the ${n(trained)} tokens this model was trained for (at most ${n(max)}, ${CONTEXT_STRETCH_LIMIT}×, is allowed)`,
+      'ERR_USER_ARGS',
+    );
+  }
+  warn(`petrel: warning: ${flag} ${requested} is beyond the ${n(trained)} tokens this model was trained for; answers past that may degrade`);
 }
 
 export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOnceResult> {
@@ -76,6 +102,14 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
     ...(req.contextLength !== undefined ? { contextLength: req.contextLength } : {}),
     ...(req.routingTrace !== undefined ? { routingTrace: req.routingTrace } : {}),
   });
+  try {
+    if (req.contextLength !== undefined) {
+      checkContextLength(req.contextLength, model.info.contextLengthTrain, req.onWarning ?? ((l) => process.stderr.write(l + '\n')));
+    }
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   const session = model.createSession();
   try {
     const ctx = session.contextLength;
@@ -88,7 +122,7 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
     } catch (err) {
       if (!(err instanceof AbortError)) throw err;
       const result = { prompt, promptTokens, contextLength: ctx, timings: { loadMs: t1 - t0, prefillMs: performance.now() - t1, generateMs: 0 } };
-      return { ...result, generatedTokens: [], text: '', reasoning: '', toolCalls: [], finishReason: 'aborted' };
+      return { ...result, generatedTokens: [], text: '', reasoning: '', toolCalls: [], finishReason: 'aborted', endedInReasoning: false };
     }
     const t2 = performance.now();
     const turn = await generateTurn({
@@ -102,6 +136,7 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
       ...(req.ignoreEos ? { ignoreEos: true } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.onEvent ? { onEvent: req.onEvent } : {}),
+      ...(req.onToken ? { onToken: req.onToken } : {}),
     });
     return {
       prompt,
@@ -111,6 +146,7 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
       reasoning: turn.reasoning,
       toolCalls: turn.toolCalls,
       finishReason: turn.finishReason,
+      endedInReasoning: turn.endedInReasoning,
       contextLength: ctx,
       timings: { loadMs: t1 - t0, prefillMs: t2 - t1, generateMs: turn.generateMs },
     };
@@ -137,6 +173,7 @@ export interface TurnRequest {
   sampling: SamplingOptions;
   signal?: AbortSignal;
   onEvent?: (event: OutputEvent) => void;
+  onToken?: (token: number) => void;
 }
 
 export interface TurnResult {
@@ -146,6 +183,8 @@ export interface TurnResult {
   reasoning: string;
   toolCalls: ToolCall[];
   finishReason: FinishReason;
+  /** The output ended inside the model's reasoning: whatever it meant to answer never came. */
+  endedInReasoning: boolean;
   generateMs: number;
 }
 
@@ -158,7 +197,10 @@ export async function generateTurn(req: TurnRequest): Promise<TurnResult> {
   const parser = new ChatOutputParser({ startInReasoning: req.startInReasoning, ...(req.tools ? { tools: req.tools } : {}) });
   const decoder = tokenizer.streamDecoder();
   let rawText = '';
+  // The decoded output, for one question the parser does not answer: did it end inside <think>?
+  let decoded = '';
   const emit = (text: string, final: boolean) => {
+    decoded += text;
     if (req.raw) {
       rawText += text;
       if (text) req.onEvent?.({ type: 'content', text });
@@ -174,6 +216,7 @@ export async function generateTurn(req: TurnRequest): Promise<TurnResult> {
   const stream = session.generate({ maxTokens, sampling: req.sampling, stopTokens, ...(req.signal ? { signal: req.signal } : {}) });
   for await (const token of stream) {
     generated.push(token);
+    req.onToken?.(token);
     emit(decoder.push(token), false);
   }
   emit(decoder.flush(), true);
@@ -185,8 +228,12 @@ export async function generateTurn(req: TurnRequest): Promise<TurnResult> {
       : maxTokens === room && (req.maxTokens === undefined || req.maxTokens >= room)
         ? 'context'
         : 'length';
+  const open = decoded.lastIndexOf('<think>');
+  const close = decoded.lastIndexOf('</think>');
+  const endedInReasoning = !req.raw && (req.startInReasoning ? close < 0 || open > close : open > close);
   return {
     generatedTokens: generated,
+    endedInReasoning,
     text: req.raw ? rawText : parser.result.content,
     reasoning: req.raw ? '' : parser.result.reasoning,
     toolCalls: req.raw ? [] : parser.result.toolCalls,

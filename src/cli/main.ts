@@ -1,6 +1,7 @@
 // The petrel command line: commander program, one file per command, one top-level error policy.
 import { Command, CommanderError } from 'commander';
 import { isUserFacing } from '../errors.js';
+import { guardStdio } from './stdio.js';
 import { versionText } from './commands/version.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerChatCommand } from './commands/chat.js';
@@ -16,10 +17,7 @@ export function buildProgram(): Command {
   const program = new Command('petrel')
     .description('Run Qwen3.5-family models locally (hybrid Gated DeltaNet + attention, dense and MoE, GGUF)')
     // --version prints more than a number (what this build can use here); main() answers it.
-    .option('-V, --version', 'print the version, the CPU features found and the backends compiled in')
-    .showHelpAfterError('(run "petrel --help" for usage)')
-    .configureOutput({ outputError: (str, write) => write(str) });
-  program.exitOverride();
+    .option('-V, --version', 'print the version, the CPU features found and the backends compiled in (also -v)');
 
   program.commandsGroup('Generate:');
   registerRunCommand(program);
@@ -34,12 +32,39 @@ export function buildProgram(): Command {
   registerBenchCommand(program);
   program.commandsGroup('Development:');
   registerSynthCommand(program);
+  for (const cmd of [program, ...program.commands]) oneLineUsageErrors(cmd);
+  program.addHelpText(
+    'after',
+    '\nExamples:\n' +
+      '  petrel bench                                  # speed test on a built-in synthetic model, no download\n' +
+      '  petrel synth tiny tiny.gguf                   # write a small random-weight model\n' +
+      '  petrel run tiny.gguf "Why is the sky blue?"   # one answer on stdout (random weights: gibberish)\n' +
+      '  petrel chat qwen3.5:0.8b                      # talk with a model (offers to download it)\n' +
+      '\n"petrel help <command>" or "petrel <command> --help" shows a command\'s options and examples.\n',
+  );
   return program;
 }
 
+/**
+ * A usage error is one line naming the command's own help: `petrel run: unknown option '-x' (see
+ * "petrel run --help")`, rather than commander's two lines pointing at the top-level help.
+ */
+function oneLineUsageErrors(cmd: Command): void {
+  const name = cmd.parent ? `petrel ${cmd.name()}` : 'petrel';
+  cmd.exitOverride();
+  cmd.showHelpAfterError(false);
+  cmd.configureOutput({
+    outputError: (str, write) => {
+      const message = str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      write(`${name}: ${message} (see "${name} --help")\n`);
+    },
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  guardStdio();
   const first = argv[2];
-  if (first === '--version' || first === '-V') {
+  if (first === '--version' || first === '-V' || first === '-v') {
     process.stdout.write(versionText() + '\n');
     return;
   }

@@ -1,16 +1,27 @@
-// `petrel run <model> [prompt]`: one prompt, one answer, for scripts. stdout carries the answer
-// and nothing else (or, with --json, one JSON object); reasoning, when shown, and errors go to
-// stderr. Exit 0 on success, 1 on error, 130 when interrupted (Ctrl-C: during the prompt's
+// `petrel run <model> [prompt...]`: one prompt, one answer, for scripts. stdout carries the answer
+// and nothing else (or, with --json, one JSON object); reasoning, when shown, notes on a cut-short
+// answer, progress and errors go to stderr. Exit 0 on success, 1 on error, 130 when interrupted (Ctrl-C: during the prompt's
 // prefill it takes effect within one micro-batch, during the answer before the next token).
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
-import type { OutputEvent, ToolDefinition } from '../../templates/index.js';
+import type { ToolDefinition } from '../../templates/index.js';
+import { addPullOption, type PullPolicy } from '../ensureModel.js';
 import type { GenerateOnceResult } from '../generateOnce.js';
-import { combinePrompt, readStdinIfPiped } from '../promptInput.js';
-import { addSamplingOptions, parsePositiveCount, samplingFrom, type SamplingFlags } from '../samplingOptions.js';
+import { combinePrompt, readPromptFile, readStdinIfPiped } from '../promptInput.js';
+import { OutputSink } from '../runOutput.js';
+import {
+  addSamplingOptions,
+  hardwareThreads,
+  parsePositiveCount,
+  parseThreads,
+  resolvedSamplingFrom,
+  type SamplingFlags,
+} from '../samplingOptions.js';
+import { onOutputClosed } from '../stdio.js';
 
 interface RunFlags extends SamplingFlags {
+  file?: string;
   json?: boolean;
   raw?: boolean;
   system?: string;
@@ -22,39 +33,98 @@ interface RunFlags extends SamplingFlags {
   tools?: string;
   ignoreEos?: boolean;
   routingTrace?: string;
+  pull?: PullPolicy;
 }
+
+/** Flags that only make sense for one answer: with any of them and no prompt, run does not open the chat. */
+const ONE_SHOT_FLAGS: Array<keyof RunFlags> = ['file', 'json', 'raw', 'tools', 'ignoreEos', 'routingTrace'];
 
 export function registerRunCommand(program: Command): void {
   const cmd = program
     .command('run')
-    .description('answer one prompt and exit: the prompt from the argument and/or stdin, the answer on stdout')
-    .argument('<model>', 'a pulled model (alias like qwen3.5:0.8b, hf:owner/repo[:quant], URL) or a .gguf path')
-    .argument('[prompt]', 'the prompt; piped stdin is read too (stdin first, then the argument)')
-    .option('--json', 'print one JSON object (text, reasoning, tool calls, finish reason, token ids, timings) and nothing else')
+    .description('answer one prompt and exit: the answer on stdout (no prompt on a terminal: opens the chat)')
+    .argument('<model>', 'a model alias (qwen3.5:0.8b), hf:owner/repo[:quant], URL, or a .gguf path')
+    .argument('[prompt...]', 'the prompt; several words need no quotes (petrel run m why is the sky blue)')
+    .option('-f, --file <file>', 'read the prompt from a file, - for stdin (before the prompt argument, if both are given)')
+    .option('--json', 'print one JSON object (text, reasoning, tool calls, finish reason, seed and sampling, token ids, timings) and nothing else')
     .option('--raw', 'no chat template: tokenize the prompt as written (special tokens included) and continue it')
     .option('--system <text>', 'system prompt')
     .option('--think', 'let the model reason before answering (default, as the Qwen3.5 template)')
     .option('--no-think', 'answer directly, without reasoning')
-    .option('--show-thinking', 'stream the reasoning to stderr (it is hidden by default)')
+    .option('--show-thinking', 'stream the reasoning to stderr (hidden by default; on a terminal a spinner counts its tokens)')
     .option('--tools <file>', 'JSON file with an array of tool definitions (OpenAI format) to offer the model')
-    .option('-n, --max-tokens <n>', 'stop after n generated tokens (default: until the context is full)', parsePositiveCount('--max-tokens'))
-    .option('-c, --ctx <n>', "context length in tokens (default: the model's)", parsePositiveCount('--ctx'))
-    .option('-t, --threads <n>', 'CPU threads (default: one per hardware thread)', parsePositiveCount('--threads'))
+    .option('-n, --max-tokens <n>', 'stop after n generated tokens, reasoning included (default: until the context is full)', parsePositiveCount('-n/--max-tokens'))
+    .option('-c, --ctx <n>', "context length in tokens (default: the model's; beyond it a warning, beyond 4× it refused)", parsePositiveCount('-c/--ctx'))
+    .option('-t, --threads <n>', `CPU threads (default: one per hardware thread, here ${hardwareThreads()}; at most that many)`, parseThreads('-t/--threads'))
     .option('--ignore-eos', 'keep generating past end-of-generation tokens (benchmarks; stop with -n or Ctrl-C)')
     .option('--routing-trace <file>', 'MoE models: record which experts every step routes to (for petrel_offload_sim, docs/OFFLOAD.md)');
+  addPullOption(cmd);
   addSamplingOptions(cmd);
   cmd.addHelpText(
     'after',
-    '\nSampling defaults follow the Qwen3.5 model card: thinking temp 1.0, top-p 0.95; --no-think temp 0.7, top-p 0.8;\n' +
-      'both top-k 20, min-p 0, presence penalty 1.5, repeat penalty 1.0.\n\n' +
-      'Examples:\n  petrel run model.gguf "Why is the sky blue?"\n  cat notes.txt | petrel run model.gguf --no-think "Summarize this."\n' +
-      '  echo "hi" | petrel run model.gguf --json | jq .text\n',
+    '\nWhere the prompt comes from: the prompt argument; else -f FILE; else stdin when it is piped. With a prompt\n' +
+      'argument stdin is left alone (a script looping over `while read q` keeps its input); -f - reads it too:\n' +
+      'then the file (or stdin) comes first and the argument after it, a blank line between.\n' +
+      'With no prompt on a terminal, run opens `petrel chat` with the same model and flags.\n\n' +
+      'When the answer is cut short (the context filled up, or -n ran out before any answer text, often while\n' +
+      'the model was still reasoning) one line on stderr says why; --json gives it as finishReason and endedInReasoning.\n\n' +
+      'Threads: run and chat default to one per hardware thread (what decode is fastest with here); bench defaults\n' +
+      "to one per physical core, as llama-bench does, so its tables compare with llama.cpp's.\n\n" +
+      'Sampling defaults follow the Qwen3.5 model card: thinking temp 1.0, top-p 0.95; --no-think temp 0.7, top-p 0.8;\n' +
+      'both top-k 20, min-p 0, presence penalty 1.5, repeat penalty 1.0. Without --seed the seed is random (--json reports it).\n\n' +
+      'Exit status: 0 answered (also when cut short, with the line on stderr), 1 error, 130 interrupted (Ctrl-C).\n\n' +
+      'Examples:\n' +
+      '  petrel run model.gguf "Why is the sky blue?"\n' +
+      '  petrel run model.gguf why is the sky blue\n' +
+      '  petrel run qwen3.5:0.8b --pull missing "hi"        # download the model first if needed\n' +
+      '  cat notes.txt | petrel run model.gguf --no-think -f - "Summarize this."\n' +
+      '  petrel run model.gguf -f question.txt --json | jq .text\n' +
+      '  while read -r q; do petrel run model.gguf "$q"; done < questions.txt\n',
   );
-  cmd.action(async (model: string, prompt: string | undefined, flags: RunFlags) => {
-    // Loaded here, not at startup: every other command (and --help) would pay for the engine.
-    const { resolveLocalModel } = await import('../../store/local.js');
-    process.exitCode = await runCommand(resolveLocalModel(model), prompt, flags);
+  cmd.action(async (model: string, words: string[], flags: RunFlags) => {
+    const argPrompt = words.length > 0 ? words.join(' ') : undefined;
+    if (argPrompt === undefined && flags.file === undefined && process.stdin.isTTY) {
+      const oneShot = ONE_SHOT_FLAGS.filter((f) => flags[f] !== undefined);
+      const { isInteractive } = await import('./chat.js');
+      if (isInteractive() && oneShot.length === 0) {
+        await openChat(cmd, model, flags);
+        return;
+      }
+      throw new UserError('no prompt: pass one as an argument, with -f FILE, or pipe it on stdin', 'ERR_USER_NO_PROMPT');
+    }
+    const { ensureModel } = await import('../ensureModel.js');
+    const modelPath = await ensureModel(model, { ...(flags.pull ? { pull: flags.pull } : {}) });
+    process.exitCode = await runCommand(modelPath, argPrompt, flags);
   });
+}
+
+/** `petrel run <model>` with no prompt on a terminal: the chat, given the flags both commands know. */
+async function openChat(run: Command, model: string, flags: RunFlags): Promise<void> {
+  const chat = run.parent?.commands.find((c) => c.name() === 'chat');
+  if (!chat) throw new UserError('no prompt: pass one as an argument', 'ERR_USER_NO_PROMPT');
+  const args = [model];
+  const value = (flag: string, v: string | number | undefined) => {
+    if (v !== undefined) args.push(flag, String(v));
+  };
+  value('--system', flags.system);
+  if (flags.think !== undefined) args.push(flags.think ? '--think' : '--no-think');
+  if (flags.showThinking) args.push('--show-thinking');
+  value('--max-tokens', flags.maxTokens);
+  value('--ctx', flags.ctx);
+  value('--threads', flags.threads);
+  value('--temp', flags.temp);
+  value('--top-k', flags.topK);
+  value('--top-p', flags.topP);
+  value('--min-p', flags.minP);
+  value('--repeat-penalty', flags.repeatPenalty);
+  value('--presence-penalty', flags.presencePenalty);
+  value('--seed', flags.seed);
+  if (chat.options.some((o) => o.long === '--pull')) value('--pull', flags.pull);
+  else if (flags.pull !== undefined) {
+    const { ensureModel } = await import('../ensureModel.js');
+    args[0] = await ensureModel(model, { pull: flags.pull });
+  }
+  await chat.parseAsync(args, { from: 'user' });
 }
 
 async function runCommand(modelPath: string, argPrompt: string | undefined, flags: RunFlags): Promise<number> {
@@ -63,11 +133,24 @@ async function runCommand(modelPath: string, argPrompt: string | undefined, flag
     throw new UserError('--raw uses no chat template, so --system, --tools and --think/--no-think do not apply', 'ERR_USER_ARGS');
   }
   const tools = flags.tools !== undefined ? readTools(flags.tools) : undefined;
-  const prompt = combinePrompt(argPrompt, await readStdinIfPiped(), raw);
-  if (prompt === '') throw new UserError('no prompt: pass one as an argument or pipe it on stdin', 'ERR_USER_NO_PROMPT');
+  // A prompt argument leaves stdin alone unless -f - asks for it.
+  const before =
+    flags.file !== undefined ? await readPromptFile(flags.file) : argPrompt === undefined ? await readStdinIfPiped() : undefined;
+  const prompt = combinePrompt(argPrompt, before, raw);
+  if (prompt === '') {
+    throw new UserError(
+      flags.file !== undefined ? `no prompt: ${flags.file === '-' ? 'stdin' : flags.file} is empty` : 'no prompt: pass one as an argument, with -f FILE, or pipe it on stdin',
+      'ERR_USER_NO_PROMPT',
+    );
+  }
 
-  const thinking = flags.think ?? true;
-  const out = new OutputSink(flags.json ?? false, flags.showThinking ?? false);
+  const thinking = raw ? false : (flags.think ?? true);
+  const sampling = resolvedSamplingFrom(flags, thinking);
+  const threads = flags.threads ?? hardwareThreads();
+  const out = new OutputSink(
+    { json: flags.json ?? false, showThinking: flags.showThinking ?? false, ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}) },
+    { stdout: process.stdout, stderr: process.stderr, stderrIsTTY: Boolean(process.stderr.isTTY), color: !('NO_COLOR' in process.env) },
+  );
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -77,31 +160,39 @@ async function runCommand(modelPath: string, argPrompt: string | undefined, flag
   };
   process.on('SIGINT', onSigint);
   // A closed pipe (`petrel run … | head -1`) ends generation quietly.
-  const onPipeError = (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') abort.abort();
-  };
-  process.stdout.on('error', onPipeError);
+  const stopOnClose = onOutputClosed(() => abort.abort());
+  let result: GenerateOnceResult | undefined;
   try {
     const { generateOnce } = await import('../generateOnce.js');
-    const result = await generateOnce({
+    out.start();
+    result = await generateOnce({
       modelPath,
       prompt,
       raw,
       thinking,
-      sampling: samplingFrom(flags, thinking && !raw),
+      sampling,
       signal: abort.signal,
       onEvent: (e) => out.event(e),
+      onToken: () => out.token(),
+      onWarning: (line) => {
+        out.abandon();
+        process.stderr.write(line + '\n');
+        out.start();
+      },
       ...(flags.system !== undefined ? { system: flags.system } : {}),
       ...(tools ? { tools } : {}),
       ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
       ...(flags.ctx !== undefined ? { contextLength: flags.ctx } : {}),
-      ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+      threads,
       ...(flags.ignoreEos ? { ignoreEos: true } : {}),
       ...(flags.routingTrace !== undefined ? { routingTrace: flags.routingTrace } : {}),
     });
-    out.finish(result, modelPath);
+    const done = result;
+    out.finish(done, () => jsonReport(done, modelPath, { ...sampling, thinking, threads, maxTokens: flags.maxTokens ?? null }));
     return interrupts > 0 ? 130 : 0;
   } finally {
+    if (!result) out.abandon();
+    stopOnClose();
     process.off('SIGINT', onSigint);
   }
 }
@@ -120,52 +211,20 @@ function readTools(file: string): ToolDefinition[] {
   return parsed as ToolDefinition[];
 }
 
-/** Where run's output goes: the answer streamed to stdout, reasoning to stderr, or JSON at the end. */
-class OutputSink {
-  #wroteAnswer = false;
-  #lastAnswerChar = '';
-  #reasoningOpen = false;
-
-  constructor(
-    private readonly json: boolean,
-    private readonly showThinking: boolean,
-  ) {}
-
-  event(e: OutputEvent): void {
-    if (this.json) return;
-    if (e.type === 'reasoning') {
-      if (!this.showThinking) return;
-      process.stderr.write(e.text);
-      this.#reasoningOpen = true;
-      return;
-    }
-    if (this.#reasoningOpen) {
-      // Separate the reasoning from the answer when both go to the same terminal.
-      process.stderr.write('\n\n');
-      this.#reasoningOpen = false;
-    }
-    // A tool call is part of what the model answered; scripts wanting structure use --json.
-    this.#answer(e.type === 'content' ? e.text : e.raw + '\n');
-  }
-
-  finish(result: GenerateOnceResult, modelPath: string): void {
-    if (this.json) {
-      process.stdout.write(JSON.stringify(jsonReport(result, modelPath)) + '\n');
-      return;
-    }
-    if (this.#reasoningOpen) process.stderr.write('\n');
-    if (this.#wroteAnswer && this.#lastAnswerChar !== '\n') process.stdout.write('\n');
-  }
-
-  #answer(text: string): void {
-    if (!text) return;
-    process.stdout.write(text);
-    this.#wroteAnswer = true;
-    this.#lastAnswerChar = text[text.length - 1]!;
-  }
+interface RunSettings {
+  seed: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  presencePenalty?: number;
+  thinking: boolean;
+  threads: number;
+  maxTokens: number | null;
 }
 
-function jsonReport(r: GenerateOnceResult, modelPath: string) {
+function jsonReport(r: GenerateOnceResult, modelPath: string, settings: RunSettings) {
   const perSecond = (n: number, ms: number) => (ms > 0 ? Math.round((n / ms) * 1000 * 100) / 100 : null);
   const round = (ms: number) => Math.round(ms * 10) / 10;
   return {
@@ -174,6 +233,20 @@ function jsonReport(r: GenerateOnceResult, modelPath: string) {
     reasoning: r.reasoning,
     toolCalls: r.toolCalls,
     finishReason: r.finishReason,
+    endedInReasoning: r.endedInReasoning,
+    // Everything needed to reproduce the run: pass it back as --seed and the sampling flags.
+    seed: settings.seed,
+    sampling: {
+      temperature: settings.temperature,
+      topK: settings.topK,
+      topP: settings.topP,
+      minP: settings.minP,
+      repeatPenalty: settings.repeatPenalty,
+      presencePenalty: settings.presencePenalty,
+    },
+    thinking: settings.thinking,
+    threads: settings.threads,
+    maxTokens: settings.maxTokens,
     prompt: r.prompt,
     promptTokens: r.promptTokens,
     generatedTokens: r.generatedTokens,
