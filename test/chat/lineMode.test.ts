@@ -1,6 +1,7 @@
 // `petrel chat` without a terminal, end to end through the real launcher: one turn per stdin
 // line, answers on stdout, the same answers as `petrel run`, /save in one process and /load in
-// another continuing exactly where a single process would, and errors as one line with exit 1.
+// another continuing exactly where a single process would, errors as one line with exit 1, and
+// --json's one object per turn.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPetrel } from '../support/cli.js';
@@ -49,6 +50,36 @@ describe('petrel chat (line mode)', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`petrel: ${path.join(tmp.dir, 'missing.json')}: no such file\npetrel: usage: /think on|off\n`);
     expect(r.stdout).not.toBe('');
+  });
+
+  it('--json: one JSON object per turn, a failed turn included; commands stay on stderr', () => {
+    const plain = chat('hello\nand then?\n');
+    expect(plain.status).toBe(0);
+    const long = 'word '.repeat(400).trim();
+    const r = chat(`hello\n/stats\nand then?\n${long}\nbye\n`, ['--json', '-c', '256']);
+    expect(r.status).toBe(1);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    const turns = lines.map((l) => JSON.parse(l));
+    expect(turns.map((t) => t.user)).toEqual(['hello', 'and then?', long, 'bye']);
+    // The same answers as without --json (same context for the first two turns: nothing is dropped).
+    expect(`${turns[0].text}\n${turns[1].text}\n`).toBe(plain.stdout);
+    expect(turns[0]).toMatchObject({ reasoning: '', finishReason: 'length', notices: [] });
+    expect(turns[0].usage).toMatchObject({ generatedTokens: 16, contextLength: 256 });
+    expect(turns[0].usage.promptTokens).toBeGreaterThan(0);
+    expect(turns[1].usage.contextUsed).toBeGreaterThan(turns[0].usage.contextUsed);
+    expect(Object.keys(turns[0].timings)).toEqual(['prefillMs', 'generateMs', 'prefillTokensPerSecond', 'generateTokensPerSecond']);
+    expect(turns[2].error.message).toMatch(/tokens/);
+    expect(typeof turns[2].error.code).toBe('string');
+    expect(turns[3].finishReason).toBe('length');
+    expect(r.stderr).toMatch(/^model: /m);
+    expect(r.stderr).toContain(`petrel: ${turns[2].error.message}\n`);
+  });
+
+  it('--help names --json and what Ctrl-D does during an answer', () => {
+    const help = runPetrel(['chat', '--help']);
+    expect(help.stdout).toContain('--json');
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('Ctrl-D quits (exit 0; during an answer it stops it first)');
   });
 
   it('a missing model is one line on stderr and exit 1', () => {

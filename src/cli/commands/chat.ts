@@ -1,7 +1,7 @@
 // `petrel chat <model>`: a conversation with a local model. On a terminal it is an Ink screen
-// (src/chat/components); when stdin or stdout is not a terminal it reads one user turn per line
-// and writes answers to stdout (src/chat/lineMode.ts). Both keep the model's session between
-// turns, so each turn prefills only its own tokens (src/chat/conversation.ts).
+// (src/chat/components); when stdin or stdout is not a terminal, or with --json, it reads one user
+// turn per line and writes answers to stdout (src/chat/lineMode.ts). Both keep the model's session
+// between turns, so each turn prefills only its own tokens (src/chat/conversation.ts).
 import type { Command } from 'commander';
 import { historyFile, InputHistory } from '../../chat/history.js';
 import { addSamplingOptions, parsePositiveCount, type SamplingFlags } from '../samplingOptions.js';
@@ -14,6 +14,7 @@ interface ChatFlags extends SamplingFlags {
   ctx?: number;
   threads?: number;
   history?: boolean;
+  json?: boolean;
 }
 
 export function registerChatCommand(program: Command): void {
@@ -28,7 +29,8 @@ export function registerChatCommand(program: Command): void {
     .option('-n, --max-tokens <n>', 'stop each answer after n tokens (default: until the context is full)', parsePositiveCount('--max-tokens'))
     .option('-c, --ctx <n>', "context length in tokens (default: the model's)", parsePositiveCount('--ctx'))
     .option('-t, --threads <n>', 'CPU threads (default: one per hardware thread)', parsePositiveCount('--threads'))
-    .option('--no-history', 'do not read or write the input history');
+    .option('--no-history', 'do not read or write the input history')
+    .option('--json', 'no terminal UI: read turns from stdin, write one JSON object per turn to stdout (user, text, reasoning, finishReason, usage, timings, notices)');
   addSamplingOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -36,9 +38,11 @@ export function registerChatCommand(program: Command): void {
       'Tab completes /commands, Ctrl-T shows/hides reasoning (finished turns too: the screen is redrawn),\n' +
       'Ctrl-C stops the answer (again, or at an empty prompt: quits, exit 130), Ctrl-D quits (exit 0; during an answer\n' +
       'it stops it first). Commands: /help /clear /system /think on|off /save FILE /load FILE /stats /exit.\n' +
-      'Piped: each line of stdin is a turn, answers go to stdout, one per turn.\n\n' +
+      'Piped: each line of stdin is a turn, answers go to stdout, one per turn; with --json, one JSON line per turn\n' +
+      '(a failed turn too, with "error"); commands, warnings and errors go to stderr.\n\n' +
       `Input history: ${historyFile()} ($PETREL_CHAT_HISTORY, else $XDG_STATE_HOME/petrel/chat_history).\n\n` +
-      'Examples:\n  petrel chat qwen3.5:0.8b\n  printf "hi\\nand then?\\n" | petrel chat model.gguf --no-think\n',
+      'Examples:\n  petrel chat qwen3.5:0.8b\n  printf "hi\\nand then?\\n" | petrel chat model.gguf --no-think\n' +
+      '  printf "hi\\nand then?\\n" | petrel chat model.gguf --json | jq -r .text\n',
   );
   cmd.action(async (model: string, flags: ChatFlags) => {
     // Loaded here, not at startup: every other command (and --help) would pay for the chat and the engine.
@@ -64,9 +68,15 @@ async function chatCommand(modelPath: string, flags: ChatFlags): Promise<number>
     ...(flags.ctx !== undefined ? { contextLength: flags.ctx } : {}),
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
   });
-  if (!isInteractive()) {
+  if (flags.json || !isInteractive()) {
     const { runLineMode } = await import('../../chat/lineMode.js');
-    const code = await runLineMode(chat, { input: process.stdin, output: process.stdout, errors: process.stderr, showThinking: flags.showThinking ?? false });
+    const code = await runLineMode(chat, {
+      input: process.stdin,
+      output: process.stdout,
+      errors: process.stderr,
+      showThinking: flags.showThinking ?? false,
+      json: flags.json ?? false,
+    });
     chat.dispose();
     return code;
   }
