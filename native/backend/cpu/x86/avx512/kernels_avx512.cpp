@@ -15,6 +15,9 @@
 #include <immintrin.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/x86/avx512/gemm_avx512.h"
+#include "backend/cpu/x86/avx512/quantize_avx512.h"
+#include "backend/cpu/x86/avx512/repacked_dot_avx512.h"
 
 namespace petrel::cpu {
 namespace {
@@ -81,6 +84,11 @@ CpuKernels make_avx512_table() {
   k.dequantize_row_bf16 = dequantize_row_bf16;
   k.dequantize_row_q8_0 = dequantize_row_q8_0;
   k.dot_f32 = dot_f32;
+  k.gemm_f32 = avx512::gemm_f32;
+  k.gemm_f32_f16 = avx512::gemm_f32_f16;
+  k.quantize_row_q8_K = avx512::quantize_row_q8_K;
+  k.dot_q4_K_x8 = avx512::dot_q4_K_x8;
+  k.dot_q6_K_x8 = avx512::dot_q6_K_x8;
   return k;
 }
 

@@ -1,0 +1,108 @@
+// AVX-512 small float GEMMs: C = alpha A B + beta C, row-major, sized for the chunked DeltaNet
+// (m, n, k <= 128 typically) and attention prefill's P V (64 query rows). An 8 x 32 tile of C
+// lives in 16 of the 32 registers while k runs, each step broadcasting 8 values of A and loading
+// 32 of B (16 FMAs per 10 loads; AVX2's 4 x 16 tile does 8 per 6). Column edges use masked loads
+// and stores instead of narrower tiles and scalar loops. A 32-column strip of B (16 KiB for k = 128)
+// stays in L1 across the row tiles, so there is no packing. Few rows of A (attention decode, where
+// B streams from memory) go to the AVX2 kernel, whose loop is built for that. Each C element is
+// one FMA chain over k in order, as in AVX2's tiles: the same bits. Helpers are static (see kernels.h).
+#if defined(__x86_64__)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "backend/cpu/x86/avx512/gemm_avx512.h"
+
+#include <immintrin.h>
+
+#include "backend/cpu/x86/avx2/gemm_avx2.h"
+
+namespace petrel::cpu::avx512 {
+namespace {
+
+// B is float32, or fp16 converted as it is loaded (vcvtph2ps is exact).
+static inline __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+static inline __m512 load16(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+
+static inline void store16(float* c, __mmask16 m, __m512 v, __m512 alpha, float beta) {
+  if (beta == 0.0f) {
+    _mm512_mask_storeu_ps(c, m, _mm512_mul_ps(alpha, v));
+  } else {
+    _mm512_mask_storeu_ps(c, m, _mm512_fmadd_ps(alpha, v, _mm512_mul_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, c))));
+  }
+}
+
+// Rows [0, R) of C, columns [0, 16 W), the last 16 masked by `last`. Inlined so the accumulators
+// stay in registers (see the AVX2 tiles).
+template <int R, int W, typename TB>
+__attribute__((always_inline)) static inline void tile(int64_t k, const float* a, int64_t lda, const TB* b, int64_t ldb,
+                                                       float* c, int64_t ldc, __m512 alpha, float beta, __mmask16 last) {
+  __m512 acc[R][W];
+  for (int r = 0; r < R; ++r) {
+    for (int w = 0; w < W; ++w) acc[r][w] = _mm512_setzero_ps();
+  }
+  for (int64_t p = 0; p < k; ++p) {
+    __m512 bv[W];
+    for (int w = 0; w < W; ++w) bv[w] = load16(b + p * ldb + 16 * w, w == W - 1 ? last : __mmask16(0xFFFF));
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r * lda + p]);
+      for (int w = 0; w < W; ++w) acc[r][w] = _mm512_fmadd_ps(av, bv[w], acc[r][w]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int w = 0; w < W; ++w) store16(c + r * ldc + 16 * w, w == W - 1 ? last : __mmask16(0xFFFF), acc[r][w], alpha, beta);
+  }
+}
+
+template <int W, typename TB>
+static void strip(int64_t m, int64_t k, const float* a, int64_t lda, const TB* b, int64_t ldb, float* c, int64_t ldc,
+                  __m512 alpha, float beta, __mmask16 last) {
+  int64_t i = 0;
+  for (; i + 8 <= m; i += 8) tile<8, W, TB>(k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, alpha, beta, last);
+  for (; i + 4 <= m; i += 4) tile<4, W, TB>(k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, alpha, beta, last);
+  for (; i < m; ++i) tile<1, W, TB>(k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, alpha, beta, last);
+}
+
+// Below this many rows of A the AVX2 kernel runs (its streamed path prefetches B, which is what
+// decode's few rows need).
+constexpr int64_t kMinRows = 8;
+
+template <typename TB>
+static void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb,
+                 float beta, float* c, int64_t ldc) {
+  const __m512 va = _mm512_set1_ps(alpha);
+  for (int64_t j = 0; j < n; j += 32) {
+    const int64_t w = n - j < 32 ? n - j : 32;
+    if (w > 16) {
+      strip<2, TB>(m, k, a, lda, b + j, ldb, c + j, ldc, va, beta, static_cast<__mmask16>((1u << (w - 16)) - 1));
+    } else {
+      strip<1, TB>(m, k, a, lda, b + j, ldb, c + j, ldc, va, beta, static_cast<__mmask16>((1u << w) - 1));
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+              float beta, float* c, int64_t ldc) {
+  if (m < kMinRows) {
+    avx2::gemm_f32(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  gemm<float>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
+                  int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m < kMinRows) {
+    avx2::gemm_f32_f16(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  gemm<uint16_t>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace petrel::cpu::avx512
+
+#endif  // defined(__x86_64__)
