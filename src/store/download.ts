@@ -10,7 +10,7 @@
 //   into shared buffers written with one positional write each (segmentWriter.ts); SHA-256 runs on a worker
 //   thread over the file in order (prefixHasher.ts), on resume starting with the prefix written before;
 // - `dest` appears only by an atomic rename after the size and the hash check out.
-import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors.js';
 import { dispatchGet } from './dispatchGet.js';
@@ -44,8 +44,11 @@ export interface DownloadOptions {
   backoffMs: number;
   onProgress?: (bytesDone: number, total: number) => void;
   onNotice?: (message: string) => void;
-  /** Called once the size is known and before any byte moves; resumedBytes are already on disk. */
-  onStart?: (size: number, resumedBytes: number) => void;
+  /**
+   * Called once the size is known and before any byte moves; resumedBytes are already on disk. resumable: an
+   * interruption keeps what arrived (the server takes byte ranges).
+   */
+  onStart?: (size: number, resumedBytes: number, resumable: boolean) => void;
   /** Replaceable for tests (a full disk); defaults to positional FileHandle.write calls. */
   write?: (fh: FileHandle, data: Buffer, position: number) => Promise<void>;
 }
@@ -82,21 +85,62 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
     expected ??= probe.sha256;
   }
 
-  const saved = ranged ? await loadState(target.state, size, expected) : undefined;
-  const fh = await open(target.partial, saved ? 'r+' : 'w+');
+  let saved = ranged ? await loadState(target.state, size, expected) : undefined;
+  let fh: FileHandle;
+  try {
+    fh = await open(target.partial, saved ? 'r+' : 'w+');
+  } catch (err) {
+    // A state file whose data is gone (deleted by hand, or by an older petrel) describes nothing: start over.
+    if (!saved || (err as { code?: string }).code !== 'ENOENT') throw err;
+    saved = undefined;
+    fh = await open(target.partial, 'w+');
+  }
+  // The partial file is ours while its path still names this inode; once someone deletes it (or another pull
+  // recreates it after the lock went with it) nothing of ours may be written beside it or renamed into place.
+  const mine = await fh.stat();
+  const stillMine = async () => {
+    try {
+      const now = await stat(target.partial);
+      return now.ino === mine.ino && now.dev === mine.dev;
+    } catch {
+      return false;
+    }
+  };
+  const removed = () =>
+    new UserError(`${target.dest}: the partial download was removed while it was being downloaded; pull again to start over`, 'ERR_USER_REMOVED');
   // Fresh downloads start as one range; more connections split it by stealing when the link is slow.
   const table = new SegmentTable(saved?.segments ?? SegmentTable.plan(size, 1, options.minSegment));
   const resumedBytes = saved ? table.bytesDone : 0;
-  options.onStart?.(size, resumedBytes);
-  const persist = async () => {
-    const state: SavedState = { version: 1, url: redact(target.url), size, ...(expected ? { sha256: expected } : {}), segments: table.snapshot() };
-    await writeFile(target.state + '.tmp', JSON.stringify(state));
-    await rename(target.state + '.tmp', target.state);
+  options.onStart?.(size, resumedBytes, ranged);
+  // Set once the partial data is deleted (hash mismatch), renamed into place, or no longer ours: from then on
+  // no state may be written, or the next pull would "resume" data that is not there.
+  let finished = false;
+  let lost = false;
+  let persisting: Promise<void> = Promise.resolve();
+  const persist = (): Promise<void> => {
+    const p = persisting.then(async () => {
+      if (finished || lost) return;
+      if (!(await stillMine())) {
+        lost = true;
+        return;
+      }
+      const state: SavedState = { version: 1, url: redact(target.url), size, ...(expected ? { sha256: expected } : {}), segments: table.snapshot() };
+      await writeFile(target.state + '.tmp', JSON.stringify(state));
+      await rename(target.state + '.tmp', target.state);
+    });
+    persisting = p.catch(() => undefined);
+    return p;
   };
   const failAll = new AbortController();
   const onAbort = () => failAll.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
-  const timer = setInterval(() => void persist().catch(() => undefined), 1000);
+  const timer = setInterval(() => {
+    void persist()
+      .catch(() => undefined)
+      .then(() => {
+        if (lost) failAll.abort(removed());
+      });
+  }, 1000);
   let ramp: NodeJS.Timeout | undefined;
   const hasher = new PrefixHasher(target.partial, size);
   try {
@@ -172,12 +216,16 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
     clearInterval(ramp);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    if (failAll.signal.aborted && failAll.signal.reason instanceof UserError) throw failAll.signal.reason;
     if (signal?.aborted) throw signal.reason ?? new Error('aborted');
     if (!table.done) throw new Error('download stopped before all ranges were fetched');
     const actual = await hasher.finish();
     clearInterval(timer);
+    await persisting;
     await fh.close();
+    if (!(await stillMine())) throw removed();
     if (expected && actual !== expected) {
+      finished = true;
       await rm(target.partial, { force: true });
       await rm(target.state, { force: true });
       throw new UserError(
@@ -185,6 +233,7 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
         'ERR_USER_HASH_MISMATCH',
       );
     }
+    finished = true;
     await rename(target.partial, target.dest);
     await rm(target.state, { force: true });
     return { sha256: actual, size, resumedBytes };
@@ -193,9 +242,13 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
     clearInterval(timer);
     clearInterval(ramp);
     await hasher.close();
-    // Keep what is on disk and where it is, so the next pull resumes.
-    if (ranged) await persist().catch(() => undefined);
+    await persisting;
     await fh.close().catch(() => undefined);
+    if (finished) throw err;
+    if (lost || !(await stillMine())) throw err instanceof UserError && err.code === 'ERR_USER_REMOVED' ? err : removed();
+    // Keep what is on disk and where it is, so the next pull resumes; without Range support there is no resuming.
+    if (ranged) await persist().catch(() => undefined);
+    else await rm(target.partial, { force: true });
     throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -2,10 +2,12 @@
 // with their blobs and any partial downloads, leaving blobs that another snapshot still links to.
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { storeConfig, type StoreConfig } from './config.js';
-import { repoFromFolderName, repoPaths } from './paths.js';
+import { lockHolder, type LockOwner } from './lock.js';
+import { repoFromFolderName, repoPaths, urlCachePath, urlSourcePath } from './paths.js';
 import { describeRef, parseModelRef, type ModelRef } from './reference.js';
 import { loadRegistry } from './registry.js';
 import { isGguf, quantOf, selectQuantFiles, splitInfo, withSplitParts } from './selectFiles.js';
@@ -114,11 +116,24 @@ export function listLocalModels(config: StoreConfig = storeConfig()): LocalModel
   }
   for (const file of walk(config.urlCache).filter((f) => isGguf(f))) {
     const p = path.join(config.urlCache, file);
-    const st = statSync(p);
+    const st = statOrUndefined(p);
+    if (!st) continue;
     const quant = quantOf(file);
-    out.push({ name: `https://${file}`, ...(quant ? { quant } : {}), path: p, files: [p], size: st.size, modified: st.mtime });
+    out.push({ name: urlOf(p, file), ...(quant ? { quant } : {}), path: p, files: [p], size: st.size, modified: st.mtime });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The URL a file in the URL cache came from: what pull wrote beside it, else rebuilt from its path ("host_port/…"). */
+function urlOf(file: string, rel: string): string {
+  try {
+    const url = readFileSync(urlSourcePath(file), 'utf8').trim();
+    if (/^https?:\/\//.test(url)) return url;
+  } catch {
+    // pulled before petrel kept the URL
+  }
+  const [host, ...rest] = rel.split('/');
+  return `https://${host!.replace(/_(\d+)$/, ':$1')}/${rest.join('/')}`;
 }
 
 /** Partial downloads petrel left in the cache (their state file names the file they belong to). */
@@ -176,8 +191,7 @@ export function resolveLocalModel(input: string, config: StoreConfig = storeConf
 function findLocal(ref: Exclude<ModelRef, { kind: 'path' }>, config: StoreConfig): LocalModel | undefined {
   const models = listLocalModels(config);
   if (ref.kind === 'url') {
-    const u = new URL(ref.url);
-    const p = path.join(config.urlCache, u.host.replace(/:/g, '_'), ...u.pathname.split('/').filter(Boolean).map(decodeURIComponent));
+    const p = urlCachePath(config.urlCache, ref.url);
     return models.find((m) => m.path === p);
   }
   const mine = models.filter((m) => m.repo?.toLowerCase() === ref.repo.toLowerCase());
@@ -219,8 +233,9 @@ export async function removeModel(input: string, config: StoreConfig = storeConf
     if (ref.kind === 'url') return p.path.startsWith(config.urlCache) && ref.url.endsWith(p.file.replace(/^.*?\//, ''));
     if (p.repo?.toLowerCase() !== ref.repo.toLowerCase()) return false;
     if (ref.kind === 'hf-file') return p.file === ref.file;
-    return quantOf(p.file) === (ref.quant ?? ref.entry?.defaultQuant ?? loadRegistry().defaultQuant).toUpperCase();
+    return quantOf(p.file) === wantedQuant(ref);
   });
+  await refuseWhilePulling(ref, partials, config);
   for (const p of partials) {
     const st = statOrUndefined(p.path);
     freedBytes += st ? st.blocks * 512 : 0;
@@ -233,6 +248,7 @@ export async function removeModel(input: string, config: StoreConfig = storeConf
     if (ref.kind === 'url') {
       freedBytes += found.size;
       await rm(found.path, { force: true });
+      await rm(urlSourcePath(found.path), { force: true });
       removed.push(found.path);
     } else {
       const paths = repoPaths(config.hubCache, ref.repo);
@@ -257,6 +273,47 @@ export async function removeModel(input: string, config: StoreConfig = storeConf
   return { removed, freedBytes };
 }
 
+/**
+ * A running pull holds a lock beside the blob it writes: removing its partial data (or the folder with its lock)
+ * would pull the floor from under it and let a second pull in, so rm refuses and names the pull.
+ */
+async function refuseWhilePulling(ref: Exclude<ModelRef, { kind: 'path' }>, partials: PartialDownload[], config: StoreConfig): Promise<void> {
+  const locks: Array<{ lock: string; file?: string }> = [];
+  if (ref.kind === 'url') {
+    const dest = urlCachePath(config.urlCache, ref.url);
+    locks.push({ lock: `${dest}.petrel-lock`, file: path.basename(dest) });
+  } else {
+    // Every lock in the repository: one may be for a file whose partial state is not written yet.
+    const blobs = repoPaths(config.hubCache, ref.repo).blobs;
+    for (const f of walk(blobs).filter((b) => b.endsWith('.petrel-lock'))) locks.push({ lock: path.join(blobs, f) });
+  }
+  for (const p of partials) locks.push({ lock: p.path.replace(/\.petrel-partial$/, '.petrel-lock'), file: p.file });
+  const seen = new Set<string>();
+  for (const { lock, file } of locks) {
+    if (seen.has(lock)) continue;
+    seen.add(lock);
+    const owner = await lockHolder(lock);
+    if (!owner) continue;
+    const what = owner.file ?? file;
+    // A pull of another quantization of the same repository is left alone, and so is this rm.
+    if (ref.kind === 'hf' && what && quantOf(what) !== wantedQuant(ref)) continue;
+    if (ref.kind === 'hf-file' && what && what !== ref.file) continue;
+    throw pulling(ref, owner, what);
+  }
+}
+
+function wantedQuant(ref: Extract<ModelRef, { kind: 'hf' }>): string {
+  return (ref.quant ?? ref.entry?.defaultQuant ?? loadRegistry().defaultQuant).toUpperCase();
+}
+
+function pulling(ref: Exclude<ModelRef, { kind: 'path' }>, owner: LockOwner, file: string | undefined): UserError {
+  const who = owner.pid > 0 ? `petrel pull (pid ${owner.pid}${owner.host !== hostname() ? ` on ${owner.host}` : ''})` : 'another petrel pull';
+  return new UserError(
+    `${describeRef(ref)} is being downloaded by ${who}${file ? `: ${file}` : ''}; stop that pull first (Ctrl-C keeps its partial download) or wait for it to finish`,
+    'ERR_USER_BUSY',
+  );
+}
+
 function listLinks(dir: string): string[] {
   return walk(dir)
     .map((f) => path.join(dir, f))
@@ -274,7 +331,8 @@ function listLinks(dir: string): string[] {
 async function pruneEmpty(root: string): Promise<void> {
   const files = walk(path.join(root, 'snapshots'));
   const blobs = walk(path.join(root, 'blobs'));
-  if (files.length === 0 && blobs.filter((b) => !b.endsWith('.petrel-lock')).length === 0 && existsSync(root)) {
-    await rm(root, { recursive: true, force: true });
-  }
+  if (files.length > 0 || blobs.some((b) => !b.endsWith('.petrel-lock')) || !existsSync(root)) return;
+  // A lock with no data yet belongs to a pull that is just starting: its folder stays.
+  for (const b of blobs) if (await lockHolder(path.join(root, 'blobs', b))) return;
+  await rm(root, { recursive: true, force: true });
 }

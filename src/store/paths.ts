@@ -46,3 +46,29 @@ export function blobLinkTarget(file: string, sha256: string): string {
   const depth = file.split('/').length - 1;
   return path.posix.join(...Array<string>(2 + depth).fill('..'), 'blobs', sha256);
 }
+
+/**
+ * Where a plain URL's file goes: <urlCache>/<host_port>/<path…>. Each path part is decoded, so an encoded
+ * "/" or ".." ("..%2F..%2F.bashrc") cannot lead outside the cache: decoded slashes split parts, dot parts go.
+ */
+export function urlCachePath(urlCache: string, url: string): string {
+  const u = new URL(url);
+  const parts = u.pathname
+    .split('/')
+    .flatMap((p) => safeDecode(p).replace(/\0/g, '_').split('/'))
+    .filter((p) => p && p !== '.' && p !== '..');
+  return path.join(urlCache, u.host.replace(/:/g, '_'), ...parts);
+}
+
+/** Beside a URL download: the URL it came from, for `list` (the folder name cannot tell http from https). */
+export function urlSourcePath(file: string): string {
+  return `${file}.petrel-url`;
+}
+
+function safeDecode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // a stray "%": keep the part as written
+  }
+}

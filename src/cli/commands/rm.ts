@@ -8,6 +8,15 @@ export function registerRmCommand(program: Command): void {
     .command('rm')
     .description('remove a downloaded model (and its partial downloads) from the cache')
     .argument('<model...>', 'alias, hf: reference or URL, as given to pull')
+    .addHelpText(
+      'after',
+      '\nA file that another downloaded model still links to stays. A model that a running pull is downloading is\n' +
+        'not removed: stop that pull first.\n' +
+        '\nExamples:\n' +
+        '  petrel rm qwen3.5:0.8b\n' +
+        '  petrel rm qwen3.5:9b-q8_0 hf:owner/repo:Q4_K_M\n' +
+        '  petrel rm https://example.com/model.gguf\n',
+    )
     .action(async (models: string[]) => {
       for (const model of models) {
         const r = await removeModel(model);
