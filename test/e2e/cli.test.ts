@@ -23,6 +23,34 @@ describe('petrel CLI', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('-v is --version; it says CUDA runs no inference yet, as bench --help does', () => {
+    const v = runPetrel(['-v']);
+    expect(v.status).toBe(0);
+    expect(v.stdout).toBe(runPetrel(['--version']).stdout);
+    expect(v.stdout).toMatch(/^inference: +cpu \(CUDA inference is not implemented yet\)$/m);
+    // "cuda" alone read as GPU inference; the library built today only finds devices.
+    expect(v.stdout).not.toMatch(/compiled in: .*cuda(,|$)/m);
+    expect(runPetrel(['bench', '--help']).stdout.replace(/\s+/g, ' ')).toContain('CUDA inference is not implemented yet');
+  });
+
+  it('show, quantize and synth --help have examples; run and bench --help explain their thread defaults', () => {
+    for (const cmd of ['show', 'quantize', 'synth', 'run', 'chat', 'bench']) {
+      const r = runPetrel([cmd, '--help']);
+      expect(r.status, cmd).toBe(0);
+      expect(r.stdout, cmd).toMatch(/\nExamples:\n {2}petrel /);
+    }
+    expect(runPetrel(['run', '--help']).stdout).toMatch(/bench defaults\s+to one per physical core/);
+    expect(runPetrel(['bench', '--help']).stdout.replace(/\s+/g, ' ')).toMatch(/one per physical core, here \d+, as llama-bench; run and chat use one per hardware thread/);
+  });
+
+  it('a usage error is one line pointing at the subcommand\'s help', () => {
+    const r = runPetrel(['show']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('petrel show: missing required argument \'model\' (see "petrel show --help")\n');
+    const q = runPetrel(['quantize', 'a', 'b', 'c', '--threads', 'lots']);
+    expect(q.stderr).toMatch(/^petrel quantize: [^\n]*--threads[^\n]*\(see "petrel quantize --help"\)\n$/);
+  });
+
   it('--help lists the commands', () => {
     const r = runPetrel(['--help']);
     expect(r.status).toBe(0);
@@ -48,6 +76,25 @@ describe('petrel CLI', () => {
     expect(report.parameters).toBeGreaterThan(0);
     expect(report.layers.kinds).toMatch(/^[DA]+$/);
     expect(report.tokenizer.model).toBe('gpt2');
+  });
+
+  it('show --template prints the chat template, --metadata every key', () => {
+    const file = path.join(dir, 'meta.gguf');
+    expect(runPetrel(['synth', 'tiny', file, '--layers', '2']).status).toBe(0);
+    const t = runPetrel(['show', file, '--template']);
+    expect(t.status, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/^\{%- set image_count/);
+    expect(t.stdout).toContain('<|im_start|>');
+    const json = runPetrel(['show', file, '--metadata', '--json']);
+    const all = JSON.parse(json.stdout) as Record<string, unknown>;
+    expect(all['qwen35.block_count']).toBe(2);
+    expect((all['tokenizer.ggml.tokens'] as string[]).length).toBe(512);
+    const m = runPetrel(['show', file, '--metadata']);
+    expect(m.status, m.stderr).toBe(0);
+    const lines = m.stdout.trimEnd().split('\n');
+    expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(Object.keys(all));
+    expect(m.stdout).toMatch(/^tokenizer\.ggml\.tokens +arr\[str\] +\["!", .*… 512 items\]$/m);
+    expect(m.stdout).toMatch(/^qwen35\.attention\.layer_norm_rms_epsilon +f32 +0\.000001$/m);
   });
 
   it('synth refuses to overwrite without --force', () => {

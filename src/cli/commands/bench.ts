@@ -33,7 +33,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--pg <pp,tg>', 'prompt then generation, throughput over both (also -pg, as llama-bench)', collect)
     .option('-d, --n-depth <n>', 'tokens already in the context before each test (default: 0)', collect)
     .option('-r, --repetitions <n>', 'timed runs per test (default: 5)')
-    .option('-t, --threads <n>', `CPU threads, comma list (default: one per physical core, here ${defaultThreadCount()})`, collect)
+    .option('-t, --threads <n>', `CPU threads, comma list (default: one per physical core, here ${defaultThreadCount()}, as llama-bench; run and chat use one per hardware thread)`, collect)
     .option('-o, --output <format>', `output format: ${OUTPUT_FORMATS.join(', ')} (default: md)`)
     .option('--extra [columns]', `extra columns: ${EXTRA_COLUMNS.join(', ')} (model load ms, time to first token ms, peak RSS); alone: all`)
     .option('--vs <engine>', 'also run llama.cpp (node-llama-cpp, CPU) on the same file, in alternation, and print the ratio')
@@ -41,7 +41,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--progress', 'print a progress line per step on stderr even when it is not a terminal')
     .option('--seed <n>', 'seed of the random token ids (default: 0)')
     .option('--vram <GiB>', 'MoE expert offload within this device memory; adds the expert-cache hit rate and MB uploaded per token')
-    .option('--device <name>', "the offload device: 'simulated' (host memory and CPU kernels standing in for a GPU; CUDA is not built yet)")
+    .option('--device <name>', "the offload device: 'simulated' (host memory and CPU kernels standing in for a GPU; CUDA inference is not implemented yet)")
     .addHelpText(
       'after',
       '\nTests are named as llama-bench names them: pp512 (one 512-token prompt), tg128 (128 single-token steps),\n' +

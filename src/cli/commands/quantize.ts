@@ -25,7 +25,19 @@ export function registerQuantizeCommand(program: Command): void {
     .option('--force', 'overwrite <output> if it exists')
     .option('--dry-run', 'show the tensor types and the output size, write nothing')
     .option('--json', 'print the summary as JSON')
-    .addHelpText('after', () => '\nTypes:\n' + quantTypes().map((t) => `  ${t.name.padEnd(8)} ${t.description}`).join('\n'))
+    .addHelpText(
+      'after',
+      () =>
+        '\nTypes:\n' +
+        quantTypes()
+          .map((t) => `  ${t.name.padEnd(8)} ${t.description}`)
+          .join('\n') +
+        '\n\nExamples:\n' +
+        '  petrel quantize ./Qwen3.5-9B qwen3.5-9b-q4_k_m.gguf q4_k_m      # a Hugging Face folder: convert + quantize\n' +
+        '  petrel quantize model-f16.gguf model-q8_0.gguf q8_0\n' +
+        '  petrel quantize model-f16.gguf model-iq4_xs.gguf iq4_xs --imatrix imatrix.gguf\n' +
+        '  petrel quantize model-f16.gguf out.gguf q4_k_m --dry-run        # the type of every tensor, no file\n',
+    )
     .action(async (input: string, output: string, type: string, opts: QuantizeCliOptions) => {
       await runQuantize(input, output, type, opts);
     });

@@ -1,7 +1,8 @@
 // `petrel show <model>`: what a GGUF file holds, for people (a table) or scripts (--json).
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadNative } from '../../engine/native.js';
+import { loadNative, type GgufArray, type GgufKv, type GgufScalar } from '../../engine/native.js';
+import { UserError } from '../../errors.js';
 import { resolveLocalModel } from '../../store/local.js';
 import { compactPattern, summarizeModel, type ModelSummary } from '../../gguf/modelSummary.js';
 import { formatBytes, formatCount } from '../format.js';
@@ -12,10 +13,90 @@ export function registerShowCommand(program: Command): void {
     .description('show a model: architecture, layer pattern, parameters, tensor types, context, tokenizer')
     .argument('<model>', 'a pulled model (alias, hf: reference, URL) or a path to a .gguf file (the first part of a split model opens all parts)')
     .option('--json', 'print one JSON object instead of a table')
-    .action((model: string, opts: { json?: boolean }) => {
-      const report = inspectModel(resolveLocalModel(model));
+    .option('--template', 'print the chat template run and chat use (the file\'s own, else the built-in Qwen3.5 one)')
+    .option('--metadata', 'print every metadata key with its type and value (long arrays and strings shortened; --json: all of it)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  petrel show model.gguf\n' +
+        '  petrel show qwen3.5:0.8b --json | jq .contextLength\n' +
+        '  petrel show model.gguf --template\n' +
+        '  petrel show model.gguf --metadata | grep rope\n',
+    )
+    .action(async (model: string, opts: { json?: boolean; template?: boolean; metadata?: boolean }) => {
+      if (opts.template && opts.metadata) throw new UserError('--template and --metadata print different things; pass one of them', 'ERR_USER_ARGS');
+      const file = resolveLocalModel(model);
+      if (opts.template) {
+        process.stdout.write(await chatTemplateOf(file, opts.json ?? false));
+        return;
+      }
+      if (opts.metadata) {
+        const kvs = readMetadata(file);
+        process.stdout.write(opts.json ? JSON.stringify(Object.fromEntries(kvs.map((kv) => [kv.key, plain(kv.value)])), bigintToNumber, 2) + '\n' : renderMetadata(kvs));
+        return;
+      }
+      const report = inspectModel(file);
       process.stdout.write(opts.json ? JSON.stringify(report, bigintToNumber, 2) + '\n' : renderShow(report));
     });
+}
+
+function readMetadata(file: string): GgufKv[] {
+  const gguf = loadNative().openGguf(file);
+  try {
+    return gguf.metadata();
+  } finally {
+    gguf.close();
+  }
+}
+
+async function chatTemplateOf(file: string, json: boolean): Promise<string> {
+  const own = readMetadata(file).find((kv) => kv.key === 'tokenizer.chat_template')?.value;
+  const { QWEN35_CHAT_TEMPLATE } = await import('../../templates/index.js');
+  const template = typeof own === 'string' ? own : QWEN35_CHAT_TEMPLATE;
+  if (json) return JSON.stringify({ source: typeof own === 'string' ? 'file' : 'built-in', template }) + '\n';
+  if (typeof own !== 'string') process.stderr.write('petrel: the file has no chat template; this is the built-in Qwen3.5 template run and chat use\n');
+  return template.endsWith('\n') ? template : template + '\n';
+}
+
+/** A GGUF array as plain nested JavaScript arrays. */
+function plain(value: GgufKv['value']): unknown {
+  if (!Array.isArray(value)) return value;
+  return (value as Array<GgufScalar | GgufArray>).map((v) => (typeof v === 'object' && v !== null && 'itemType' in v ? plain(v.value) : v));
+}
+
+const SHOWN_ITEMS = 8;
+const SHOWN_CHARS = 120;
+
+function scalarText(v: unknown): string {
+  if (typeof v === 'string') {
+    const s = JSON.stringify(v.length > SHOWN_CHARS ? v.slice(0, SHOWN_CHARS) : v);
+    return v.length > SHOWN_CHARS ? `${s}… (${v.length.toLocaleString('en-US')} chars)` : s;
+  }
+  return String(v);
+}
+
+export function renderMetadata(kvs: GgufKv[]): string {
+  const width = Math.max(...kvs.map((kv) => kv.key.length));
+  const typeOf = (kv: GgufKv) => (kv.type === 'arr' ? `arr[${kv.itemType ?? '?'}]` : kv.type);
+  const typeWidth = Math.max(...kvs.map((kv) => typeOf(kv).length));
+  return (
+    kvs
+      .map((kv) => {
+        let text: string;
+        if (Array.isArray(kv.value)) {
+          const items = plain(kv.value) as unknown[];
+          const shown = items.slice(0, SHOWN_ITEMS).map((v) => (Array.isArray(v) ? `[${v.length} items]` : scalarText(v)));
+          text = `[${shown.join(', ')}${items.length > SHOWN_ITEMS ? `, … ${items.length.toLocaleString('en-US')} items` : ''}]`;
+        } else if (kv.type === 'f32' && typeof kv.value === 'number') {
+          // The float32 as written (0.000001), not its float64 widening (9.999999974752427e-7).
+          text = String(Number(kv.value.toPrecision(7)));
+        } else {
+          text = scalarText(kv.value);
+        }
+        return `${kv.key.padEnd(width)}  ${typeOf(kv).padEnd(typeWidth)}  ${text}`;
+      })
+      .join('\n') + '\n'
+  );
 }
 
 export interface ShowReport extends ModelSummary {

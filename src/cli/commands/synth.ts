@@ -26,7 +26,17 @@ export function registerSynthCommand(program: Command): void {
     .option('--seed <n>', 'random seed (0..4294967295)', parseSeed, 0)
     .option('--force', 'overwrite <out> if it exists')
     .option('--recipe', 'write only a small recipe (metadata, tensor list, seeds); the native petrel_synth tool makes the model from it where Node does not run')
-    .addHelpText('after', '\nPresets:\n' + PRESETS.map((p) => `  ${p.name.padEnd(10)} ${p.description}, ${p.nLayer} layers`).join('\n'))
+    .addHelpText(
+      'after',
+      '\nPresets:\n' +
+        PRESETS.map((p) => `  ${p.name.padEnd(10)} ${p.description}, ${p.nLayer} layers`).join('\n') +
+        '\n\nThe weights are random: a synthetic model runs at the real speed and shapes, but its answers are gibberish.\n' +
+        '\nExamples:\n' +
+        '  petrel synth tiny tiny.gguf && petrel run tiny.gguf "hi"\n' +
+        '  petrel synth 0.8b qwen3.5-0.8b-f16.gguf && petrel quantize qwen3.5-0.8b-f16.gguf q4_k_m.gguf q4_k_m\n' +
+        '  petrel synth 35b-a3b moe-4l.gguf --layers 4 --type q8_0     # the MoE shape, 4 layers\n' +
+        '  petrel synth 35b-a3b 35b.recipe.gguf --type bf16 --recipe  # a few MiB for petrel_synth elsewhere\n',
+    )
     .action(async (preset: string, out: string, opts: SynthCliOptions) => {
       await runSynth(preset, out, opts);
     });

@@ -14,7 +14,11 @@ export function versionText(): string {
     const info = loadNative().systemInfo();
     lines.push(`cpu features: ${info.cpuFeatures.join(' ') || 'none detected'}`);
     lines.push(`cpu kernels:  ${info.cpuKernels}`);
-    lines.push(`backends compiled in: ${info.backendsCompiled.join(', ')}`);
+    // The CUDA library built today finds devices and runs a test kernel; no model runs on it yet.
+    // Say so here, as bench --help does, rather than let "cuda" read as GPU inference.
+    const compiled = info.backendsCompiled.map((b) => (b === 'cuda' ? 'cuda (device probe only)' : b));
+    lines.push(`inference:    cpu (CUDA inference is not implemented yet)`);
+    lines.push(`backends compiled in: ${compiled.join(', ')}`);
     lines.push(`backends available:  ${info.backendsAvailable.join(', ')}`);
     lines.push(`native build: ${info.compiler} (${info.arch})`);
   } catch (err) {
