@@ -147,15 +147,17 @@ export interface RetryPolicy {
   onRetry?: (err: unknown, delayMs: number, attempt: number) => void;
 }
 
-/** Network errors and 408/429/5xx are retried; anything else (401, 404, a bad hash, a host name that does not exist) is not. */
+/** Network errors and 408/429/5xx are retried; anything else (401, 404, a bad hash, no such host, a refused connection) is not. */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof HttpStatusError) return err.retryable;
   if (err instanceof UserError) return false;
   const e = err as { name?: string; code?: string };
   if (e?.name === 'AbortError' && !(err as { stall?: boolean }).stall) return false;
-  // The name server said the host does not exist: minutes of retries would not change that (offline, a typo
-  // in HF_ENDPOINT). A lookup that failed for now is EAI_AGAIN, which is retried.
-  if (e?.code === 'ENOTFOUND') return false;
+  // The name server said the host does not exist, or the host said nothing listens on that port: minutes of
+  // retries would not change either (offline, a typo in HF_ENDPOINT, a mirror that is down); a partial download
+  // is kept, so pulling again later loses nothing. A lookup that failed for now is EAI_AGAIN, which is retried.
+  const code = e?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
+  if (code === 'ENOTFOUND' || code === 'ECONNREFUSED') return false;
   return true;
 }
 

@@ -17,6 +17,13 @@ export interface RepoListing {
   repo: string;
   /** The commit the revision resolved to. */
   commit: string;
+  /**
+   * What to ask resolve/ for: the commit, or the revision name when the endpoint (a mirror that only knows
+   * branch names) refused the commit.
+   */
+  resolveAs: string;
+  /** The revision as asked (a branch, a tag or a commit). */
+  revision: string;
   files: HubFile[];
 }
 
@@ -38,7 +45,8 @@ export class HubClient {
   constructor(
     private readonly config: StoreConfig,
     private readonly signal?: AbortSignal,
-    private readonly onRetry?: (msg: string, delayMs: number) => void,
+    /** Retries and fallbacks, as one-line notices. */
+    private readonly onNotice?: (msg: string) => void,
   ) {}
 
   get endpointOrigin(): string {
@@ -56,6 +64,12 @@ export class HubClient {
     return `${this.config.endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`;
   }
 
+  /** The resolve URLs to try for a file, in order: the listed commit, then the revision name (mirrors). */
+  resolveUrls(listing: RepoListing, file: string): string[] {
+    const revs = [...new Set([listing.resolveAs, listing.commit, listing.revision])];
+    return revs.map((rev) => this.resolveUrl(listing.repo, rev, file));
+  }
+
   /** Commit + every file with its size and LFS hash. */
   async listRepo(repo: string, revision: string): Promise<RepoListing> {
     const info = await this.getJson<ModelInfo>(
@@ -63,37 +77,60 @@ export class HubClient {
       repo,
     );
     if (!info.sha) throw new UserError(`the hub sent no commit for ${repo}@${revision}`, 'ERR_USER_HUB');
+    // The tree of the exact commit, so sizes and hashes match what resolve/<commit> serves. A mirror that
+    // only knows branch names answers 404 to the commit: then the revision as asked, and resolve/ by name too
+    // (the SHA-256 check still holds each file to the hash the tree gave).
+    let resolveAs = info.sha;
+    let files = await this.listTree(repo, info.sha);
+    if (files === undefined && revision !== info.sha) {
+      files = await this.listTree(repo, revision);
+      resolveAs = revision;
+      this.onNotice?.(`${this.endpointOrigin} does not know commit ${info.sha.slice(0, 10)}; using the revision "${revision}"`);
+    }
+    files ??= [];
+    // Older mirrors only answer model info; fall back to its file names (sizes come from the download).
+    if (files.length === 0 && info.siblings) for (const s of info.siblings) files.push({ path: s.rfilename, size: -1 });
+    return { repo, commit: info.sha, resolveAs, revision, files };
+  }
+
+  /** Every file of the tree at `rev`, or undefined when the endpoint answers 404 for it. */
+  private async listTree(repo: string, rev: string): Promise<HubFile[] | undefined> {
     const files: HubFile[] = [];
-    // The tree of the exact commit, so sizes and hashes match what resolve/<commit> serves.
-    let next: string | undefined = `${this.config.endpoint}/api/models/${repo}/tree/${info.sha}?recursive=true`;
+    let next: string | undefined = `${this.config.endpoint}/api/models/${repo}/tree/${encodeURIComponent(rev)}?recursive=true`;
     while (next) {
-      const { data, headers } = await this.getJsonWithHeaders<TreeEntry[]>(next, repo);
-      for (const e of data) {
+      let page: { data: TreeEntry[]; headers: Record<string, unknown> };
+      try {
+        page = await this.fetchJson<TreeEntry[]>(next);
+      } catch (err) {
+        if (err instanceof HttpStatusError && err.status === 404 && files.length === 0) return undefined;
+        throw hubError(networkError(err, next), repo, !!this.config.token);
+      }
+      for (const e of page.data) {
         if (e.type !== 'file') continue;
         files.push({ path: e.path, size: e.lfs?.size ?? e.size, ...(e.lfs?.oid ? { sha256: e.lfs.oid } : {}), ...(e.oid ? { oid: e.oid } : {}) });
       }
-      next = nextLink(headers.link);
+      next = nextLink(page.headers.link);
     }
-    // Older mirrors only answer model info; fall back to its file names (sizes come from the download).
-    if (files.length === 0 && info.siblings) for (const s of info.siblings) files.push({ path: s.rfilename, size: -1 });
-    return { repo, commit: info.sha, files };
+    return files;
   }
 
   private async getJson<T>(url: string, repo: string): Promise<T> {
-    return (await this.getJsonWithHeaders<T>(url, repo)).data;
-  }
-
-  private async getJsonWithHeaders<T>(url: string, repo: string): Promise<{ data: T; headers: Record<string, unknown> }> {
     try {
-      return await withRetries(() => httpJson<T>(url, this.requestOptions()), {
-        retries: this.config.retries,
-        backoffMs: this.config.backoffMs,
-        signal: this.signal,
-        onRetry: (err, delay) => this.onRetry?.(`${describeError(err)}; retrying`, delay),
-      });
+      return (await this.fetchJson<T>(url)).data;
     } catch (err) {
       throw hubError(networkError(err, url), repo, !!this.config.token);
     }
+  }
+
+  /** GET JSON with the retry policy; failures come back as they are (HttpStatusError, network errors). */
+  private async fetchJson<T>(url: string): Promise<{ data: T; headers: Record<string, unknown> }> {
+    return withRetries(() => httpJson<T>(url, this.requestOptions()), {
+      retries: this.config.retries,
+      backoffMs: this.config.backoffMs,
+      signal: this.signal,
+      onRetry: (err, delay, attempt) =>
+        this.onNotice?.(`${describeError(err)}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt}/${this.config.retries})`),
+    });
   }
 }
 

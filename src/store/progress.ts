@@ -3,9 +3,12 @@
 import { formatBytes } from '../cli/format.js';
 
 export type PullEvent =
+  /** A size of -1 is not known yet (a plain URL): its 'start' event brings it. */
   | { event: 'resolved'; model: string; repo?: string; commit?: string; files: Array<{ path: string; size: number }> }
   | { event: 'check'; what: 'disk' | 'memory'; ok: boolean; need: number; have: number; detail?: string }
-  | { event: 'start'; file: string; size: number; resumedBytes: number }
+  /** resumable: an interruption keeps what arrived (false when the server does not take byte ranges). */
+  | { event: 'start'; file: string; size: number; resumedBytes: number; resumable: boolean }
+  /** bytes/size: this file; rate: bytes per second over the last seconds; totalBytes/totalSize: all files of the pull. */
   | { event: 'progress'; file: string; bytes: number; size: number; rate: number; totalBytes: number; totalSize: number }
   | { event: 'notice'; message: string }
   | { event: 'done'; file: string; size: number; sha256: string; seconds: number; cached: boolean }
@@ -23,6 +26,8 @@ export function createReporter(mode: 'tty' | 'lines' | 'json', out: NodeJS.Write
 
 class HumanReporter implements Reporter {
   private totalSize = 0;
+  /** Files whose size comes with their 'start' event. */
+  private unsized = new Set<string>();
   private doneBefore = 0;
   private current?: { file: string; size: number; bytes: number; started: number };
   private rate = new RateMeter();
@@ -39,12 +44,17 @@ class HumanReporter implements Reporter {
     switch (e.event) {
       case 'resolved':
         this.totalSize = e.files.reduce((s, f) => s + Math.max(0, f.size), 0);
-        this.line(`pulling ${e.model}${e.repo ? ` from ${e.repo}${e.commit ? `@${e.commit.slice(0, 10)}` : ''}` : ''}: ${e.files.length} file${e.files.length === 1 ? '' : 's'}, ${formatBytes(this.totalSize)}`);
+        this.unsized = new Set(e.files.filter((f) => f.size < 0).map((f) => f.path));
+        this.line(
+          `pulling ${e.model}${e.repo ? ` from ${e.repo}${e.commit ? `@${e.commit.slice(0, 10)}` : ''}` : ''}: ${e.files.length} file${e.files.length === 1 ? '' : 's'}` +
+            (this.unsized.size === 0 ? `, ${formatBytes(this.totalSize)}` : ''),
+        );
         break;
       case 'check':
         if (!e.ok) this.line(`warning: ${e.detail ?? e.what}`);
         break;
       case 'start':
+        if (this.unsized.delete(e.file)) this.totalSize += e.size;
         this.current = { file: e.file, size: e.size, bytes: e.resumedBytes, started: Date.now() };
         this.rate = new RateMeter();
         if (!this.tty) this.line(`  ${e.file} (${formatBytes(e.size)})${e.resumedBytes ? `, resuming at ${formatBytes(e.resumedBytes)}` : ''}`);
@@ -58,6 +68,7 @@ class HumanReporter implements Reporter {
         this.line(`  ${e.message}`);
         break;
       case 'done':
+        if (this.unsized.delete(e.file)) this.totalSize += e.size;
         if (this.tty) this.clear();
         this.doneBefore += e.size;
         this.current = undefined;

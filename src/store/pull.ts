@@ -8,11 +8,11 @@ import { UserError } from '../errors.js';
 import { storeConfig, type StoreConfig } from './config.js';
 import { downloadFile } from './download.js';
 import { diskMargin, estimateMemory, freeDiskBytes, machineMemory } from './fit.js';
-import { networkError } from './http.js';
+import { HttpStatusError, networkError, redact } from './http.js';
 import { HubClient, hubError, type HubFile } from './hub.js';
 import { acquireLock } from './lock.js';
-import { blobLinkTarget, repoPaths } from './paths.js';
-import type { Reporter } from './progress.js';
+import { blobLinkTarget, repoPaths, urlCachePath, urlSourcePath } from './paths.js';
+import { RateMeter, type Reporter } from './progress.js';
 import { describeRef, parseModelRef, type ModelRef } from './reference.js';
 import { loadRegistry } from './registry.js';
 import { fetchGgufHeader } from './remoteHeader.js';
@@ -62,22 +62,30 @@ async function pullHf(ref: Extract<ModelRef, { kind: 'hf' | 'hf-file' }>, input:
   }
   reporter.emit({ event: 'resolved', model: describeRef(ref), repo: ref.repo, commit: listing.commit, files: files.map((f) => ({ path: f.path, size: f.size })) });
 
+  // resolve/<commit> first; a mirror that answers 404 to it gets the revision name, for this and later files.
+  const resolveUrls = (file: string) => hub.resolveUrls(listing, file);
+  const fellBack = (url: string, next: string) => {
+    listing.resolveAs = listing.revision;
+    reporter.emit({ event: 'notice', message: `${redact(url)} was not found; trying ${redact(next)}` });
+  };
   const paths = repoPaths(config.hubCache, ref.repo);
   const blobName = (f: HubFile) => f.sha256 ?? f.oid ?? `${listing.commit}-${f.path.replace(/\//g, '_')}`;
   const missing = files.filter((f) => !existsSync(paths.blob(blobName(f))));
   if (missing.length > 0 && !options.force) {
     await checkDisk(config.hubCache, missing.reduce((s, f) => s + Math.max(0, f.size), 0), reporter);
-    await checkMemory(hub.resolveUrl(ref.repo, listing.commit, files[0]!.path), hub, files, options);
+    await checkMemory(resolveUrls(files[0]!.path), fellBack, hub, files, options);
   }
 
   await mkdir(paths.blobs, { recursive: true });
+  const totals = newTotals(files.map((f) => f.size));
   for (const f of files) {
     const blob = paths.blob(blobName(f));
     await fetchBlob(
-      { url: hub.resolveUrl(ref.repo, listing.commit, f.path), size: f.size, sha256: f.sha256, blob, partial: paths.partial(blobName(f)), state: paths.partialState(blobName(f)), lock: paths.lock(blobName(f)), label: f.path },
+      { urls: () => resolveUrls(f.path), onFallback: fellBack, size: f.size, sha256: f.sha256, blob, partial: paths.partial(blobName(f)), state: paths.partialState(blobName(f)), lock: paths.lock(blobName(f)), label: f.path },
       { ...hub.requestOptions() },
       config,
       options,
+      totals,
       (e) => hubError(e, `${ref.repo}/${f.path}`, !!config.token),
     );
     await linkSnapshot(paths.snapshot(listing.commit, f.path), blobLinkTarget(f.path, blobName(f)));
@@ -93,24 +101,37 @@ async function pullHf(ref: Extract<ModelRef, { kind: 'hf' | 'hf-file' }>, input:
 }
 
 async function pullUrl(url: string, input: string, config: StoreConfig, options: PullOptions): Promise<PullResult> {
-  const u = new URL(url);
-  const rel = [u.host.replace(/:/g, '_'), ...u.pathname.split('/').filter((p) => p && p !== '..' && p !== '.').map(decodeURIComponent)];
-  const dest = path.join(config.urlCache, ...rel);
-  options.reporter.emit({ event: 'resolved', model: input, files: [{ path: rel.join('/'), size: -1 }] });
+  const dest = urlCachePath(config.urlCache, url);
+  if (path.dirname(dest) === config.urlCache) throw new UserError(`${redact(url)} names no file to download`, 'ERR_USER_BAD_REF');
+  const label = path.basename(dest);
+  // The size is learned from the server when the download starts (the 'start' event); -1 until then.
+  options.reporter.emit({ event: 'resolved', model: input, files: [{ path: label, size: -1 }] });
   await mkdir(path.dirname(dest), { recursive: true });
   await fetchBlob(
-    { url, size: -1, blob: dest, partial: `${dest}.petrel-partial`, state: `${dest}.petrel-partial.json`, lock: `${dest}.petrel-lock`, label: rel.join('/') },
+    { urls: () => [url], size: -1, blob: dest, partial: `${dest}.petrel-partial`, state: `${dest}.petrel-partial.json`, lock: `${dest}.petrel-lock`, label },
     { signal: options.signal },
     config,
     options,
-    (e) => hubError(e, url, false),
+    newTotals([-1]),
+    (e) => urlError(e, redact(url)),
   );
+  // The cache path cannot say whether it was http or https, or keep a port unambiguously: list reads this.
+  await writeFile(urlSourcePath(dest), redact(url) + '\n');
   options.reporter.emit({ event: 'complete', model: input, path: dest });
   return { path: dest, files: [dest] };
 }
 
+/** A plain URL's HTTP failure in one line (no hub, so no token or repository advice). */
+function urlError(err: unknown, url: string): unknown {
+  if (!(err instanceof HttpStatusError)) return err;
+  const what = err.status === 404 ? 'not found' : err.status === 401 || err.status === 403 ? 'access denied' : 'the server refused the download';
+  return new UserError(`${url}: ${what} (HTTP ${err.status})`, err.status === 404 ? 'ERR_USER_NOT_FOUND' : 'ERR_USER_HTTP');
+}
+
 interface BlobJob {
-  url: string;
+  /** Where the file may be fetched from, in order (later ones only after a 404). */
+  urls: () => string[];
+  onFallback?: (url: string, next: string) => void;
   size: number;
   sha256?: string;
   blob: string;
@@ -120,56 +141,94 @@ interface BlobJob {
   label: string;
 }
 
+/** Bytes over all files of one pull, for progress events: files finished, and the size of all of them. */
+interface Totals {
+  size: number;
+  done: number;
+}
+
+function newTotals(sizes: number[]): Totals {
+  return { size: sizes.reduce((s, n) => s + Math.max(0, n), 0), done: 0 };
+}
+
 async function fetchBlob(
   job: BlobJob,
   request: { signal?: AbortSignal; token?: { value: string; origin: string } },
   config: StoreConfig,
   options: PullOptions,
+  totals: Totals,
   mapError: (e: unknown) => unknown,
 ): Promise<void> {
   const { reporter } = options;
-  if (existsSync(job.blob)) {
-    reporter.emit({ event: 'done', file: job.label, size: (await stat(job.blob)).size, sha256: job.sha256 ?? '', seconds: 0, cached: true });
-    return;
-  }
+  const cached = async () => {
+    const size = (await stat(job.blob)).size;
+    if (job.size < 0) totals.size += size;
+    totals.done += size;
+    reporter.emit({ event: 'done', file: job.label, size, sha256: job.sha256 ?? '', seconds: 0, cached: true });
+  };
+  if (existsSync(job.blob)) return cached();
   const lock = await acquireLock(job.lock, {
     signal: options.signal,
+    label: job.label,
     onWait: (o) => reporter.emit({ event: 'notice', message: `waiting for another petrel (pid ${o.pid}) that is downloading ${job.label}` }),
   });
   try {
     // The other pull may have finished it while we waited.
-    if (existsSync(job.blob)) {
-      reporter.emit({ event: 'done', file: job.label, size: (await stat(job.blob)).size, sha256: job.sha256 ?? '', seconds: 0, cached: true });
-      return;
-    }
+    if (existsSync(job.blob)) return await cached();
     const started = Date.now();
     let announced = false;
-    const total = job.size;
-    const result = await downloadFile(
-      { url: job.url, size: job.size, ...(job.sha256 ? { sha256: job.sha256 } : {}), dest: job.blob, partial: job.partial, state: job.state },
-      {
-        request,
-        connections: options.connections,
-        minSegment: 16 << 20,
-        stallMs: config.stallMs,
-        retries: config.retries,
-        backoffMs: config.backoffMs,
-        onProgress: (bytes, size) => {
-          if (!announced) return;
-          reporter.emit({ event: 'progress', file: job.label, bytes, size, rate: 0, totalBytes: bytes, totalSize: total });
+    let size = job.size;
+    let resumed = 0;
+    const meter = new RateMeter();
+    const download = (url: string) =>
+      downloadFile(
+        { url, size: job.size, ...(job.sha256 ? { sha256: job.sha256 } : {}), dest: job.blob, partial: job.partial, state: job.state },
+        {
+          request,
+          connections: options.connections,
+          minSegment: 16 << 20,
+          stallMs: config.stallMs,
+          retries: config.retries,
+          backoffMs: config.backoffMs,
+          onProgress: (bytes) => {
+            if (!announced) return;
+            const now = Date.now();
+            meter.add(bytes, now);
+            // Until the meter has two samples, the average since the start.
+            const rate = meter.perSecond() || ((bytes - resumed) * 1000) / Math.max(1, now - started);
+            reporter.emit({ event: 'progress', file: job.label, bytes, size, rate: Math.round(rate), totalBytes: totals.done + bytes, totalSize: totals.size });
+          },
+          onNotice: (message) => reporter.emit({ event: 'notice', message: `${job.label}: ${message}` }),
+          onStart: (learned, resumedBytes, resumable) => {
+            // A 404 answered before any byte moved starts the download again from the next URL: say it once.
+            if (announced) return;
+            announced = true;
+            if (size < 0) totals.size += learned;
+            size = learned;
+            resumed = resumedBytes;
+            reporter.emit({ event: 'start', file: job.label, size: learned, resumedBytes, resumable });
+          },
         },
-        onNotice: (message) => reporter.emit({ event: 'notice', message: `${job.label}: ${message}` }),
-        onStart: (size, resumedBytes) => {
-          announced = true;
-          reporter.emit({ event: 'start', file: job.label, size, resumedBytes });
-        },
-      },
-    ).catch((e: unknown) => {
-      throw mapError(networkError(e, job.url));
+      );
+    const result = await firstThatAnswers(job.urls(), download, job.onFallback).catch((e: unknown) => {
+      throw mapError(networkError(e, job.urls()[0]));
     });
+    totals.done += result.size;
     reporter.emit({ event: 'done', file: job.label, size: result.size, sha256: result.sha256, seconds: (Date.now() - started) / 1000, cached: false });
   } finally {
     await lock.release();
+  }
+}
+
+/** fn on each URL in turn while the previous one answered 404 (a mirror that does not know the commit). */
+async function firstThatAnswers<T>(urls: string[], fn: (url: string) => Promise<T>, onFallback?: (url: string, next: string) => void): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn(urls[i]!);
+    } catch (err) {
+      if (!(err instanceof HttpStatusError && err.status === 404) || i + 1 >= urls.length) throw err;
+      onFallback?.(urls[i]!, urls[i + 1]!);
+    }
   }
 }
 
@@ -197,9 +256,9 @@ async function checkDisk(dir: string, bytes: number, reporter: Reporter): Promis
   }
 }
 
-async function checkMemory(url: string, hub: HubClient, files: HubFile[], options: PullOptions): Promise<void> {
-  const header = await fetchGgufHeader(url, hub.requestOptions()).catch((e: unknown) => {
-    throw hubError(networkError(e, url), url, false);
+async function checkMemory(urls: string[], onFallback: (url: string, next: string) => void, hub: HubClient, files: HubFile[], options: PullOptions): Promise<void> {
+  const header = await firstThatAnswers(urls, (url) => fetchGgufHeader(url, hub.requestOptions()), onFallback).catch((e: unknown) => {
+    throw hubError(networkError(e, urls[0]), redact(urls[0]!), false);
   });
   const fileBytes = files.reduce((s, f) => s + Math.max(0, f.size), 0);
   const est = estimateMemory(header, fileBytes, options.context, files.length === 1);
@@ -209,5 +268,5 @@ async function checkMemory(url: string, hub: HubClient, files: HubFile[], option
     `${formatBytes(est.total)} at context ${est.context} (weights ${formatBytes(est.weights)}, KV cache ${formatBytes(est.kvCache)}, ` +
     `recurrent state ${formatBytes(est.recurrentState)}, compute ${formatBytes(est.compute)}); this machine has ${formatBytes(have)} of memory`;
   options.reporter.emit({ event: 'check', what: 'memory', ok, need: est.total, have, detail });
-  if (!ok) throw new UserError(`the model will not fit in memory: it needs about ${detail} (use a smaller quant or --ctx, or --force to download anyway)`, 'ERR_USER_MEMORY');
+  if (!ok) throw new UserError(`the model will not fit in memory: it needs about ${detail} (use a smaller quant or -c/--ctx, or --force to download anyway)`, 'ERR_USER_MEMORY');
 }

@@ -75,10 +75,12 @@ describe('GGUF header', () => {
 });
 
 describe('network failures', () => {
-  it('a host that does not exist is not retried; a failed lookup for now is', () => {
+  it('a host that does not exist or refuses the connection is not retried; a failed lookup for now is', () => {
     expect(isRetryable(Object.assign(new Error('getaddrinfo ENOTFOUND huggingface.co'), { code: 'ENOTFOUND' }))).toBe(false);
     expect(isRetryable(Object.assign(new Error('getaddrinfo EAI_AGAIN huggingface.co'), { code: 'EAI_AGAIN' }))).toBe(true);
-    expect(isRetryable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isRetryable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(false);
+    expect(isRetryable(Object.assign(new Error('fetch failed'), { cause: { code: 'ECONNREFUSED' } }))).toBe(false);
+    expect(isRetryable(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(true);
   });
 
   it('become one line naming the host; other errors pass through unchanged', () => {

@@ -8,7 +8,16 @@ export function registerListCommand(program: Command): void {
     .command('list')
     .alias('ls')
     .description('list downloaded models (and partial downloads)')
-    .option('--json', 'print a JSON array instead of a table')
+    .option('--json', 'print JSON: {"models": […], "partial": […]} instead of a table')
+    .addHelpText(
+      'after',
+      '\nEach model has name, quant, path (the file to open), files, size (bytes) and modified (ISO 8601); each\n' +
+        'partial download has file, path, bytes (on disk) and size.\n' +
+        '\nExamples:\n' +
+        '  petrel list\n' +
+        '  petrel ls\n' +
+        "  petrel list --json | jq -r '.models[].name'\n",
+    )
     .action((opts: { json?: boolean }) => {
       const models = listLocalModels();
       const partials = listPartials();
