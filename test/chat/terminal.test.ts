@@ -1,7 +1,9 @@
 // `petrel chat` in a real pseudo-terminal (tmux): the Ink screen starts, a typed prompt is
 // answered with the answer streaming in place and the status line, Ctrl-C stops it, /save writes
 // the conversation, /exit leaves with 0; a new process /loads it and goes on; Ctrl-C at an empty
-// prompt leaves with 130, and the input history is written. Needs tmux (.ci/run installs it).
+// prompt leaves with 130, and the input history is written. In narrow windows: the status line
+// fits, wrapped reasoning keeps its gutter, Ctrl-T redraws finished turns, /commands echo as typed,
+// Ctrl-D during an answer leaves with 0. Needs tmux (.ci/run installs it).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,8 +32,8 @@ afterAll(() => {
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** Starts `petrel chat` in a detached 100×40 tmux window; its exit status lands in a file. */
-function start(name: string, args: string[]): { pane: () => string; exitCode: () => string | undefined; keys: (...k: string[]) => void; text: (t: string) => void } {
+/** Starts `petrel chat` in a detached tmux window (100×40 unless told); its exit status lands in a file. */
+function start(name: string, args: string[], columns = 100): { pane: () => string; exitCode: () => string | undefined; keys: (...k: string[]) => void; text: (t: string) => void } {
   const exitFile = path.join(tmp.dir, `${name}.exit`);
   const command = [
     `cd ${quote(repoRoot)} &&`,
@@ -41,7 +43,7 @@ function start(name: string, args: string[]): { pane: () => string; exitCode: ()
     `${quote(process.execPath)} bin/petrel.js chat ${quote(model)} ${args.map(quote).join(' ')};`,
     `echo $? > ${quote(exitFile)}; sleep 600`,
   ].join(' ');
-  const r = tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '40', command);
+  const r = tmux('new-session', '-d', '-s', name, '-x', String(columns), '-y', '40', command);
   if (r.status !== 0) throw new Error(`tmux new-session failed: ${r.stderr}`);
   return {
     pane: () => tmux('capture-pane', '-p', '-t', name).stdout,
@@ -80,7 +82,8 @@ async function pressUntilExit(t: ReturnType<typeof start>, key: string): Promise
 
 /** Waits for the first frame, then a moment for raw mode (see pressUntilExit). */
 async function ready(t: ReturnType<typeof start>): Promise<void> {
-  await until(t.pane, (p) => p.includes('/help · Ctrl-D quits'), 'the prompt');
+  // A narrow status line keeps only "/help" of its hint.
+  await until(t.pane, (p) => /ctx 0\/4096 .*· \/help( · Ctrl-D quits)?$/m.test(p), 'the prompt');
   await new Promise((r) => setTimeout(r, 500));
 }
 
@@ -128,6 +131,50 @@ describe.skipIf(!hasTmux)('petrel chat in a terminal (tmux)', () => {
     r.text('/exit');
     r.keys('Enter');
     expect(await until(r.exitCode, (c) => c !== undefined, 'exit')).toBe('0');
+  });
+
+  it('80 columns: /commands echo as typed, the status line fits, Ctrl-T redraws finished turns', async () => {
+    const t = start('narrow80', ['--temp', '0', '-t', '1', '-n', '200'], 80);
+    await ready(t);
+    t.text('/help');
+    t.keys('Enter');
+    await until(t.pane, (p) => p.includes('Commands (Tab completes)'), 'the help');
+    const lines = () => t.pane().split('\n');
+    expect(lines()).toContain('/help');
+    expect(t.pane()).not.toContain('[2m');
+    t.text('hello there');
+    t.keys('Enter');
+    await until(t.pane, (p) => p.includes('… cut at the answer limit (200 tokens, -n)') && p.includes('Ctrl-D quits'), 'the answer');
+    // Speed, context and the hint on one line of at most 80 columns (it was 83 and wrapped).
+    expect(lines().filter((l) => /^tiny\S* · [\d.]+ tok\/s · ctx \d+\/4096 · .*· \/help · Ctrl-D quits$/.test(l))).toHaveLength(1);
+    expect(t.pane()).toContain('┊ ');
+    t.keys('C-t');
+    await until(t.pane, (p) => /▸ reasoning hidden \(\d+ words; Ctrl-T shows it\)/.test(p), 'the finished turn collapsed');
+    expect(t.pane()).not.toContain('┊');
+    // Printed again on a cleared screen: once, not twice.
+    expect(t.pane().match(/› hello there/g)).toHaveLength(1);
+    t.keys('C-t');
+    await until(t.pane, (p) => p.includes('┊ ') && !p.includes('reasoning hidden'), 'the finished turn expanded');
+    expect(t.pane().match(/petrel chat · tiny/g)).toHaveLength(1);
+    expect(await pressUntilExit(t, 'C-d')).toBe('0');
+  });
+
+  it('50 columns: wrapped reasoning rows keep the gutter; Ctrl-D during an answer stops it and leaves with 0', async () => {
+    const t = start('narrow50', ['--temp', '0', '-t', '1'], 50);
+    await ready(t);
+    t.text('hello there');
+    t.keys('Enter');
+    // Greedy output from the synthetic model: this line is longer than 50 columns and wraps.
+    await until(t.pane, (p) => p.includes('irhe ocean'), 'a wrapped reasoning line');
+    expect(t.pane()).toMatch(/ctx \d+\/4096 .*Ctrl-C stops$/m);
+    t.keys('C-d');
+    expect(await until(t.exitCode, (c) => c !== undefined, 'exit')).toBe('0');
+    const rows = t.pane().split('\n');
+    const from = rows.indexOf('› hello there') + 1;
+    const to = rows.findIndex((r) => /⏹ stopped \(\d+ tokens\)/.test(r));
+    expect(to - from).toBeGreaterThan(8);
+    for (const row of rows.slice(from, to)) expect(row).toMatch(/^┊/);
+    expect(rows.some((r) => r.startsWith('┊ F�..k'))).toBe(true);
   });
 
   it('Ctrl-C at an empty prompt leaves with 130, Ctrl-D with 0', async () => {
