@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { storeConfig, type StoreConfig } from './config.js';
+import { fileSystemError } from './fsError.js';
 import { lockHolder, type LockOwner } from './lock.js';
 import { repoFromFolderName, repoPaths, urlCachePath, urlSourcePath } from './paths.js';
 import { describeRef, parseModelRef, type ModelRef } from './reference.js';
@@ -101,7 +102,9 @@ export function listLocalModels(config: StoreConfig = storeConfig()): LocalModel
         continue; // an incomplete split set is not a usable model
       }
       const quant = quantOf(c.file);
-      const stats = parts.map((p) => statSync(p));
+      // A part removed this instant (a concurrent rm) leaves no model to list.
+      const stats = parts.map((p) => statOrUndefined(p));
+      if (!stats.every((st): st is Stats => st !== undefined)) continue;
       out.push({
         name: aliasFor(repo, quant) ?? (quant ? `hf:${repo}:${quant}` : `hf:${repo}/${c.file}`),
         repo,
@@ -224,6 +227,14 @@ export interface RemoveResult {
 
 /** Removes the model's snapshot links, the blobs no other link uses, and matching partial downloads. */
 export async function removeModel(input: string, config: StoreConfig = storeConfig()): Promise<RemoveResult> {
+  try {
+    return await removeFromCache(input, config);
+  } catch (err) {
+    throw fileSystemError(err);
+  }
+}
+
+async function removeFromCache(input: string, config: StoreConfig): Promise<RemoveResult> {
   const ref = parseModelRef(input, config.endpoint);
   if (ref.kind === 'path') throw new UserError(`petrel rm removes models from the cache; ${ref.path} is a plain file (delete it yourself)`, 'ERR_USER_BAD_REF');
   const found = findLocal(ref, config);
@@ -252,15 +263,13 @@ export async function removeModel(input: string, config: StoreConfig = storeConf
       removed.push(found.path);
     } else {
       const paths = repoPaths(config.hubCache, ref.repo);
-      const targets = new Set(found.files.map((f) => path.resolve(path.dirname(f), readlinkSync(f))));
+      const targets = new Set(found.files.flatMap((f) => linkTarget(f) ?? []));
       for (const f of found.files) {
         await rm(f, { force: true });
         removed.push(f);
       }
       // Blobs still linked from another snapshot (another revision with the same file) stay.
-      const stillLinked = new Set(
-        listLinks(path.join(paths.root, 'snapshots')).map((l) => path.resolve(path.dirname(l), readlinkSync(l))),
-      );
+      const stillLinked = new Set(listLinks(path.join(paths.root, 'snapshots')).flatMap((l) => linkTarget(l) ?? []));
       for (const blob of targets) {
         if (stillLinked.has(blob)) continue;
         freedBytes += statOrUndefined(blob)?.size ?? 0;
@@ -317,14 +326,16 @@ function pulling(ref: Exclude<ModelRef, { kind: 'path' }>, owner: LockOwner, fil
 function listLinks(dir: string): string[] {
   return walk(dir)
     .map((f) => path.join(dir, f))
-    .filter((f) => {
-      try {
-        readlinkSync(f);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    .filter((f) => linkTarget(f) !== undefined);
+}
+
+/** Where a snapshot link points, resolved; undefined for a plain file or one that is gone. */
+function linkTarget(link: string): string | undefined {
+  try {
+    return path.resolve(path.dirname(link), readlinkSync(link));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Drops empty snapshot folders, and the whole repository folder once no file is left in it. */

@@ -15,6 +15,7 @@ import { blobLinkTarget, repoPaths, urlCachePath, urlSourcePath } from './paths.
 import { RateMeter, type Reporter } from './progress.js';
 import { describeRef, parseModelRef, type ModelRef } from './reference.js';
 import { loadRegistry } from './registry.js';
+import { fileSystemError } from './fsError.js';
 import { fetchGgufHeader } from './remoteHeader.js';
 import { selectQuantFiles, withSplitParts } from './selectFiles.js';
 
@@ -35,6 +36,14 @@ export interface PullResult {
 }
 
 export async function pullModel(input: string, options: PullOptions): Promise<PullResult> {
+  try {
+    return await pullAny(input, options);
+  } catch (err) {
+    throw fileSystemError(err);
+  }
+}
+
+async function pullAny(input: string, options: PullOptions): Promise<PullResult> {
   const config = options.config ?? storeConfig();
   const ref = parseModelRef(input, config.endpoint);
   switch (ref.kind) {

@@ -1,7 +1,7 @@
 // What a new user hits first with pull / list / rm (issue 16): a hash mismatch, rm during a pull, a refused
 // endpoint, a mirror that only knows branch names, and what --json, list and --help say. The real CLI runs
 // against the hub stand-in (and a mirror in front of it) on 127.0.0.1, with the HF cache in a temp dir.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -124,6 +124,19 @@ describe('rm during a pull', () => {
     // The waiting pull took over once the lock was gone and fetched the whole file itself.
     expect(rb.status, rb.stderr).toBe(0);
     expect(readFileSync(path.join(blobs, sha256(slow))).equals(slow)).toBe(true);
+  });
+});
+
+describe('a cache that cannot be written', () => {
+  it('HF_HUB_CACHE under a plain file is one line naming the path', async () => {
+    const env = freshEnv();
+    mkdirSync(env.HF_HOME, { recursive: true });
+    const file = path.join(env.HF_HOME, 'not-a-folder');
+    writeFileSync(file, 'x');
+    const r = await petrel(['pull', 'hf:owner/Small-GGUF', '--force'], { ...env, HF_HUB_CACHE: path.join(file, 'hub') });
+    expect(r.status).toBe(1);
+    noStack(r.stderr);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^petrel: cannot mkdir ${file}/hub/.*: a part of the path is a file, not a folder \\(ENOTDIR\\)$`));
   });
 });
 
