@@ -1,7 +1,7 @@
 // The chat screen: finished turns printed once (Ink's <Static>; again, on a cleared screen, when
 // Ctrl-T changes how reasoning shows), the answer streaming in place below them, then the prompt
-// and the status line. Keys are mapped to actions of two pure
-// reducers (appState, inputReducer); the chat itself is any ChatBackend (the model, or a fake).
+// and the status line. Keys are mapped to actions of two pure reducers (appState, inputReducer);
+// the chat itself is any ChatBackend (the model, or a fake).
 import { Box, Static, useApp, useInput, useStdout, type Key } from 'ink';
 import { useEffect, useReducer, useRef, useState } from 'react';
 import { isUserFacing } from '../../errors.js';
