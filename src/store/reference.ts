@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
 import { lookupAlias, type RegistryEntry } from './registry.js';
 
@@ -23,6 +24,9 @@ export function parseModelRef(input: string, endpoint = 'https://huggingface.co'
   if (/^(hf|huggingface):/i.test(text)) return parseHfSpec(text.replace(/^(hf|huggingface):(\/\/)?/i, ''), input);
   if (/^https?:\/\//i.test(text)) return parseUrl(text, endpoint);
   if (/^hf\.co\//i.test(text)) return parseHfSpec(text.slice('hf.co/'.length), input);
+  if (/^file:\/\//i.test(text)) return { kind: 'path', path: fileUrlPath(text) };
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+  if (scheme) throw new UserError(`unsupported URL scheme "${scheme[1]}:" in ${text}; petrel downloads https:// and http:// URLs`, 'ERR_USER_BAD_REF');
 
   const expanded = text.startsWith('~/') ? path.join(homedir(), text.slice(2)) : text;
   if (existsSync(expanded) || /\.gguf$/i.test(text) || text.startsWith('.') || path.isAbsolute(text)) {
@@ -84,6 +88,14 @@ function parseUrl(text: string, endpoint: string): ModelRef {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UserError(`unsupported URL scheme in ${text}`, 'ERR_USER_BAD_REF');
   return { kind: 'url', url: url.toString() };
+}
+
+function fileUrlPath(text: string): string {
+  try {
+    return fileURLToPath(text);
+  } catch {
+    throw new UserError(`"${text}" is not a valid file:// URL`, 'ERR_USER_BAD_REF');
+  }
 }
 
 function safeHost(endpoint: string): string | undefined {

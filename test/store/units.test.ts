@@ -24,6 +24,10 @@ describe('references', () => {
     expect(parseModelRef('https://example.com/m.gguf')).toEqual({ kind: 'url', url: 'https://example.com/m.gguf' });
     expect(parseModelRef('./m.gguf')).toMatchObject({ kind: 'path' });
     expect(() => parseModelRef('hf:../x')).toThrow(/bad Hugging Face reference/);
+    expect(() => parseModelRef('ftp://example.com/m.gguf')).toThrow(/^unsupported URL scheme "ftp:" in ftp:\/\/example.com\/m.gguf/);
+    expect(() => parseModelRef('s3://bucket/m.gguf')).toThrow(/unsupported URL scheme "s3:"/);
+    expect(parseModelRef('file:///models/m%20x.gguf')).toEqual({ kind: 'path', path: '/models/m x.gguf' });
+    expect(() => parseModelRef('file://host/m.gguf')).toThrow(/not a valid file:\/\/ URL/);
   });
 });
 
