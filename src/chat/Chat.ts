@@ -13,7 +13,7 @@ import { generateTurn } from '../cli/generateOnce.js';
 import { samplingFrom, type SamplingFlags } from '../cli/samplingOptions.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { ChatFormat } from './chatFormat.js';
-import { checkSameModel, otherModelError, readChatFile, statePathFor, writeChatFile, CHAT_FILE_FORMAT, CHAT_FILE_VERSION, type ModelIdentity } from './chatFile.js';
+import { checkSameModel, checkSaveTarget, otherModelError, readChatFile, statePathFor, writeChatFile, CHAT_FILE_FORMAT, CHAT_FILE_VERSION, type ModelIdentity } from './chatFile.js';
 import { answerReserve, Conversation } from './conversation.js';
 import { contextNearlyFull, contextShare } from './statusText.js';
 import type { AskHandlers, AskResult, ChatBackend, ChatStatus, TurnStats } from './types.js';
@@ -235,6 +235,7 @@ export class Chat implements ChatBackend {
   }
 
   async save(file: string): Promise<string> {
+    checkSaveTarget(file);
     const state = statePathFor(file);
     await this.session.saveToFile(state);
     const c = this.conversation;

@@ -4,7 +4,7 @@
 // another model early and name both; a model of the same shapes with other weights (another
 // quantization or fine-tune) is refused by the engine itself, whose snapshots carry a digest of
 // the weights (Session.loadFromFile throws a SnapshotMismatchError).
-import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import type { ChatMessage } from '../templates/index.js';
@@ -41,7 +41,25 @@ export function statePathFor(file: string): string {
 export function writeChatFile(file: string, data: ChatFile): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(data, null, 1) + '\n');
-  renameSync(tmp, file);
+  try {
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Refuses a /save target that cannot be a file, before the model state is written next to it. */
+export function checkSaveTarget(file: string): void {
+  if (isDirectory(file)) throw new UserError(`${file} is a directory; give a file name (/save ${path.join(file, 'chat.json')})`, 'ERR_USER_CHAT_FILE');
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Reads and checks a chat file; the state file's path comes back absolute. */
@@ -51,7 +69,9 @@ export function readChatFile(file: string): ChatFile & { statePath: string } {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new UserError(`${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, 'ERR_USER_CHAT_FILE');
+    if (err instanceof SyntaxError) throw new UserError(`${file} is not a petrel chat file (not JSON)`, 'ERR_USER_CHAT_FILE');
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
+    throw new UserError(`${file}: ${why}`, 'ERR_USER_CHAT_FILE');
   }
   const f = parsed as Partial<ChatFile>;
   if (f?.format !== CHAT_FILE_FORMAT) throw new UserError(`${file} is not a petrel chat file`, 'ERR_USER_CHAT_FILE');

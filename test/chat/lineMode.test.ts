@@ -2,6 +2,7 @@
 // line, answers on stdout, the same answers as `petrel run`, /save in one process and /load in
 // another continuing exactly where a single process would, errors as one line with exit 1, and
 // --json's one object per turn.
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPetrel } from '../support/cli.js';
@@ -50,6 +51,21 @@ describe('petrel chat (line mode)', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`petrel: ${path.join(tmp.dir, 'missing.json')}: no such file\npetrel: usage: /think on|off\n`);
     expect(r.stdout).not.toBe('');
+  });
+
+  it('/save to a directory and /load of a directory or a non-JSON file: one clear line each, nothing written', () => {
+    const dir = path.join(tmp.dir, 'adir');
+    mkdirSync(dir);
+    const notJson = path.join(tmp.dir, 'notes.txt');
+    writeFileSync(notJson, 'hello\n');
+    const r = chat(`/save ${dir}\n/load ${dir}\n/load ${notJson}\n`);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      `petrel: ${dir} is a directory; give a file name (/save ${path.join(dir, 'chat.json')})\n` +
+        `petrel: ${dir}: is a directory\n` +
+        `petrel: ${notJson} is not a petrel chat file (not JSON)\n`,
+    );
+    expect(readdirSync(tmp.dir).filter((f) => f.startsWith('adir'))).toEqual(['adir']);
   });
 
   it('--json: one JSON object per turn, a failed turn included; commands stay on stderr', () => {
