@@ -156,6 +156,8 @@ export function listPartials(config: StoreConfig = storeConfig()): PartialDownlo
   });
   states.push(...walk(config.urlCache).filter((f) => f.endsWith('.petrel-partial.json')).map((f) => ({ repo: undefined, state: path.join(config.urlCache, f) })));
   for (const { repo, state } of states) {
+    // A state whose data is gone describes nothing (the next pull starts over): not a partial download.
+    if (!existsSync(state.slice(0, -'.json'.length))) continue;
     try {
       const s = JSON.parse(readFileSync(state, 'utf8')) as { url: string; size: number; segments: Array<{ start: number; pos: number }> };
       const m = /\/resolve\/[^/]+\/(.+)$/.exec(new URL(s.url).pathname);
@@ -342,7 +344,8 @@ function linkTarget(link: string): string | undefined {
 async function pruneEmpty(root: string): Promise<void> {
   const files = walk(path.join(root, 'snapshots'));
   const blobs = walk(path.join(root, 'blobs'));
-  if (files.length > 0 || blobs.some((b) => !b.endsWith('.petrel-lock')) || !existsSync(root)) return;
+  const leftover = (b: string) => b.endsWith('.petrel-lock') || (b.endsWith('.petrel-partial.json') && !existsSync(path.join(root, 'blobs', b.slice(0, -'.json'.length))));
+  if (files.length > 0 || !blobs.every(leftover) || !existsSync(root)) return;
   // A lock with no data yet belongs to a pull that is just starting: its folder stays.
   for (const b of blobs) if (await lockHolder(path.join(root, 'blobs', b))) return;
   await rm(root, { recursive: true, force: true });

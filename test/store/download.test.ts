@@ -1,5 +1,5 @@
 // downloadFile against the local hub stand-in, with the faults the issue lists.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -106,11 +106,37 @@ describe('downloadFile', () => {
     expect(Date.now() - t2).toBeGreaterThanOrEqual(950);
   });
 
-  it('a corrupted byte fails the hash check and leaves nothing under the final name', async () => {
+  it('a corrupted byte fails the hash check and leaves nothing: no final name, no partial data, no state', async () => {
     server.faults.corrupt = { path: 'm.gguf', offset: 12_345_678 };
     await expect(downloadFile(target(), options())).rejects.toMatchObject({ code: 'ERR_USER_HASH_MISMATCH' });
     expect(existsSync(target().dest)).toBe(false);
     expect(existsSync(target().partial)).toBe(false);
+    expect(existsSync(target().state)).toBe(false);
+    // The next run starts from byte 0 and succeeds.
+    server.faults = {};
+    server.log.length = 0;
+    const r = await downloadFile(target(), options());
+    expect(r).toMatchObject({ sha256: sha256(DATA), resumedBytes: 0 });
+    expect(server.fileRequests()[0]!.range).toBe(`bytes=0-${DATA.length - 1}`);
+  });
+
+  it('a state file whose partial data is gone is ignored: the download starts over', async () => {
+    const t = target();
+    writeFileSync(t.state, JSON.stringify({ version: 1, url: t.url, size: DATA.length, sha256: sha256(DATA), segments: [{ start: 0, pos: 1 << 20, end: DATA.length }] }));
+    const r = await downloadFile(t, options());
+    expect(r).toMatchObject({ sha256: sha256(DATA), resumedBytes: 0 });
+    expect(readFileSync(t.dest).equals(DATA)).toBe(true);
+  });
+
+  it('partial data deleted during the download: one clear error, no state written for it, nothing renamed', async () => {
+    server.faults.throttle = { path: 'm.gguf', bytesPerSecond: 4 << 20 };
+    const t = target();
+    const run = downloadFile(t, options({ connections: 1 }));
+    while (!existsSync(t.state)) await new Promise((r) => setTimeout(r, 20));
+    rmSync(t.partial);
+    rmSync(t.state);
+    await expect(run).rejects.toMatchObject({ code: 'ERR_USER_REMOVED', message: expect.stringMatching(/removed while it was being downloaded/) });
+    expect(existsSync(t.dest) || existsSync(t.state)).toBe(false);
   });
 
   it('an abort keeps the partial data and its state; the next run resumes with Range requests', async () => {

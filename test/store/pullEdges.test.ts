@@ -77,6 +77,20 @@ describe('a SHA-256 mismatch', () => {
     expect(good.stderr).not.toMatch(/resuming/);
     expect(readFileSync(path.join(blobsOf(env, 'owner/Small-GGUF'), sha256(small))).equals(small)).toBe(true);
   });
+
+  it('a state file left without its data (as the mismatch used to leave) is no partial and does not stop a pull', async () => {
+    const env = freshEnv();
+    const blobs = blobsOf(env, 'owner/Small-GGUF');
+    mkdirSync(blobs, { recursive: true });
+    const state = { version: 1, url: `${server.url}/owner/Small-GGUF/resolve/${C1}/Small-Q4_K_M.gguf`, size: small.length, sha256: sha256(small), segments: [{ start: 0, pos: small.length, end: small.length }] };
+    writeFileSync(path.join(blobs, `${sha256(small)}.petrel-partial.json`), JSON.stringify(state));
+    expect(list(env).partial).toEqual([]);
+    const r = await petrel(['pull', 'hf:owner/Small-GGUF'], env);
+    expect(r.status, r.stderr).toBe(0);
+    noStack(r.stderr);
+    expect(readFileSync(path.join(blobs, sha256(small))).equals(small)).toBe(true);
+    expect(readdirSync(blobs)).toEqual([sha256(small)]);
+  });
 });
 
 describe('rm during a pull', () => {
