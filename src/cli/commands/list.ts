@@ -11,8 +11,8 @@ export function registerListCommand(program: Command): void {
     .option('--json', 'print JSON: {"models": […], "partial": […]} instead of a table')
     .addHelpText(
       'after',
-      '\nEach model has name, quant, path (the file to open), files, size (bytes) and modified (ISO 8601); each\n' +
-        'partial download has file, path, bytes (on disk) and size.\n' +
+      '\nIn the JSON, each model has name, repo, quant, commit, path (the file to open), files, size (bytes) and\n' +
+        'modified (ISO 8601); each partial download has repo, file, path, bytes (on disk) and size.\n' +
         '\nExamples:\n' +
         '  petrel list\n' +
         '  petrel ls\n' +

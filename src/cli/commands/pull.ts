@@ -35,8 +35,8 @@ export function registerPullCommand(program: Command): void {
         '\nEnvironment:\n' +
         '  HF_TOKEN      token for gated repositories (else $HF_HOME/token, what "hf auth login" writes)\n' +
         `  HF_ENDPOINT   the hub or a mirror of it (now: ${config.endpoint})\n` +
-        `  HF_HUB_CACHE  where models go, shared with huggingface_hub and llama.cpp (now: ${config.hubCache});\n` +
-        '                else $HF_HOME/hub, else ~/.cache/huggingface/hub\n' +
+        `  HF_HUB_CACHE  where models go (now: ${config.hubCache}), shared with huggingface_hub and\n` +
+        '                llama.cpp; else $HF_HOME/hub, else ~/.cache/huggingface/hub\n' +
         '  HTTPS_PROXY, HTTP_PROXY, NO_PROXY are honoured.\n'
       );
     })
