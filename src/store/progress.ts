@@ -30,7 +30,8 @@ class HumanReporter implements Reporter {
   private unsized = new Set<string>();
   private doneBefore = 0;
   private current?: { file: string; size: number; bytes: number; started: number };
-  private rate = new RateMeter();
+  /** Bytes per second, as the last progress event measured it. */
+  private rate = 0;
   private drawn = 0;
   private lastDraw = 0;
 
@@ -56,12 +57,12 @@ class HumanReporter implements Reporter {
       case 'start':
         if (this.unsized.delete(e.file)) this.totalSize += e.size;
         this.current = { file: e.file, size: e.size, bytes: e.resumedBytes, started: Date.now() };
-        this.rate = new RateMeter();
+        this.rate = 0;
         if (!this.tty) this.line(`  ${e.file} (${formatBytes(e.size)})${e.resumedBytes ? `, resuming at ${formatBytes(e.resumedBytes)}` : ''}`);
         break;
       case 'progress':
         if (this.current) this.current.bytes = e.bytes;
-        this.rate.add(e.bytes);
+        this.rate = e.rate;
         if (this.tty && Date.now() - this.lastDraw > 100) this.draw();
         break;
       case 'notice':
@@ -99,7 +100,7 @@ class HumanReporter implements Reporter {
     const c = this.current;
     if (!c) return;
     this.lastDraw = Date.now();
-    const rate = this.rate.perSecond();
+    const rate = this.rate;
     const total = this.doneBefore + c.bytes;
     const lines = [
       `  ${c.file}  ${bar(c.bytes, c.size)} ${formatBytes(c.bytes)} / ${formatBytes(c.size)}  ${formatBytes(rate)}/s  ETA ${eta(c.size - c.bytes, rate)}`,

@@ -189,6 +189,7 @@ async function fetchBlob(
     let size = job.size;
     let resumed = 0;
     const meter = new RateMeter();
+    let lastSample = 0;
     const download = (url: string) =>
       downloadFile(
         { url, size: job.size, ...(job.sha256 ? { sha256: job.sha256 } : {}), dest: job.blob, partial: job.partial, state: job.state },
@@ -202,7 +203,11 @@ async function fetchBlob(
           onProgress: (bytes) => {
             if (!announced) return;
             const now = Date.now();
-            meter.add(bytes, now);
+            // A sample per 100 ms is plenty for a rate, and keeps the meter small at GiB/s (a commit per 512 KiB).
+            if (now - lastSample >= 100) {
+              meter.add(bytes, now);
+              lastSample = now;
+            }
             // Until the meter has two samples, the average since the start.
             const rate = meter.perSecond() || ((bytes - resumed) * 1000) / Math.max(1, now - started);
             reporter.emit({ event: 'progress', file: job.label, bytes, size, rate: Math.round(rate), totalBytes: totals.done + bytes, totalSize: totals.size });
