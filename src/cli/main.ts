@@ -39,7 +39,7 @@ export function buildProgram(): Command {
       '  petrel bench                                  # speed test on a built-in synthetic model, no download\n' +
       '  petrel synth tiny tiny.gguf                   # write a small random-weight model\n' +
       '  petrel run tiny.gguf "Why is the sky blue?"   # one answer on stdout (random weights: gibberish)\n' +
-      '  petrel chat qwen3.5:0.8b                      # talk with a model (offers to download it)\n' +
+      '  petrel run qwen3.5:0.8b "hi"                  # a real model: offers to download it first\n' +
       '\n"petrel help <command>" or "petrel <command> --help" shows a command\'s options and examples.\n',
   );
   return program;
