@@ -61,7 +61,7 @@ export async function ensureModel(input: string, options: EnsureModelOptions = {
   return pullNow(input, options.signal);
 }
 
-async function pullNow(input: string, signal: AbortSignal | undefined): Promise<string> {
+async function pullNow(input: string, outer: AbortSignal | undefined): Promise<string> {
   const [{ pullModel }, { createReporter }, { closeHttp }] = await Promise.all([
     import('../store/pull.js'),
     import('../store/progress.js'),
@@ -69,10 +69,29 @@ async function pullNow(input: string, signal: AbortSignal | undefined): Promise<
   ]);
   // Progress goes to stderr: run's stdout carries only the answer.
   const reporter = createReporter(process.stderr.isTTY ? 'tty' : 'lines', process.stderr, process.stderr);
+  // Ctrl-C stops the download cleanly (the store keeps what it has for the next pull); a second one leaves at once.
+  const controller = new AbortController();
+  const onOuter = () => controller.abort();
+  outer?.addEventListener('abort', onOuter);
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
   try {
-    const result = await pullModel(input, { context: 8192, connections: 4, reporter, ...(signal ? { signal } : {}) });
+    const result = await pullModel(input, { context: 8192, connections: 4, reporter, signal: controller.signal });
     return result.path;
+  } catch (err) {
+    if (interrupts > 0) {
+      reporter.close();
+      process.stderr.write(`petrel: interrupted; "petrel pull ${input}" or --pull missing takes the download up again\n`);
+      process.exit(130);
+    }
+    throw err;
   } finally {
+    process.off('SIGINT', onSigint);
+    outer?.removeEventListener('abort', onOuter);
     reporter.close();
     await closeHttp();
   }

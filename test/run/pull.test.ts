@@ -77,6 +77,33 @@ describe('run on an alias that is not downloaded', () => {
     expect((JSON.parse(again.stdout) as { generatedTokens: number[] }).generatedTokens).toEqual(json.generatedTokens);
   });
 
+  it('Ctrl-C during the download: one line, exit 130, and the next run takes it up', async () => {
+    const e = env();
+    server.faults.throttle = { path: 'Qwen3.5-0.8B-Q4_K_M.gguf', bytesPerSecond: 64 * 1024 };
+    try {
+      const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'petrel.js'), 'run', 'qwen3.5:0.8b', 'hi', '-n', '1', '--pull', 'missing'], {
+        cwd: repoRoot,
+        env: e,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      const end = Date.now() + 30_000;
+      while (!/Qwen3\.5-0\.8B-Q4_K_M\.gguf \(/.test(stderr) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 500));
+      child.kill('SIGINT');
+      expect(await closed).toBe(130);
+      const last = stderr.trimEnd().split('\n').at(-1);
+      expect(last).toBe('petrel: interrupted; "petrel pull qwen3.5:0.8b" or --pull missing takes the download up again');
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      server.faults = {};
+    }
+    const again = await petrel(['run', 'qwen3.5:0.8b', 'hi', '-n', '1', '--pull', 'missing', '--json'], e);
+    expect(again.status, again.stderr).toBe(0);
+  });
+
   it('--pull takes only missing, never or always', async () => {
     const r = await petrel(['run', 'qwen3.5:0.8b', 'hi', '--pull', 'sometimes'], env());
     expect(r.status).toBe(1);
