@@ -1,6 +1,6 @@
 // The Foundation checks a user would do first: --version, synth + show, and clear errors.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPetrel } from '../support/cli.js';
@@ -95,6 +95,16 @@ describe('petrel CLI', () => {
     expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(Object.keys(all));
     expect(m.stdout).toMatch(/^tokenizer\.ggml\.tokens +arr\[str\] +\["!", .*… 512 items\]$/m);
     expect(m.stdout).toMatch(/^qwen35\.attention\.layer_norm_rms_epsilon +f32 +0\.000001$/m);
+  });
+
+  it('bench -t beyond the hardware threads is capped with a warning, as run does', () => {
+    const file = path.join(dir, 'bench.gguf');
+    expect(runPetrel(['synth', 'tiny', file, '--layers', '2']).status).toBe(0);
+    const r = runPetrel(['bench', file, '-t', '1000', '-p', '0', '-n', '2', '-r', '1', '--no-warmup', '-o', 'json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^petrel: warning: -t 1000: more than the \d+ hardware threads here; using \d+\n$/);
+    const rows = JSON.parse(r.stdout) as Array<{ n_threads: number }>;
+    expect(rows.map((row) => row.n_threads)).toEqual([availableParallelism()]);
   });
 
   it('synth refuses to overwrite without --force', () => {

@@ -8,6 +8,7 @@ import { benchCacheDir, ensureDefaultModel } from '../../bench/defaultModel.js';
 import type { EngineName, OpenEngine } from '../../bench/engine.js';
 import { defaultThreadCount } from '../../bench/machine.js';
 import { describeModelFile } from '../../bench/modelDescription.js';
+import { hardwareThreads } from '../samplingOptions.js';
 import { groupContextLength, planTests } from '../../bench/testPlan.js';
 import { DEFAULT_MODEL_NOTE, describeDefaultModelStep, describeProgress, progressSink, type ProgressSink } from '../../bench/progress.js';
 
@@ -66,7 +67,12 @@ async function benchCommand(modelArgs: string[], flags: BenchCliFlags): Promise<
     import('../../bench/runner.js'),
     import('../../store/local.js'),
   ]);
-  const options = parseBenchFlags(flags, defaultThreadCount());
+  const parsed = parseBenchFlags(flags, defaultThreadCount());
+  // As run does: more threads than hardware threads only wait on each other (-t 1000 never finished).
+  const max = hardwareThreads();
+  const tooMany = [...new Set(parsed.threads.filter((t) => t > max))];
+  if (tooMany.length > 0) process.stderr.write(`petrel: warning: -t ${tooMany.join(',')}: more than the ${max} hardware threads here; using ${max}\n`);
+  const options = { ...parsed, threads: [...new Set(parsed.threads.map((t) => Math.min(t, max)))] };
   const progress = progressSink(process.stderr, flags.progress ?? false);
   const paths = modelArgs.length > 0 ? modelArgs.map((m) => resolveLocalModel(m)) : [await defaultModel(options.threads[0]!, progress)];
   const models = paths.map(describeModelFile);
