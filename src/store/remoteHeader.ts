@@ -23,32 +23,29 @@ export async function fetchGgufHeader(url: string, request: RequestOptions): Pro
       chunks.push(chunk);
       have += chunk.length;
       if (have < tryAt) continue;
-      const result = tryParse(Buffer.concat(chunks, have));
+      const result = tryParse(Buffer.concat(chunks, have), url);
       if (result instanceof NeedMoreBytes) {
         tryAt = Math.max(result.needed, have * 2);
         continue;
       }
       return result;
     }
-    const result = tryParse(Buffer.concat(chunks, have));
+    const result = tryParse(Buffer.concat(chunks, have), url);
     if (result instanceof NeedMoreBytes) throw new UserError(`${redact(url)}: GGUF header is larger than ${MAX_HEADER >> 20} MiB or the file is truncated`, 'ERR_USER_BAD_GGUF');
     return result;
-  } catch (err) {
-    if (err instanceof Error && !(err instanceof UserError) && /GGUF|magic/.test(err.message)) {
-      throw new UserError(`${redact(url)}: ${err.message}`, 'ERR_USER_BAD_GGUF');
-    }
-    throw err;
   } finally {
     request.signal?.removeEventListener('abort', onAbort);
     controller.abort(); // stop the transfer: the rest of the file is not needed
   }
 }
 
-function tryParse(buf: Buffer): GgufHeader | NeedMoreBytes {
+/** Only what the parser says about the bytes is a bad file; an HTTP or network error naming a "-GGUF" repository is not. */
+function tryParse(buf: Buffer, url: string): GgufHeader | NeedMoreBytes {
   try {
     return parseGgufHeader(buf);
   } catch (err) {
     if (err instanceof NeedMoreBytes) return err;
+    if (err instanceof Error && !(err instanceof UserError)) throw new UserError(`${redact(url)}: ${err.message}`, 'ERR_USER_BAD_GGUF');
     throw err;
   }
 }

@@ -25,6 +25,7 @@ beforeAll(async () => {
   server = await startHfServer([
     { id: 'owner/Small-GGUF', commit: C1, files: [{ path: 'Small-Q4_K_M.gguf', data: small }] },
     { id: 'owner/Slow-GGUF', commit: C1, files: [{ path: 'Slow-Q4_K_M.gguf', data: slow }] },
+    { id: 'owner/Junk-GGUF', commit: C1, files: [{ path: 'Junk-Q4_K_M.gguf', data: pseudoRandom(300_000, 35) }] },
     { id: 'owner/Split-GGUF', commit: C2, files: parts.map((data, i) => ({ path: `Split-Q8_0-0000${i + 1}-of-00003.gguf`, data })) },
   ]);
   mirror = await startMirror(server.url);
@@ -227,12 +228,34 @@ describe('a mirror that only knows branch names', () => {
     expect(r.stdout.trim()).toContain(`snapshots/${C1}/`);
   });
 
+  it('a mirror that lists the commit but serves files only by branch name: resolve falls back, once per pull', async () => {
+    const env = freshEnv({ HF_ENDPOINT: mirror.url });
+    mirror.rules = [(p) => (/\/resolve\/[0-9a-f]{40}\//.test(p) ? { status: 404, body: 'Revision not found' } : undefined)];
+    const r = await petrel(['pull', 'hf:owner/Split-GGUF:Q8_0'], env);
+    expect(r.status, r.stderr).toBe(0);
+    const resolves = mirror.log.map((l) => l.url).filter((u) => u.includes('/resolve/'));
+    // The memory check's header read found out; the three parts then went straight to resolve/main.
+    expect(resolves.filter((u) => u.includes(`/resolve/${C2}/`))).toHaveLength(1);
+    expect(resolves.filter((u) => u.includes('/resolve/main/'))).toHaveLength(4);
+    expect(r.stderr).toMatch(/was not found; trying .*\/resolve\/main\//);
+  });
+
   it('a mirror without the tree API: the file names from model info are enough', async () => {
     const env = freshEnv({ HF_ENDPOINT: mirror.url });
     mirror.rules = [(p) => (/\/tree\//.test(p) ? { status: 404, body: 'not found' } : undefined)];
     const r = await petrel(['pull', 'hf:owner/Small-GGUF'], env);
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(r.stdout.trim()).equals(small)).toBe(true);
+  });
+});
+
+describe('the memory check reads the remote header', () => {
+  it('a file that is not GGUF is one line saying so; nothing is downloaded', async () => {
+    const env = freshEnv();
+    const r = await petrel(['pull', 'hf:owner/Junk-GGUF'], env);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(`petrel: ${server.url}/owner/Junk-GGUF/resolve/${C1}/Junk-Q4_K_M.gguf: not a GGUF file (bad magic)`);
+    expect(existsSync(path.join(blobsOf(env, 'owner/Junk-GGUF'), sha256(pseudoRandom(300_000, 35))))).toBe(false);
   });
 });
 
