@@ -1,4 +1,5 @@
-// AVX-512 small float GEMMs (CpuKernels::gemm_f32, gemm_f32_f16): C = alpha A B + beta C.
+// AVX-512 small float GEMMs: CpuKernels::gemm_f32 / gemm_f32_f16 (C = alpha A B + beta C) and
+// gemm_nt_f32 / gemm_nt_f32_f16 (C = alpha A B^T).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,10 @@ namespace petrel::cpu::avx512 {
 
 void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
               float beta, float* c, int64_t ldc);
+void gemm_nt_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                 float* c, int64_t ldc);
+void gemm_nt_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
+                     int64_t ldb, float* c, int64_t ldc);
 void gemm_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
                   int64_t ldb, float beta, float* c, int64_t ldc);
 

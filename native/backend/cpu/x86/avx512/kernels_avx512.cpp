@@ -84,6 +84,8 @@ CpuKernels make_avx512_table() {
   k.dequantize_row_bf16 = dequantize_row_bf16;
   k.dequantize_row_q8_0 = dequantize_row_q8_0;
   k.dot_f32 = dot_f32;
+  k.gemm_nt_f32 = avx512::gemm_nt_f32;
+  k.gemm_nt_f32_f16 = avx512::gemm_nt_f32_f16;
   k.gemm_f32 = avx512::gemm_f32;
   k.gemm_f32_f16 = avx512::gemm_f32_f16;
   k.quantize_row_q8_K = avx512::quantize_row_q8_K;
