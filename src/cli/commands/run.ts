@@ -68,7 +68,7 @@ export function registerRunCommand(program: Command): void {
       'With no prompt on a terminal, run opens `petrel chat` with the same model and flags.\n\n' +
       'When the answer is cut short (the context filled up, or -n ran out before any answer text, often while\n' +
       'the model was still reasoning) one line on stderr says why; --json gives it as finishReason and endedInReasoning.\n\n' +
-      'Threads: run and chat default to one per hardware thread (what decode is fastest with here); bench defaults\n' +
+      'Threads: run and chat default to one per hardware thread (the engine\'s default); bench defaults\n' +
       "to one per physical core, as llama-bench does, so its tables compare with llama.cpp's.\n\n" +
       'Sampling defaults follow the Qwen3.5 model card: thinking temp 1.0, top-p 0.95; --no-think temp 0.7, top-p 0.8;\n' +
       'both top-k 20, min-p 0, presence penalty 1.5, repeat penalty 1.0. Without --seed the seed is random (--json reports it).\n\n' +
