@@ -9,7 +9,7 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export const EXTRA_COLUMNS = ['load', 'ttft', 'rss'] as const;
 export type ExtraColumn = (typeof EXTRA_COLUMNS)[number];
 
-/** Expert-offload devices `--device` knows (the CUDA one is not written yet). */
+/** Expert-offload devices `--device` knows (CUDA inference is not implemented yet). */
 export const OFFLOAD_DEVICES = ['simulated'] as const;
 export type OffloadDeviceName = (typeof OFFLOAD_DEVICES)[number];
 
@@ -167,7 +167,7 @@ function parseOffload(vram: string | undefined, device: string | undefined): { d
   }
   const d = device.trim().toLowerCase();
   if (!(OFFLOAD_DEVICES as readonly string[]).includes(d)) {
-    throw argError(`--device: "${device}" is not an offload device (expected ${OFFLOAD_DEVICES.join(', ')}; CUDA is not built yet)`);
+    throw argError(`--device: "${device}" is not an offload device (expected ${OFFLOAD_DEVICES.join(', ')}; CUDA inference is not implemented yet)`);
   }
   const gib = Number(vram.trim());
   if (!/^\d+(\.\d+)?$/.test(vram.trim()) || !(gib > 0) || gib > 1e6) throw argError(`--vram: "${vram}" is not a size in GiB > 0`);
