@@ -54,6 +54,10 @@ constexpr int64_t kPrefetchBlocks = 2;
 // register (5 cycles each) bounds the loop, so alternate words go into separate sums.
 template <int N>
 constexpr int kChains = N <= 2 ? 2 : 1;
+// Q6_K has four vpdpbusd per sum and sub-block (two words, two registers each): with one row,
+// each gets a sum of its own; with two, one per register.
+template <int N>
+constexpr int kQ6Chains = N == 1 ? 4 : N == 2 ? 2 : 1;
 
 // ---- Q4_K ----
 
@@ -190,23 +194,23 @@ static void q4_x16_n(const BlockQ4_Kx8* w, const BlockQ8_K* y, int64_t nb, float
 
 // 32 * sum over the 16 sub-blocks of scale[s][r] * (activation sum of sub-block s), per row r.
 static inline __m256i q6_offsets_8(const BlockQ6_Kx8& b, const BlockQ8_K& yb) {
-  __m256i acc = _mm256_setzero_si256();
+  __m256i acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // two chains: 8 dependent vpdpwssd would set the pace
   for (int i = 0; i < 8; ++i) {
     // int16 lanes (2r, 2r + 1) = scales of sub-blocks 2i and 2i + 1 of row r
     const __m128i pair = _mm_unpacklo_epi8(load64(b.scales[2 * i]), load64(b.scales[2 * i + 1]));
-    acc = _mm256_dpwssd_epi32(acc, _mm256_cvtepi8_epi16(pair), _mm256_set1_epi32(word(yb.bsums + 2 * i)));
+    acc[i % 2] = _mm256_dpwssd_epi32(acc[i % 2], _mm256_cvtepi8_epi16(pair), _mm256_set1_epi32(word(yb.bsums + 2 * i)));
   }
-  return _mm256_slli_epi32(acc, 5);
+  return _mm256_slli_epi32(_mm256_add_epi32(acc[0], acc[1]), 5);
 }
 
 static inline __m512i q6_offsets_16(const BlockQ6_Kx8& b0, const BlockQ6_Kx8& b1, const BlockQ8_K& yb) {
-  __m512i acc = _mm512_setzero_si512();
+  __m512i acc[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
   for (int i = 0; i < 8; ++i) {
     const __m128i pair0 = _mm_unpacklo_epi8(load64(b0.scales[2 * i]), load64(b0.scales[2 * i + 1]));
     const __m128i pair1 = _mm_unpacklo_epi8(load64(b1.scales[2 * i]), load64(b1.scales[2 * i + 1]));
-    acc = _mm512_dpwssd_epi32(acc, _mm512_cvtepi8_epi16(_mm256_set_m128i(pair1, pair0)), _mm512_set1_epi32(word(yb.bsums + 2 * i)));
+    acc[i % 2] = _mm512_dpwssd_epi32(acc[i % 2], _mm512_cvtepi8_epi16(_mm256_set_m128i(pair1, pair0)), _mm512_set1_epi32(word(yb.bsums + 2 * i)));
   }
-  return _mm512_slli_epi32(acc, 5);
+  return _mm512_slli_epi32(_mm512_add_epi32(acc[0], acc[1]), 5);
 }
 
 template <int N>
@@ -222,12 +226,17 @@ static void q6_x8_n(const BlockQ6_Kx8* w, const BlockQ8_K* y, int64_t nb, float*
     for (int c = 0; c < 4; ++c) {
       if (N == 1) prefetch_quarter(&w[ib + kPrefetchBlocks], c);
       for (int pp = 0; pp < 2; ++pp) {  // sub-blocks 4c + pp (values 64c + 16pp + [0, 16)) and 4c + 2 + pp (32 further)
-        __m256i t[2][N];
-        for (int j = 0; j < N; ++j) t[0][j] = t[1][j] = _mm256_setzero_si256();
-        for (int p = 2 * pp; p < 2 * pp + 2; ++p) {
+        __m256i t[2][kQ6Chains<N>][N];  // [high][chain][row]
+        for (int k = 0; k < kQ6Chains<N>; ++k) {
+          for (int j = 0; j < N; ++j) t[0][k][j] = t[1][k][j] = _mm256_setzero_si256();
+        }
+#pragma GCC unroll 2
+        for (int odd = 0; odd < 2; ++odd) {  // a constant once unrolled: it picks the chains
+          const int p = 2 * pp + odd;
           const __m256i qa = load256(b.qs[c][p][0]);
           const __m256i qb = load256(b.qs[c][p][1]);
           const __m256i qh = load256(b.qs[c][p][2]);
+#pragma GCC unroll 2
           for (int high = 0; high < 2; ++high) {
             __m256i wa, wb;
             if (high) {
@@ -239,14 +248,18 @@ static void q6_x8_n(const BlockQ6_Kx8* w, const BlockQ8_K* y, int64_t nb, float*
             }
             for (int j = 0; j < N; ++j) {
               const int8_t* a = y[j * nb + ib].qs + 64 * c + 32 * high + 8 * p;
-              t[high][j] = _mm256_dpbusd_epi32(t[high][j], wa, _mm256_set1_epi32(word(a)));
-              t[high][j] = _mm256_dpbusd_epi32(t[high][j], wb, _mm256_set1_epi32(word(a + 4)));
+              const int ka = (2 * odd) % kQ6Chains<N>, kb = (2 * odd + 1) % kQ6Chains<N>;
+              t[high][ka][j] = _mm256_dpbusd_epi32(t[high][ka][j], wa, _mm256_set1_epi32(word(a)));
+              t[high][kb][j] = _mm256_dpbusd_epi32(t[high][kb][j], wb, _mm256_set1_epi32(word(a + 4)));
             }
           }
         }
         for (int high = 0; high < 2; ++high) {
           const __m256i sc = _mm256_cvtepi8_epi32(load64(b.scales[4 * c + 2 * high + pp]));
-          for (int j = 0; j < N; ++j) sumi[j] = _mm256_add_epi32(sumi[j], _mm256_mullo_epi32(t[high][j], sc));
+          for (int j = 0; j < N; ++j) {
+            for (int k = 1; k < kQ6Chains<N>; ++k) t[high][0][j] = _mm256_add_epi32(t[high][0][j], t[high][k][j]);
+            sumi[j] = _mm256_add_epi32(sumi[j], _mm256_mullo_epi32(t[high][0][j], sc));
+          }
         }
       }
     }
@@ -277,12 +290,17 @@ static void q6_x16_n(const BlockQ6_Kx8* w, const BlockQ8_K* y, int64_t nb, float
         prefetch_quarter(&w[nb + ib + kPrefetchBlocks], c);
       }
       for (int pp = 0; pp < 2; ++pp) {
-        __m512i t[2][N];
-        for (int j = 0; j < N; ++j) t[0][j] = t[1][j] = _mm512_setzero_si512();
-        for (int p = 2 * pp; p < 2 * pp + 2; ++p) {
+        __m512i t[2][kQ6Chains<N>][N];  // [high][chain][row]
+        for (int k = 0; k < kQ6Chains<N>; ++k) {
+          for (int j = 0; j < N; ++j) t[0][k][j] = t[1][k][j] = _mm512_setzero_si512();
+        }
+#pragma GCC unroll 2
+        for (int odd = 0; odd < 2; ++odd) {  // a constant once unrolled: it picks the chains
+          const int p = 2 * pp + odd;
           const __m512i qa = load_pair(b0.qs[c][p][0], b1.qs[c][p][0]);
           const __m512i qb = load_pair(b0.qs[c][p][1], b1.qs[c][p][1]);
           const __m512i qh = load_pair(b0.qs[c][p][2], b1.qs[c][p][2]);
+#pragma GCC unroll 2
           for (int high = 0; high < 2; ++high) {
             __m512i wa, wb;
             if (high) {
@@ -294,15 +312,19 @@ static void q6_x16_n(const BlockQ6_Kx8* w, const BlockQ8_K* y, int64_t nb, float
             }
             for (int j = 0; j < N; ++j) {
               const int8_t* a = y[j * nb + ib].qs + 64 * c + 32 * high + 8 * p;
-              t[high][j] = _mm512_dpbusd_epi32(t[high][j], wa, _mm512_set1_epi32(word(a)));
-              t[high][j] = _mm512_dpbusd_epi32(t[high][j], wb, _mm512_set1_epi32(word(a + 4)));
+              const int ka = (2 * odd) % kQ6Chains<N>, kb = (2 * odd + 1) % kQ6Chains<N>;
+              t[high][ka][j] = _mm512_dpbusd_epi32(t[high][ka][j], wa, _mm512_set1_epi32(word(a)));
+              t[high][kb][j] = _mm512_dpbusd_epi32(t[high][kb][j], wb, _mm512_set1_epi32(word(a + 4)));
             }
           }
         }
         for (int high = 0; high < 2; ++high) {
           const int s = 4 * c + 2 * high + pp;
           const __m512i sc = _mm512_cvtepi8_epi32(_mm_unpacklo_epi64(load64(b0.scales[s]), load64(b1.scales[s])));
-          for (int j = 0; j < N; ++j) sumi[j] = _mm512_add_epi32(sumi[j], _mm512_mullo_epi32(t[high][j], sc));
+          for (int j = 0; j < N; ++j) {
+            for (int k = 1; k < kQ6Chains<N>; ++k) t[high][0][j] = _mm512_add_epi32(t[high][0][j], t[high][k][j]);
+            sumi[j] = _mm512_add_epi32(sumi[j], _mm512_mullo_epi32(t[high][0][j], sc));
+          }
         }
       }
     }
