@@ -11,7 +11,7 @@
 //   petrel_op_bench peak                                (x86: the instruction ceilings the kernels
 //                                                      work against: vpmaddubsw and vfmadd ymm per second)
 //   petrel_op_bench stream [threads]                    (the memory read rate decode works against:
-//                                                      a sum over 512 MiB, 2 threads by default, 5 runs)
+//                                                      a sum over 512 MiB, plain and prefetched, 2 threads by default, 5 runs)
 //
 // Prints one line: the op, its shape, time per call and the rate (GMAC/s or tokens/s).
 #include <chrono>
@@ -330,14 +330,16 @@ int bench_peak() {
 }
 
 // Wall-clock rate of summing a 512 MiB buffer split between `threads` threads: the streaming
-// read rate a memory-bound decode step can reach at best.
+// read rate a memory-bound decode step can reach at best. Twice per run: a plain loop, and one
+// that fetches 2 KiB ahead into L1 as the decode kernels do: on some machines the hardware
+// prefetchers alone leave the plain loop well below what the kernels read (docs/PERFORMANCE.md).
 int bench_stream(int argc, char** argv) {
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   if (threads < 1 || threads > 256) return 2;
   constexpr size_t kBytes = size_t{512} << 20;
   const size_t words = kBytes / sizeof(uint64_t);
   std::vector<uint64_t> buf(words, 1);  // written once, so every page is backed
-  for (int run = 0; run < 5; ++run) {
+  auto rate = [&](bool prefetch) {
     std::vector<uint64_t> sums(static_cast<size_t>(threads));
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> pool;
@@ -346,11 +348,12 @@ int bench_stream(int argc, char** argv) {
         const size_t begin = words / threads * t, end = t + 1 == threads ? words : words / threads * (t + 1);
         uint64_t a = 0, b = 0, c = 0, d = 0;  // four chains, so the adds keep up with the loads
         size_t i = begin;
-        for (; i + 4 <= end; i += 4) {
-          a += buf[i];
-          b += buf[i + 1];
-          c += buf[i + 2];
-          d += buf[i + 3];
+        for (; i + 8 <= end; i += 8) {  // one 64-byte line per step
+          if (prefetch) __builtin_prefetch(buf.data() + i + 256, 0, 3);
+          a += buf[i] + buf[i + 4];
+          b += buf[i + 1] + buf[i + 5];
+          c += buf[i + 2] + buf[i + 6];
+          d += buf[i + 3] + buf[i + 7];
         }
         for (; i < end; ++i) a += buf[i];
         sums[static_cast<size_t>(t)] = a + b + c + d;
@@ -360,8 +363,12 @@ int bench_stream(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     uint64_t total = 0;
     for (uint64_t v : sums) total += v;
-    if (total != words) return 1;
-    std::printf("stream read 512 MiB, %d thread(s): %.1f GB/s\n", threads, static_cast<double>(kBytes) / secs * 1e-9);
+    return total == words ? static_cast<double>(kBytes) / secs * 1e-9 : -1.0;
+  };
+  for (int run = 0; run < 5; ++run) {
+    const double plain = rate(false), ahead = rate(true);
+    if (plain < 0 || ahead < 0) return 1;
+    std::printf("stream read 512 MiB, %d thread(s): %.1f GB/s plain, %.1f GB/s prefetched\n", threads, plain, ahead);
   }
   return 0;
 }

@@ -4,8 +4,8 @@
 // 32 of B (16 FMAs per 10 loads; AVX2's 4 x 16 tile does 8 per 6). Column edges use masked loads
 // and stores instead of narrower tiles and scalar loops. A 32-column strip of B (16 KiB for k = 128)
 // stays in L1 across the row tiles, so there is no packing. Few rows of A (attention decode, where
-// B streams from memory) go to the AVX2 kernel, whose loop is built for that. Each C element is
-// one FMA chain over k in order, as in AVX2's tiles: the same bits. Helpers are static (see kernels.h).
+// B streams from memory) go to gemm_few_rows_avx512.cpp. Each C element is one FMA chain over k in
+// order, as in AVX2's tiles: the same bits. Helpers are static (see kernels.h).
 #if defined(__x86_64__)
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -18,6 +18,7 @@
 #include <immintrin.h>
 
 #include "backend/cpu/x86/avx2/gemm_avx2.h"
+#include "backend/cpu/x86/avx512/gemm_few_rows_avx512.h"
 
 namespace petrel::cpu::avx512 {
 namespace {
@@ -65,8 +66,8 @@ static void strip(int64_t m, int64_t k, const float* a, int64_t lda, const TB* b
   for (; i < m; ++i) tile<1, W, TB>(k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, alpha, beta, last);
 }
 
-// Below this many rows of A the AVX2 kernel runs (its streamed path prefetches B, which is what
-// decode's few rows need).
+// Below this many rows of A the few-row kernels run (gemm_few_rows_avx512.cpp: B streams from
+// memory in decode, and they fetch it ahead), or AVX2's for the shapes those do not take.
 constexpr int64_t kMinRows = 8;
 
 template <typename TB>
@@ -85,8 +86,8 @@ static void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, i
 
 // gemm_nt (attention scores, C = alpha A B^T) with 16+ rows of A: B^T is formed 16 columns (rows
 // of B, the keys) at a time in an L1 panel, converted once and transposed in 8 x 8 blocks, then
-// the 8-row tiles above run on it. Fewer rows (decode) and the last n % 16 columns go to the AVX2
-// kernel, whose panel path computes the same FMA chains for the columns it shares.
+// the 8-row tiles above run on it. Fewer rows (decode) go to gemm_few_rows_avx512.cpp, the last
+// n % 16 columns to the AVX2 kernel, whose panel path computes the same FMA chains.
 static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 static inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 static inline float to_f32(float v) { return v; }
@@ -150,7 +151,7 @@ static bool gemm_nt_panel(int64_t m, int64_t n, int64_t k, float alpha, const fl
 void gemm_nt_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                  float* c, int64_t ldc) {
   if (!gemm_nt_panel<float>(m, n, k, alpha, a, lda, b, ldb, c, ldc)) {
-    avx2::gemm_nt_f32(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    if (!gemm_nt_few_rows(m, n, k, alpha, a, lda, b, ldb, c, ldc)) avx2::gemm_nt_f32(m, n, k, alpha, a, lda, b, ldb, c, ldc);
   } else if (n % 16 != 0) {
     const int64_t j = n / 16 * 16;
     avx2::gemm_nt_f32(m, n - j, k, alpha, a, lda, b + j * ldb, ldb, c + j, ldc);
@@ -160,7 +161,7 @@ void gemm_nt_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, i
 void gemm_nt_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
                      int64_t ldb, float* c, int64_t ldc) {
   if (!gemm_nt_panel<uint16_t>(m, n, k, alpha, a, lda, b, ldb, c, ldc)) {
-    avx2::gemm_nt_f32_f16(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    if (!gemm_nt_few_rows(m, n, k, alpha, a, lda, b, ldb, c, ldc)) avx2::gemm_nt_f32_f16(m, n, k, alpha, a, lda, b, ldb, c, ldc);
   } else if (n % 16 != 0) {
     const int64_t j = n / 16 * 16;
     avx2::gemm_nt_f32_f16(m, n - j, k, alpha, a, lda, b + j * ldb, ldb, c + j, ldc);
@@ -170,7 +171,7 @@ void gemm_nt_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* 
 void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
               float beta, float* c, int64_t ldc) {
   if (m < kMinRows) {
-    avx2::gemm_f32(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (!gemm_few_rows(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) avx2::gemm_f32(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   gemm<float>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -179,7 +180,7 @@ void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int6
 void gemm_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
                   int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m < kMinRows) {
-    avx2::gemm_f32_f16(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (!gemm_few_rows(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) avx2::gemm_f32_f16(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   gemm<uint16_t>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
