@@ -161,17 +161,28 @@ export class Chat implements ChatBackend {
       finishReason: turn.finishReason,
     };
     this.#lastTurn = stats;
+    // A turn that ended inside its reasoning has no answer at all: one line says so, as run says it.
+    const unanswered = turn.endedInReasoning && turn.text.trim() === '' && turn.toolCalls.length === 0;
     if (turn.finishReason === 'context') {
-      handlers.onNotice?.({ level: 'warn', text: 'the answer stopped because the context is full; the next turn drops the oldest turns' });
-    } else if (!this.#warnedFull && contextNearlyFull(this.#context())) {
-      this.#warnedFull = true;
-      const room = ctx - reserve;
-      handlers.onNotice?.({
-        level: 'warn',
-        text:
-          `context ${contextShare(this.#context())}% full: ${this.session.position} of the ${room} tokens the conversation may hold ` +
-          `(${reserve} of ${ctx} stay free for an answer); when a turn no longer fits, the oldest turns are dropped (/clear starts over)`,
-      });
+      const what = unanswered ? 'the context filled up while the model was still reasoning: no answer' : 'the answer stopped because the context is full';
+      handlers.onNotice?.({ level: 'warn', text: `${what}; the next turn drops the oldest turns` });
+    } else {
+      if (unanswered && turn.finishReason === 'length') {
+        const n = this.#options.maxTokens ?? turn.generatedTokens.length;
+        handlers.onNotice?.({ level: 'warn', text: `-n ${n} ran out while the model was still reasoning: no answer; raise -n or turn reasoning off (/think off)` });
+      } else if (unanswered && turn.finishReason === 'stop') {
+        handlers.onNotice?.({ level: 'warn', text: 'the model stopped inside its reasoning without answering' });
+      }
+      if (!this.#warnedFull && contextNearlyFull(this.#context())) {
+        this.#warnedFull = true;
+        const room = ctx - reserve;
+        handlers.onNotice?.({
+          level: 'warn',
+          text:
+            `context ${contextShare(this.#context())}% full: ${this.session.position} of the ${room} tokens the conversation may hold ` +
+            `(${reserve} of ${ctx} stay free for an answer); when a turn no longer fits, the oldest turns are dropped (/clear starts over)`,
+        });
+      }
     }
     return { text: turn.text, reasoning: turn.reasoning, finishReason: turn.finishReason, stats };
   }

@@ -92,10 +92,53 @@ describe('petrel chat (line mode)', () => {
     expect(r.stderr).toContain(`petrel: ${turns[2].error.message}\n`);
   });
 
+  it('-t beyond the hardware threads is capped with a warning, as in run', () => {
+    const r = runPetrel(['chat', model, '--no-think', '-n', '2', '--temp', '0', '-t', '1000'], { input: 'hi\n', env: { XDG_STATE_HOME: tmp.dir } });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^petrel: warning: -t\/--threads 1000 is more than the \d+ hardware threads here; using \d+\n$/);
+    expect(r.stdout).not.toBe('');
+  });
+
+  it('-c beyond the trained context warns; far beyond it is refused in one line naming the flag', () => {
+    // The tiny model was trained for 4096 tokens; up to 4× that is allowed, with a warning.
+    const beyond = chat('hi\n', ['-c', '8192']);
+    expect(beyond.status).toBe(0);
+    expect(beyond.stderr).toBe('petrel: warning: -c/--ctx 8192 is beyond the 4,096 tokens this model was trained for; answers past that may degrade\n');
+    expect(beyond.stdout).not.toBe('');
+    const far = chat('hi\n', ['-c', '100000000']);
+    expect(far.status).toBe(1);
+    expect(far.stdout).toBe('');
+    expect(far.stderr).toBe('petrel: -c/--ctx 100000000 is far beyond the 4,096 tokens this model was trained for (at most 16,384, 4×, is allowed)\n');
+    const bad = chat('hi\n', ['-n', '0']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('-n/--max-tokens');
+  });
+
+  it('a turn cut inside its reasoning says so in one line, as run does; --json lists it in notices', () => {
+    const args = ['chat', model, '-n', '2', '--temp', '0', '-t', '1'];
+    const env = { XDG_STATE_HOME: tmp.dir };
+    const note = '-n 2 ran out while the model was still reasoning: no answer; raise -n or turn reasoning off (/think off)';
+    const r = runPetrel(args, { input: 'hello\n', env });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('\n');
+    expect(r.stderr).toBe(`petrel: warning: ${note}\n`);
+    const j = runPetrel([...args, '--json'], { input: 'hello\n', env });
+    expect(j.status).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({ text: '', finishReason: 'length', notices: [{ level: 'warn', text: note }] });
+    // An answer (no reasoning asked for) gets no such line.
+    expect(runPetrel([...args, '--no-think'], { input: 'hello\n', env }).stderr).toBe('');
+  });
+
   it('--help names --json and what Ctrl-D does during an answer', () => {
     const help = runPetrel(['chat', '--help']);
     expect(help.stdout).toContain('--json');
     expect(help.stdout.replace(/\s+/g, ' ')).toContain('Ctrl-D quits (exit 0; during an answer it stops it first)');
+    // The thread default explained as run's help explains it, and --pull as run has it.
+    const flat = help.stdout.replace(/\s+/g, ' ');
+    expect(flat).toMatch(/-t, --threads <n> CPU threads \(default: one per hardware thread, here \d+; at most that many\)/);
+    expect(flat).toContain('Threads: run and chat default to one per hardware thread');
+    expect(flat).toContain('--pull <when> download the model first: missing');
   });
 
   it('a missing model is one line on stderr and exit 1', () => {

@@ -4,7 +4,8 @@
 // between turns, so each turn prefills only its own tokens (src/chat/conversation.ts).
 import type { Command } from 'commander';
 import { historyFile, InputHistory } from '../../chat/history.js';
-import { addSamplingOptions, parsePositiveCount, type SamplingFlags } from '../samplingOptions.js';
+import { addPullOption, ensureModel, type PullPolicy } from '../ensureModel.js';
+import { addSamplingOptions, hardwareThreads, parsePositiveCount, parseThreads, type SamplingFlags } from '../samplingOptions.js';
 
 interface ChatFlags extends SamplingFlags {
   system?: string;
@@ -15,6 +16,7 @@ interface ChatFlags extends SamplingFlags {
   threads?: number;
   history?: boolean;
   json?: boolean;
+  pull?: PullPolicy;
 }
 
 export function registerChatCommand(program: Command): void {
@@ -26,11 +28,12 @@ export function registerChatCommand(program: Command): void {
     .option('--think', 'let the model reason before answering (default, as the Qwen3.5 template; /think on)')
     .option('--no-think', 'answer directly, without reasoning (/think off)')
     .option('--show-thinking', 'when piped: write the reasoning to stderr (the terminal UI shows it dimmed; Ctrl-T hides it)')
-    .option('-n, --max-tokens <n>', 'stop each answer after n tokens (default: until the context is full)', parsePositiveCount('--max-tokens'))
-    .option('-c, --ctx <n>', "context length in tokens (default: the model's)", parsePositiveCount('--ctx'))
-    .option('-t, --threads <n>', 'CPU threads (default: one per hardware thread)', parsePositiveCount('--threads'))
+    .option('-n, --max-tokens <n>', 'stop each answer after n tokens, reasoning included (default: until the context is full)', parsePositiveCount('-n/--max-tokens'))
+    .option('-c, --ctx <n>', "context length in tokens (default: the model's; beyond it a warning, beyond 4× it refused)", parsePositiveCount('-c/--ctx'))
+    .option('-t, --threads <n>', `CPU threads (default: one per hardware thread, here ${hardwareThreads()}; at most that many)`, parseThreads('-t/--threads'))
     .option('--no-history', 'do not read or write the input history')
     .option('--json', 'no terminal UI: read turns from stdin, write one JSON object per turn to stdout (user, text, reasoning, finishReason, usage, timings, notices)');
+  addPullOption(cmd);
   addSamplingOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -40,14 +43,20 @@ export function registerChatCommand(program: Command): void {
       'it stops it first). Commands: /help /clear /system /think on|off /save FILE /load FILE /stats /exit.\n' +
       'Piped: each line of stdin is a turn, answers go to stdout, one per turn; with --json, one JSON line per turn\n' +
       '(a failed turn too, with "error"); commands, warnings and errors go to stderr.\n\n' +
+      'When an answer never came (-n or the context ran out while the model was still reasoning, or it\n' +
+      'stopped inside its reasoning) one line says so, as in petrel run.\n\n' +
+      'Threads: run and chat default to one per hardware thread (the engine\'s default); bench defaults\n' +
+      "to one per physical core, as llama-bench does, so its tables compare with llama.cpp's.\n\n" +
       `Input history: ${historyFile()} ($PETREL_CHAT_HISTORY, else $XDG_STATE_HOME/petrel/chat_history).\n\n` +
-      'Examples:\n  petrel chat qwen3.5:0.8b\n  printf "hi\\nand then?\\n" | petrel chat model.gguf --no-think\n' +
+      'Examples:\n  petrel chat qwen3.5:0.8b\n  petrel chat qwen3.5:0.8b --pull missing            # download the model first if needed\n' +
+      '  printf "hi\\nand then?\\n" | petrel chat model.gguf --no-think\n' +
       '  printf "hi\\nand then?\\n" | petrel chat model.gguf --json | jq -r .text\n',
   );
   cmd.action(async (model: string, flags: ChatFlags) => {
-    // Loaded here, not at startup: every other command (and --help) would pay for the chat and the engine.
-    const { resolveLocalModel } = await import('../../store/local.js');
-    process.exitCode = await chatCommand(resolveLocalModel(model), flags);
+    // A known alias not downloaded yet is offered for download on a terminal, as run does (--pull for
+    // scripts); ensureModel loads the store only now, so --help stays fast.
+    const modelPath = await ensureModel(model, { ...(flags.pull ? { pull: flags.pull } : {}) });
+    process.exitCode = await chatCommand(modelPath, flags);
   });
 }
 
@@ -68,6 +77,17 @@ async function chatCommand(modelPath: string, flags: ChatFlags): Promise<number>
     ...(flags.ctx !== undefined ? { contextLength: flags.ctx } : {}),
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
   });
+  if (flags.ctx !== undefined) {
+    // As run does: the trained context is only known once the model is loaded (sessions reserve
+    // their KV cache as they fill, so a -c far too large costs nothing before this refuses it).
+    const { checkContextLength } = await import('../generateOnce.js');
+    try {
+      checkContextLength(flags.ctx, chat.model.info.contextLengthTrain, (line) => process.stderr.write(line + '\n'));
+    } catch (err) {
+      chat.dispose();
+      throw err;
+    }
+  }
   if (flags.json || !isInteractive()) {
     const { runLineMode } = await import('../../chat/lineMode.js');
     const code = await runLineMode(chat, {

@@ -119,11 +119,8 @@ async function openChat(run: Command, model: string, flags: RunFlags): Promise<v
   value('--repeat-penalty', flags.repeatPenalty);
   value('--presence-penalty', flags.presencePenalty);
   value('--seed', flags.seed);
-  if (chat.options.some((o) => o.long === '--pull')) value('--pull', flags.pull);
-  else if (flags.pull !== undefined) {
-    const { ensureModel } = await import('../ensureModel.js');
-    args[0] = await ensureModel(model, { pull: flags.pull });
-  }
+  // chat asks about (or pulls) a model that is not downloaded itself, by the same rules.
+  value('--pull', flags.pull);
   await chat.parseAsync(args, { from: 'user' });
 }
 
