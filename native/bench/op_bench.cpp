@@ -331,8 +331,8 @@ int bench_peak() {
 
 // Wall-clock rate of summing a 512 MiB buffer split between `threads` threads: the streaming
 // read rate a memory-bound decode step can reach at best. Twice per run: a plain loop, and one
-// that fetches 2 KiB ahead into L1 as the decode kernels do: on some machines the hardware
-// prefetchers alone leave the plain loop well below what the kernels read (docs/PERFORMANCE.md).
+// that fetches 2 KiB ahead into L1 as the decode kernels do; which of the two reads faster
+// depends on the machine (docs/PERFORMANCE.md).
 int bench_stream(int argc, char** argv) {
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   if (threads < 1 || threads > 256) return 2;

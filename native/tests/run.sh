@@ -26,6 +26,7 @@ if [ -z "$runnable" ]; then
   echo "native tests: could not read the runnable kernel tables from $bin" >&2
   exit 1
 fi
+echo "$runnable" >build/tests/runnable-kernels.txt  # .ci/run runs the engine tests once per table
 for table in generic avx2 avx512 neon; do
   case " $runnable " in *" $table "*) ;; *) echo "== native tests: kernel table $table: not runnable on this CPU, not run"; continue ;; esac
   echo "== native tests: PETREL_CPU_KERNELS=$table"
