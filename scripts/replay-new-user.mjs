@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Replays a new user's first hour with petrel (issue 16) in a clean HOME, with synthetic models
 // and no network: help, version, synth, show, run in every way a prompt can come, scripts and
-// pipes (a reader that closes early, as `| head`), bad input, a model that is not downloaded,
-// quantize, list, rm, piped chat, a small bench. It fails if any output holds a stack trace, or
-// if a command that failed said so in more than one line.
+// pipes (a reader that closes early, as `| head`), bad input, a model that is not downloaded, a
+// pull from a hub that refuses connections, quantize, list, rm, piped chat (--json too), a small
+// bench. It fails if any output holds a stack trace, if a command that failed said so in more than
+// one line, or if a step's own check (`check`, `within` seconds) fails.
 //
 //   node scripts/replay-new-user.mjs            # needs the build (npm ci); prints one line per command
 //   node scripts/replay-new-user.mjs --verbose  # also every command's output
@@ -35,11 +36,11 @@ const env = {
 
 /**
  * Runs `petrel ...args`. input: piped stdin (else an empty one); closeStdout: the reader goes
- * away before petrel writes (what `| head` does to a long output).
+ * away before petrel writes (what `| head` does to a long output); extraEnv: added to the clean one.
  */
-function petrel(args, { input = '', closeStdout = false } = {}) {
+function petrel(args, { input = '', closeStdout = false, extraEnv = {} } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: work, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: work, env: { ...env, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     if (closeStdout) child.stdout.destroy();
@@ -56,6 +57,20 @@ function petrel(args, { input = '', closeStdout = false } = {}) {
 }
 
 const STACK = /^\s+at .+(:\d+:\d+\)?|\(native\))$|node:internal|internal error|Error: .*\n\s+at |Unhandled|^\s*\^+\s*$/m;
+
+/** `chat --json`: one JSON object per turn on stdout, nothing else there. */
+const jsonTurns = (n) => (r) => {
+  const lines = r.stdout.trimEnd().split('\n');
+  if (lines.length !== n) return `${lines.length} lines on stdout, expected ${n} (one per turn)`;
+  for (const line of lines) {
+    try {
+      if (typeof JSON.parse(line).text !== 'string') return `a turn without "text": ${line}`;
+    } catch {
+      return `not JSON: ${line}`;
+    }
+  }
+  return undefined;
+};
 
 // What the user types; `expect` is the exit status that is right for it.
 const model = 'tiny.gguf';
@@ -103,10 +118,19 @@ const steps = [
   { args: ['list'], expect: 0 },
   { args: ['list', '--json'], expect: 0 },
   { args: ['rm', 'qwen3.5:0.8b'], expect: 1 },
+  // A hub that refuses the connection fails at once (it used to retry for minutes), in one line.
+  { args: ['pull', 'qwen3.5:0.8b'], extraEnv: { HF_ENDPOINT: 'http://127.0.0.1:1' }, expect: 1, within: 20, label: 'HF_ENDPOINT=http://127.0.0.1:1 petrel pull qwen3.5:0.8b' },
+  { args: ['pull', 'qwen3.5:0.8b', '--json'], extraEnv: { HF_ENDPOINT: 'http://127.0.0.1:1' }, expect: 1, within: 20, label: 'HF_ENDPOINT=http://127.0.0.1:1 petrel pull qwen3.5:0.8b --json' },
   { args: ['quantize', model, 'out.gguf', 'q8_0', '--dry-run'], closeStdout: true, expect: 0, label: 'petrel quantize tiny.gguf out.gguf q8_0 --dry-run | head' },
   { args: ['quantize', model, 'tiny-q8_0.gguf', 'q8_0'], expect: 0 },
   { args: ['quantize', model, 'x.gguf', 'q9_9'], expect: 1 },
   { args: ['chat', model, '--no-think', '-n', '8', '--seed', '1'], input: 'hi\n/help\nand then?\n', expect: 0, label: 'printf "hi\\n/help\\nand then?\\n" | petrel chat tiny.gguf' },
+  { args: ['chat', model, '--json', '--no-think', '-n', '8', '--seed', '1'], input: 'hi\n/stats\nand then?\n', expect: 0, check: jsonTurns(2), label: 'printf "hi\\n/stats\\nand then?\\n" | petrel chat tiny.gguf --json' },
+  { args: ['chat', model, '-n', '4'], input: 'hi\n', expect: 0, label: 'echo hi | petrel chat tiny.gguf -n 4 (still reasoning)' },
+  { args: ['chat', model, '-t', '1000', '-n', '4', '--no-think'], input: 'hi\n', expect: 0, label: 'echo hi | petrel chat tiny.gguf -t 1000' },
+  { args: ['chat', model, '-c', '100000000'], input: 'hi\n', expect: 1, label: 'echo hi | petrel chat tiny.gguf -c 100000000' },
+  { args: ['chat', 'qwen3.5:0.8b'], input: 'hi\n', expect: 1, label: 'echo hi | petrel chat qwen3.5:0.8b (not downloaded)' },
+  { args: ['chat', 'qwen3.5:0.8b', '--pull', 'never'], input: 'hi\n', expect: 1, label: 'echo hi | petrel chat qwen3.5:0.8b --pull never' },
   { args: ['bench', 'tiny-q8_0.gguf', '-p', '16', '-n', '4', '-r', '1'], expect: 0 },
   { args: ['bench', model, '-t', 'lots'], expect: 1 },
 ];
@@ -130,6 +154,9 @@ try {
       const lines = r.stderr.trimEnd().split('\n').filter((l) => !l.startsWith('petrel: warning:'));
       if (lines.length !== 1 || lines[0].trim() === '') why.push(`the error is ${lines.length} lines`);
     }
+    if (step.within !== undefined && ms > step.within * 1000) why.push(`took ${(ms / 1000).toFixed(1)} s, more than ${step.within} s`);
+    const checked = step.check?.(r);
+    if (checked) why.push(checked);
     process.stdout.write(`${why.length ? 'FAIL' : 'ok  '} ${(ms / 1000).toFixed(1).padStart(5)} s  ${label}${why.length ? `: ${why.join(', ')}` : ''}\n`);
     if (verbose || why.length) {
       const indent = (s) => s.trimEnd().split('\n').slice(0, 40).map((l) => `        | ${l}`).join('\n');
