@@ -300,6 +300,9 @@ static void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, i
 
 }  // namespace
 
+void transpose_panel16(const float* b, int64_t ldb, int64_t k, float* panel) { transpose_panel16<float>(b, ldb, k, panel); }
+void transpose_panel16(const uint16_t* b, int64_t ldb, int64_t k, float* panel) { transpose_panel16<uint16_t>(b, ldb, k, panel); }
+
 void gemm_nt_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                  float* c, int64_t ldc) {
   gemm_nt<float>(m, n, k, alpha, a, lda, b, ldb, c, ldc);

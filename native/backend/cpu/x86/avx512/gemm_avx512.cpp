@@ -85,49 +85,10 @@ static void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, i
 }
 
 // gemm_nt (attention scores, C = alpha A B^T) with 16+ rows of A: B^T is formed 16 columns (rows
-// of B, the keys) at a time in an L1 panel, converted once and transposed in 8 x 8 blocks, then
-// the 8-row tiles above run on it. Fewer rows (decode) go to gemm_few_rows_avx512.cpp, the last
-// n % 16 columns to the AVX2 kernel, whose panel path computes the same FMA chains.
-static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
-static inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-static inline float to_f32(float v) { return v; }
-static inline float to_f32(uint16_t v) { return _cvtsh_ss(v); }
-
-static inline void transpose8(__m256 r[8]) {
-  __m256 t[8], u[8];
-  for (int i = 0; i < 4; ++i) {
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 2; ++i) {
-    u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; ++i) {
-    r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
-    r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
-  }
-}
-
-// panel[p][q] = B[q][p] as float for 16 rows q of B and all k columns p.
-template <typename TB>
-static void transpose_panel16(const TB* b, int64_t ldb, int64_t k, float* panel) {
-  int64_t p = 0;
-  for (; p + 8 <= k; p += 8) {
-    for (int half = 0; half < 2; ++half) {
-      __m256 r[8];
-      for (int q = 0; q < 8; ++q) r[q] = load8(b + (8 * half + q) * ldb + p);
-      transpose8(r);
-      for (int t = 0; t < 8; ++t) _mm256_store_ps(panel + (p + t) * 16 + 8 * half, r[t]);
-    }
-  }
-  for (; p < k; ++p) {
-    for (int q = 0; q < 16; ++q) panel[p * 16 + q] = to_f32(b[q * ldb + p]);
-  }
-}
-
+// of B, the keys) at a time in an L1 panel by AVX2's transposer (8 x 8 blocks of 256-bit
+// shuffles), then the 8-row tiles above run on it. Fewer rows (decode) go to
+// gemm_few_rows_avx512.cpp, the last n % 16 columns to the AVX2 kernel, whose panel path
+// computes the same FMA chains.
 constexpr int64_t kPanelMinRows = 16;
 constexpr int64_t kPanelMaxK = 512;  // a 32 KiB panel on the stack
 
@@ -140,7 +101,7 @@ static bool gemm_nt_panel(int64_t m, int64_t n, int64_t k, float alpha, const fl
   const __m512 va = _mm512_set1_ps(alpha);
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
-    transpose_panel16<TB>(b + j * ldb, ldb, k, panel);
+    avx2::transpose_panel16(b + j * ldb, ldb, k, panel);
     strip<1, float>(m, k, a, lda, panel, 16, c + j, ldc, va, 0.0f, __mmask16(0xFFFF));
   }
   return true;
