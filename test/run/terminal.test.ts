@@ -1,6 +1,7 @@
 // `petrel run` in a real pseudo-terminal (tmux): with no prompt it opens the chat; while the
 // reasoning is hidden a spinner on stderr counts its tokens and is gone when the run ends, which
-// then says why no answer came; an alias that is not downloaded is offered for download.
+// then says why no answer came; an alias that is not downloaded is offered for download (by the chat
+// too, which run hands --pull to).
 // Needs tmux (.ci/run installs it).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -77,6 +78,30 @@ describe.skipIf(!hasTmux)('petrel run in a terminal (tmux)', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(t.exitCode()).toBe('0');
+  });
+
+  it('no prompt on an alias not downloaded: run hands --pull to the chat; chat alone asks, then opens', async () => {
+    const env = (home: string) => ({ HF_ENDPOINT: server!.url, HF_HOME: path.join(tmp, home), XDG_CACHE_HOME: path.join(tmp, home, 'xdg') });
+    const quit = async (t: ReturnType<typeof start>) => {
+      // As above: press Ctrl-D until raw mode takes it.
+      for (let i = 0; i < 20 && t.exitCode() === undefined; i++) {
+        t.keys('C-d');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return t.exitCode();
+    };
+    const screen = /petrel chat · Qwen3\.5-0\.8B-Q4_K_M · context 4096 tokens/;
+    // --pull missing reaches the chat run opens: it downloads without a question.
+    const handed = start('chat-pull', ['run', 'qwen3.5:0.8b', '--pull', 'missing', '--no-think', '-t', '1'], env('chat-pull'));
+    await until(handed.pane, (p) => screen.test(p), 'the chat screen after the download');
+    expect(handed.pane()).not.toContain('Download it now?');
+    expect(await quit(handed)).toBe('0');
+    // The chat asks on a terminal as run does; Enter (yes) downloads, then the question's stdin goes to Ink.
+    const asked = start('chat-ask', ['chat', 'qwen3.5:0.8b', '--no-think', '-t', '1'], env('chat-ask'));
+    await until(asked.pane, (p) => p.includes('qwen3.5:0.8b is not downloaded. Download it now? [Y/n]'), 'the question');
+    asked.keys('Enter');
+    await until(asked.pane, (p) => screen.test(p), 'the chat screen after the download');
+    expect(await quit(asked)).toBe('0');
   });
 
   it('a spinner counts the hidden reasoning; at the end it is gone and one line says why no answer came', async () => {
