@@ -162,17 +162,21 @@ export class Chat implements ChatBackend {
     };
     this.#lastTurn = stats;
     // A turn that ended inside its reasoning has no answer at all: one line says so, as run says it.
+    // A full context is a notice (it also changes the next turn); -n or a stop inside the reasoning
+    // is returned, for each UI to place: the line mode prints it, the terminal UI puts it in the
+    // turn's footer (a notice would be printed above the answer it is about).
     const unanswered = turn.endedInReasoning && turn.text.trim() === '' && turn.toolCalls.length === 0;
+    let noAnswer: string | undefined;
+    if (unanswered && turn.finishReason === 'length') {
+      const n = this.#options.maxTokens ?? turn.generatedTokens.length;
+      noAnswer = `-n ${n} ran out while the model was still reasoning: no answer; raise -n or turn reasoning off (/think off)`;
+    } else if (unanswered && turn.finishReason === 'stop') {
+      noAnswer = 'the model stopped inside its reasoning without answering';
+    }
     if (turn.finishReason === 'context') {
       const what = unanswered ? 'the context filled up while the model was still reasoning: no answer' : 'the answer stopped because the context is full';
       handlers.onNotice?.({ level: 'warn', text: `${what}; the next turn drops the oldest turns` });
     } else {
-      if (unanswered && turn.finishReason === 'length') {
-        const n = this.#options.maxTokens ?? turn.generatedTokens.length;
-        handlers.onNotice?.({ level: 'warn', text: `-n ${n} ran out while the model was still reasoning: no answer; raise -n or turn reasoning off (/think off)` });
-      } else if (unanswered && turn.finishReason === 'stop') {
-        handlers.onNotice?.({ level: 'warn', text: 'the model stopped inside its reasoning without answering' });
-      }
       if (!this.#warnedFull && contextNearlyFull(this.#context())) {
         this.#warnedFull = true;
         const room = ctx - reserve;
@@ -184,7 +188,7 @@ export class Chat implements ChatBackend {
         });
       }
     }
-    return { text: turn.text, reasoning: turn.reasoning, finishReason: turn.finishReason, stats };
+    return { text: turn.text, reasoning: turn.reasoning, finishReason: turn.finishReason, stats, ...(noAnswer ? { noAnswer } : {}) };
   }
 
   /**

@@ -90,6 +90,7 @@ async function answer(chat: ChatBackend, text: string, signal: AbortSignal, io: 
     // Every answer ends with exactly one newline, so each turn's answer is one block of lines.
     if (!last.endsWith('\n')) io.output.write('\n');
     else if (last === '\n' && result.text === '') io.output.write('\n');
+    if (result.noAnswer) io.errors.write(`petrel: warning: ${result.noAnswer}\n`);
     return true;
   } catch (err) {
     if (!isUserFacing(err)) throw err;
@@ -115,6 +116,8 @@ async function answerJson(chat: ChatBackend, text: string, signal: AbortSignal, 
     io.output.write(JSON.stringify({ user: text, error: { message: err.message, code: err.code }, notices }) + '\n');
     return false;
   }
+  // Said like the chat's notices, and listed with them: the script sees why "text" is empty.
+  if (result.noAnswer) onNotice({ level: 'warn', text: result.noAnswer });
   const { stats } = result;
   const status = chat.status();
   const perSecond = (n: number, ms: number) => (ms > 0 && n > 0 ? Math.round((n / ms) * 1000 * 100) / 100 : null);

@@ -47,6 +47,11 @@ export interface AskResult {
   reasoning: string;
   finishReason: FinishReason;
   stats: TurnStats;
+  /**
+   * Why no answer came, in one line, when the turn ended inside its reasoning because -n ran out
+   * or the model stopped there (a full context is said as a notice instead).
+   */
+  noAnswer?: string;
 }
 
 export interface ChatBackend {

@@ -151,6 +151,8 @@ describe.skipIf(!hasTmux)('petrel chat in a terminal (tmux)', () => {
     t.keys('C-t');
     await until(t.pane, (p) => /▸ reasoning hidden \(\d+ words; Ctrl-T shows it\)/.test(p), 'the finished turn collapsed');
     expect(t.pane()).not.toContain('┊');
+    // All 200 tokens went to reasoning: the turn's footer says no answer came (one row, nothing pushed off).
+    expect(t.pane()).toContain('… cut at the answer limit (200 tokens, -n) while still reasoning: no answer');
     // Printed again on a cleared screen: once, not twice.
     expect(t.pane().match(/› hello there/g)).toHaveLength(1);
     t.keys('C-t');

@@ -269,14 +269,16 @@ function useColumns(stdout: NodeJS.WriteStream): number {
 }
 
 function footerFor(r: AskResult): string {
+  // Kept short: one row under the answer at 80 columns (the chat's noAnswer line is for stderr).
+  const noAnswer = r.noAnswer ? ' while still reasoning: no answer' : '';
   switch (r.finishReason) {
     case 'aborted':
       return `⏹ stopped (${r.stats.generatedTokens} tokens)`;
     case 'length':
-      return `… cut at the answer limit (${r.stats.generatedTokens} tokens, -n)`;
+      return `… cut at the answer limit (${r.stats.generatedTokens} tokens, -n)${noAnswer}`;
     case 'context':
       return '… cut: the context is full';
     default:
-      return '';
+      return r.noAnswer ? '… no answer: the model stopped inside its reasoning' : '';
   }
 }
