@@ -343,7 +343,7 @@ describe('help', () => {
     const env = freshEnv();
     const bad = runPetrel(['pull', 'hf:owner/Small-GGUF', '-c', 'lots'], { env });
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/--ctx must be a whole number > 0/);
+    expect(bad.stderr).toMatch(/-c\/--ctx must be a whole number > 0/);
     const r = await petrel(['pull', 'hf:owner/Small-GGUF', '-c', '4096', '--json'], env);
     expect(r.status, r.stderr).toBe(0);
     const check = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; what?: string; detail?: string }).find((e) => e.what === 'memory');

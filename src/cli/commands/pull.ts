@@ -17,7 +17,7 @@ export function registerPullCommand(program: Command): void {
     .description('download a model into the Hugging Face cache (resumable, verified, shared with llama.cpp)')
     .argument('<model>', 'alias (qwen3.5:9b, qwen3.5:9b-q8_0), hf:owner/repo[:quant], hf:owner/repo/file.gguf, or an https:// URL')
     .option('--force', 'download even when the disk or memory check says it will not fit')
-    .option('-c, --ctx <tokens>', 'context length the memory check assumes', parsePositiveCount('--ctx'), 8192)
+    .option('-c, --ctx <tokens>', 'context length the memory check assumes', parsePositiveCount('-c/--ctx'), 8192)
     .option('--connections <n>', `parallel connections per file (1-${MAX_CONNECTIONS})`, parseConnections, 4)
     .option('--json', 'print one JSON event per line on stdout instead of progress')
     .addHelpText('after', () => {
