@@ -348,7 +348,7 @@ int bench_stream(int argc, char** argv) {
         const size_t begin = words / threads * t, end = t + 1 == threads ? words : words / threads * (t + 1);
         uint64_t a = 0, b = 0, c = 0, d = 0;  // four chains, so the adds keep up with the loads
         size_t i = begin;
-        for (; i + 8 <= end; i += 8) {  // one 64-byte line per step
+        for (; i + 8 <= end; i += 8) {  // 64 bytes per step
           if (prefetch) __builtin_prefetch(buf.data() + i + 256, 0, 3);
           a += buf[i] + buf[i + 4];
           b += buf[i + 1] + buf[i + 5];

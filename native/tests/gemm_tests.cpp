@@ -105,7 +105,7 @@ bool close(const std::vector<float>& a, const std::vector<float>& b) {
 PETREL_TEST(gemm_f16_b_all_variants) {
   Rng rng(13);
   for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {
-    for (int64_t m : {1, 4, 7, 13, 18}) {
+    for (int64_t m : {1, 4, 7, 13, 18, 29}) {
       for (int64_t n : {3, 16, 37}) {
         for (int64_t kk : {5, 64, 256}) {
           const int64_t ld = std::max(n, kk) + 3;
@@ -133,9 +133,10 @@ PETREL_TEST(gemm_f16_b_all_variants) {
 PETREL_TEST(gemm_f32_all_variants) {
   Rng rng(11);
   for (const cpu::CpuKernels* k : cpu::cpu_kernels_runnable()) {
-    // AVX-512: m >= 8 runs 8-, 4- and 1-row tiles (13 takes all three), n > 16 two-register strips.
-    for (int64_t m : {1, 3, 4, 7, 13, 64}) {
-      for (int64_t n : {1, 8, 13, 16, 37, 128}) {
+    // AVX-512: m >= 16 runs 8-, 4- and 1-row tiles (29 takes all three), n > 16 two-register
+    // strips (20 and 48: the second register masked); fewer rows the streamed few-row kernel (n % 32 == 0).
+    for (int64_t m : {1, 3, 4, 7, 13, 29, 64}) {
+      for (int64_t n : {1, 8, 13, 16, 20, 37, 48, 128}) {
         for (int64_t kk : {1, 5, 64, 128}) {
           check_gemm(*k, m, n, kk, 1.0f, 0.0f, rng);
           check_gemm(*k, m, n, kk, -1.0f, 1.0f, rng);

@@ -3,6 +3,7 @@
 // references), for quantizer output and raw random rows (every bit pattern of quants, scales and
 // mins), 1 or 2 groups and 1..4 activation rows.
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -139,6 +140,52 @@ PETREL_TEST(q4_K_x8_all_variants) {
 PETREL_TEST(q6_K_x8_all_variants) {
   Rng rng(22);
   check_all_variants(kQ6_K, rng);
+}
+
+// The AVX-512 kernels compute the same integer sums as the AVX2 ones and finish them with the
+// same float operations lane for lane: the same bits, for raw rows and for activations at the
+// ends of the int8 range (every value +-127), 1 or 2 groups and 1..4 activation rows. Reported
+// skipped where the CPU lacks either table.
+void check_avx512_matches_avx2(const Format& f, Rng& rng) {
+  const cpu::CpuKernels *avx2 = nullptr, *avx512 = nullptr;
+  if (!cpu::find_cpu_kernels("avx2", &avx2).ok() || !cpu::find_cpu_kernels("avx512", &avx512).ok()) {
+    std::printf("  %s: avx512 vs avx2 skipped (this CPU does not run both)\n", f.name);
+    return;
+  }
+  const int64_t cols = 1024, nb = cols / QK_K;
+  const uint64_t row_bytes = static_cast<uint64_t>(nb) * f.block_bytes;
+  std::vector<uint8_t> rows(16 * row_bytes);
+  for (auto& b : rows) b = static_cast<uint8_t>(rng.u32());
+  for (int r = 0; r < 16; ++r) {
+    for (int64_t b = 0; b < nb; ++b) fill_raw_block(f.type, rows.data() + r * row_bytes + b * f.block_bytes, rng);
+  }
+  const uint64_t group_bytes = static_cast<uint64_t>(nb) * f.packed_bytes;
+  std::vector<uint8_t> packed(2 * group_bytes);
+  f.repack(rows.data(), row_bytes, cols, packed.data());
+  f.repack(rows.data() + 8 * row_bytes, row_bytes, cols, packed.data() + group_bytes);
+  std::vector<BlockQ8_K> acts(static_cast<size_t>(cpu::kMaxDotActs * nb));
+  for (int j = 0; j < cpu::kMaxDotActs; ++j) {
+    std::vector<float> x(static_cast<size_t>(cols));
+    for (auto& v : x) v = j % 2 == 0 ? (rng.u32() % 2 ? 1.0f : -1.0f) : rng.normal();  // rows 0, 2: all +-127
+    avx2->quantize_row_q8_K(x.data(), acts.data() + j * nb, cols);
+  }
+  for (int n_groups = 1; n_groups <= 2; ++n_groups) {
+    for (int n_act = 1; n_act <= cpu::kMaxDotActs; ++n_act) {
+      float want[cpu::kMaxDotActs * 16], got[cpu::kMaxDotActs * 16];
+      f.dot(*avx2, packed.data(), n_groups, acts.data(), cols, n_act, want);
+      f.dot(*avx512, packed.data(), n_groups, acts.data(), cols, n_act, got);
+      if (std::memcmp(want, got, sizeof(float) * 8 * n_groups * n_act) != 0) {
+        test::fail(__FILE__, __LINE__, std::string(f.name) + " avx512 differs from avx2: n_groups=" + std::to_string(n_groups) +
+                                           " n_act=" + std::to_string(n_act));
+      }
+    }
+  }
+}
+
+PETREL_TEST(repacked_avx512_matches_avx2) {
+  Rng rng(23);
+  check_avx512_matches_avx2(kQ4_K, rng);
+  check_avx512_matches_avx2(kQ6_K, rng);
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 # The kernel tests compare every runnable variant with the generic one in-process whatever is
 # chosen; the engine, backend and offload tests run on the chosen table, so each table gets a
 # whole run of its own (PETREL_CPU_KERNELS forces it). A table the CPU cannot run is not tried:
-# the run says so, and which ones it ran.
+# the run says so, and which ones it ran; PETREL_REQUIRE_KERNELS="avx512 ..." fails the run when
+# one of the tables named is not runnable here (for a machine that is meant to test them).
 # Environment: TESTS_JOBS (parallel build jobs, default: all cores).
 set -euo pipefail
 
@@ -15,7 +16,7 @@ if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
 
 mkdir -p build
 echo "== native tests: building petrel_tests (Release)"
-cmake -S native -B build/tests "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DPETREL_BUILD_TESTS=ON \
+cmake -S native -B build/tests ${generator[@]+"${generator[@]}"} -DCMAKE_BUILD_TYPE=Release -DPETREL_BUILD_TESTS=ON \
   -DPETREL_CUDA=OFF >build/tests-configure.log
 cmake --build build/tests --target petrel_tests -j "$jobs"
 bin=build/tests/petrel_tests
@@ -27,8 +28,10 @@ if [ -z "$runnable" ]; then
   exit 1
 fi
 echo "$runnable" >build/tests/runnable-kernels.txt  # .ci/run runs the engine tests once per table
-for table in generic avx2 avx512 neon; do
-  case " $runnable " in *" $table "*) ;; *) echo "== native tests: kernel table $table: not runnable on this CPU, not run"; continue ;; esac
+for table in ${PETREL_REQUIRE_KERNELS:-}; do
+  case " $runnable " in *" $table "*) ;; *) echo "native tests: kernel table $table is required but not runnable on this CPU (runnable: $runnable)" >&2; exit 1 ;; esac
+done
+for table in $runnable; do
   echo "== native tests: PETREL_CPU_KERNELS=$table"
   log="build/tests/petrel_tests-$table.log"
   if ! PETREL_CPU_KERNELS="$table" "$bin" >"$log" 2>&1; then
@@ -43,3 +46,8 @@ for table in generic avx2 avx512 neon; do
   fi
   tail -n 1 "$log"
 done
+not_run=""
+for table in generic avx2 avx512 neon; do
+  case " $runnable " in *" $table "*) ;; *) not_run="$not_run $table" ;; esac
+done
+echo "== native tests ran with the kernel tables: $runnable; not runnable on this CPU, so not run:${not_run:- none}"

@@ -1,13 +1,15 @@
 // AVX-512 small float GEMMs: C = alpha A B + beta C, row-major, sized for the chunked DeltaNet
 // (m, n, k <= 128 typically) and attention prefill's P V (64 query rows). An 8 x 32 tile of C
 // lives in 16 of the 32 registers while k runs, each step broadcasting 8 values of A and loading
-// 32 of B (16 FMAs per 10 loads; AVX2's 4 x 16 tile does 8 per 6). Column edges use masked loads
+// 32 of B (16 FMAs per 10 loads). Column edges use masked loads
 // and stores instead of narrower tiles and scalar loops. A 32-column strip of B (16 KiB for k = 128)
 // stays in L1 across the row tiles, so there is no packing. Few rows of A (attention decode, where
 // B streams from memory) go to gemm_few_rows_avx512.cpp. Each C element is one FMA chain over k in
-// order, as in AVX2's tiles: the same bits. Helpers are static (see kernels.h).
+// order, as in AVX2's tiles: the same bits, except in the last n % 8 columns, which AVX2 computes in
+// a scalar loop. Helpers are static (see kernels.h).
 #if defined(__x86_64__)
 
+// GCC 12's AVX-512 headers trip false -W(maybe-)uninitialized warnings (see kernels_avx512.cpp).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -68,7 +70,7 @@ static void strip(int64_t m, int64_t k, const float* a, int64_t lda, const TB* b
 
 // Below this many rows of A the few-row kernels run (gemm_few_rows_avx512.cpp: B streams from
 // memory in decode, and they fetch it ahead), or AVX2's for the shapes those do not take.
-constexpr int64_t kMinRows = 8;
+constexpr int64_t kMinRows = 16;
 
 template <typename TB>
 static void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb,

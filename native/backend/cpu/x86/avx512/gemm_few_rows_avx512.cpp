@@ -9,6 +9,7 @@
 // Helpers are static (see kernels.h).
 #if defined(__x86_64__)
 
+// GCC 12's AVX-512 headers trip false -W(maybe-)uninitialized warnings (see kernels_avx512.cpp).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -14,6 +14,7 @@
 // Helpers are static (see kernels.h).
 #if defined(__x86_64__)
 
+// GCC 12's AVX-512 headers trip false -W(maybe-)uninitialized warnings (see kernels_avx512.cpp).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -51,7 +52,7 @@ static inline void prefetch_quarter(const Block* next, int quarter) {
 constexpr int64_t kPrefetchBlocks = 2;
 
 // Independent accumulators per sum: with one or two activation rows the chain of vpdpbusd into one
-// register (5 cycles each) bounds the loop, so alternate words go into separate sums.
+// register (several cycles each) bounds the loop, so alternate words go into separate sums.
 template <int N>
 constexpr int kChains = N <= 2 ? 2 : 1;
 // Q6_K has four vpdpbusd per sum and sub-block (two words, two registers each): with one row,
