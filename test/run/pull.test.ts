@@ -2,52 +2,24 @@
 // touches no network); --pull missing downloads it first (progress on stderr, the answer alone on
 // stdout), --pull never refuses, and a second run finds it in the cache. Against the local hub stand-in.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../../src/cli/ensureModel.js';
-import { synthesize } from '../../src/synth/index.js';
-import { ensureBuilt, repoRoot } from '../support/cli.js';
-import { type HfServer, startHfServer } from '../support/hfServer.js';
+import { type AliasHub, petrelAsync as petrel, startAliasHub } from '../support/aliasHub.js';
+import { repoRoot } from '../support/cli.js';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'petrel-run-pull-'));
-let server: HfServer;
-
+let hub: AliasHub;
 beforeAll(async () => {
-  ensureBuilt();
-  const file = path.join(tmp, 'tiny.gguf');
-  await synthesize('tiny', file, { type: 'q8_0', seed: 2, layers: 2 });
-  server = await startHfServer([
-    { id: 'unsloth/Qwen3.5-0.8B-GGUF', commit: '1'.repeat(40), files: [{ path: 'Qwen3.5-0.8B-Q4_K_M.gguf', data: readFileSync(file) }] },
-  ]);
+  hub = await startAliasHub('petrel-run-pull-');
 });
 afterAll(async () => {
-  await server.close();
-  rmSync(tmp, { recursive: true, force: true });
+  await hub.close();
 });
-
-let homes = 0;
-function env(): NodeJS.ProcessEnv {
-  const home = path.join(tmp, `home${homes++}`);
-  return { ...process.env, NO_COLOR: '1', HF_ENDPOINT: server.url, HF_HOME: home, HF_HUB_CACHE: '', XDG_CACHE_HOME: path.join(home, 'xdg') };
-}
-
-// Asynchronous: the hub stand-in runs in this process and must keep answering.
-function petrel(args: string[], e: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'petrel.js'), ...args], { cwd: repoRoot, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const env = (): NodeJS.ProcessEnv => hub.env();
 
 describe('run on an alias that is not downloaded', () => {
   it('off a terminal: one line saying how to get it, nothing fetched', async () => {
-    server.log.length = 0;
+    hub.server.log.length = 0;
     const e = env();
     for (const extra of [[], ['--pull', 'never']]) {
       const r = await petrel(['run', 'qwen3.5:0.8b', 'hi', '-n', '1', ...extra], e);
@@ -56,30 +28,30 @@ describe('run on an alias that is not downloaded', () => {
       expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
       expect(r.stderr).toMatch(/^petrel: .*not downloaded.*petrel pull qwen3\.5:0\.8b/);
     }
-    expect(server.fileRequests()).toEqual([]);
+    expect(hub.server.fileRequests()).toEqual([]);
   });
 
   it('--pull missing downloads it first, then answers; the next run uses the cache', async () => {
     const e = env();
-    server.log.length = 0;
+    hub.server.log.length = 0;
     const first = await petrel(['run', 'qwen3.5:0.8b', 'hi', '-n', '2', '--seed', '1', '--json', '--pull', 'missing'], e);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/pulling qwen3\.5:0\.8b/);
     const json = JSON.parse(first.stdout) as { model: string; generatedTokens: number[] };
     expect(json.model).toContain('models--unsloth--Qwen3.5-0.8B-GGUF');
-    expect(server.fileRequests().length).toBeGreaterThan(0);
+    expect(hub.server.fileRequests().length).toBeGreaterThan(0);
 
-    server.log.length = 0;
+    hub.server.log.length = 0;
     const again = await petrel(['run', 'qwen3.5:0.8b', 'hi', '-n', '2', '--seed', '1', '--json', '--pull', 'missing'], e);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).toBe('');
-    expect(server.fileRequests()).toEqual([]);
+    expect(hub.server.fileRequests()).toEqual([]);
     expect((JSON.parse(again.stdout) as { generatedTokens: number[] }).generatedTokens).toEqual(json.generatedTokens);
   });
 
   it('Ctrl-C during the download: one line, exit 130, and the next run takes it up', async () => {
     const e = env();
-    server.faults.throttle = { path: 'Qwen3.5-0.8B-Q4_K_M.gguf', bytesPerSecond: 64 * 1024 };
+    hub.server.faults.throttle = { path: 'Qwen3.5-0.8B-Q4_K_M.gguf', bytesPerSecond: 64 * 1024 };
     try {
       const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'petrel.js'), 'run', 'qwen3.5:0.8b', 'hi', '-n', '1', '--pull', 'missing'], {
         cwd: repoRoot,
@@ -98,7 +70,7 @@ describe('run on an alias that is not downloaded', () => {
       expect(last).toBe('petrel: interrupted; "petrel pull qwen3.5:0.8b" or --pull missing takes the download up again');
       expect(stderr).not.toMatch(/\n\s+at /);
     } finally {
-      server.faults = {};
+      hub.server.faults = {};
     }
     const again = await petrel(['run', 'qwen3.5:0.8b', 'hi', '-n', '1', '--pull', 'missing', '--json'], e);
     expect(again.status, again.stderr).toBe(0);
@@ -117,7 +89,7 @@ describe('run on an alias that is not downloaded', () => {
       return false;
     };
     // A made-up cache location: the alias is not there.
-    process.env.HF_HUB_CACHE = path.join(tmp, 'empty-cache');
+    process.env.HF_HUB_CACHE = path.join(hub.tmp, 'empty-cache');
     try {
       await expect(ensureModel('qwen3.5:0.8b', { interactive: true, ask })).rejects.toThrow(/not downloaded \(petrel pull qwen3\.5:0\.8b downloads it\)/);
       expect(questions).toEqual(['qwen3.5:0.8b is not downloaded. Download it now? [Y/n] ']);
