@@ -118,7 +118,7 @@ const steps = [
   { args: ['list'], expect: 0 },
   { args: ['list', '--json'], expect: 0 },
   { args: ['rm', 'qwen3.5:0.8b'], expect: 1 },
-  // A hub that refuses the connection fails at once (it used to retry for minutes), in one line.
+  // A hub that refuses the connection fails at once, in one line: retrying cannot help.
   { args: ['pull', 'qwen3.5:0.8b'], extraEnv: { HF_ENDPOINT: 'http://127.0.0.1:1' }, expect: 1, within: 20, label: 'HF_ENDPOINT=http://127.0.0.1:1 petrel pull qwen3.5:0.8b' },
   { args: ['pull', 'qwen3.5:0.8b', '--json'], extraEnv: { HF_ENDPOINT: 'http://127.0.0.1:1' }, expect: 1, within: 20, label: 'HF_ENDPOINT=http://127.0.0.1:1 petrel pull qwen3.5:0.8b --json' },
   { args: ['quantize', model, 'out.gguf', 'q8_0', '--dry-run'], closeStdout: true, expect: 0, label: 'petrel quantize tiny.gguf out.gguf q8_0 --dry-run | head' },

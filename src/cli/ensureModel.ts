@@ -30,6 +30,8 @@ export interface EnsureModelOptions {
   interactive?: boolean;
   /** Asks a yes/no question; default: a readline prompt on stderr (Enter = yes). */
   ask?: (question: string) => Promise<boolean>;
+  /** The context the download's memory check assumes (the -c given to run or chat); default 8192. */
+  context?: number;
   signal?: AbortSignal;
 }
 
@@ -58,10 +60,10 @@ export async function ensureModel(input: string, options: EnsureModelOptions = {
       }
     }
   }
-  return pullNow(input, options.signal);
+  return pullNow(input, options.context ?? 8192, options.signal);
 }
 
-async function pullNow(input: string, outer: AbortSignal | undefined): Promise<string> {
+async function pullNow(input: string, context: number, outer: AbortSignal | undefined): Promise<string> {
   const [{ pullModel }, { createReporter }, { closeHttp }] = await Promise.all([
     import('../store/pull.js'),
     import('../store/progress.js'),
@@ -80,7 +82,7 @@ async function pullNow(input: string, outer: AbortSignal | undefined): Promise<s
   };
   process.on('SIGINT', onSigint);
   try {
-    const result = await pullModel(input, { context: 8192, connections: 4, reporter, signal: controller.signal });
+    const result = await pullModel(input, { context, connections: 4, reporter, signal: controller.signal });
     return result.path;
   } catch (err) {
     if (interrupts > 0) {
@@ -107,6 +109,13 @@ async function askOnTerminal(question: string): Promise<boolean> {
   try {
     const answer = (await rl.question(question)).trim().toLowerCase();
     return answer === '' || answer === 'y' || answer === 'yes';
+  } catch (err) {
+    // Ctrl-D at the question (readline rejects with an AbortError): a "no", like any other refusal.
+    if ((err as { code?: string }).code === 'ABORT_ERR') {
+      process.stderr.write('\n');
+      return false;
+    }
+    throw err;
   } finally {
     rl.close();
   }

@@ -45,8 +45,8 @@ export function hardwareThreads(): number {
 
 /**
  * -t/--threads: a whole number > 0, capped at the machine's hardware threads with a warning
- * (more compute threads than hardware threads only make every step wait for the slowest one:
- * `-t 1000` on 2 cores started 1010 threads and never finished).
+ * (more compute threads than hardware threads only make every step wait for the slowest one,
+ * which at hundreds of threads means no step finishes).
  */
 export function parseThreads(name = '--threads', available: () => number = hardwareThreads, warn: (line: string) => void = (l) => process.stderr.write(l + '\n')) {
   const whole = parsePositiveCount(name);

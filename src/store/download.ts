@@ -90,7 +90,7 @@ export async function downloadFile(target: DownloadTarget, options: DownloadOpti
   try {
     fh = await open(target.partial, saved ? 'r+' : 'w+');
   } catch (err) {
-    // A state file whose data is gone (deleted by hand, or by an older petrel) describes nothing: start over.
+    // A state file whose data is gone (deleted by hand, or left by a failed download) describes nothing: start over.
     if (!saved || (err as { code?: string }).code !== 'ENOENT') throw err;
     saved = undefined;
     fh = await open(target.partial, 'w+');

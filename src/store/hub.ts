@@ -77,6 +77,9 @@ export class HubClient {
       repo,
     );
     if (!info.sha) throw new UserError(`the hub sent no commit for ${repo}@${revision}`, 'ERR_USER_HUB');
+    // The commit, the hashes and the file paths become parts of paths in the cache: a hostile or broken
+    // endpoint must not be able to name a place outside it.
+    if (!/^[0-9a-f]{40}$/.test(info.sha)) throw badListing(repo, `commit "${info.sha.slice(0, 80)}"`);
     // The tree of the exact commit, so sizes and hashes match what resolve/<commit> serves. A mirror that
     // only knows branch names answers 404 to the commit: then the revision as asked, and resolve/ by name too
     // (the SHA-256 check still holds each file to the hash the tree gave).
@@ -90,6 +93,11 @@ export class HubClient {
     files ??= [];
     // Older mirrors only answer model info; fall back to its file names (sizes come from the download).
     if (files.length === 0 && info.siblings) for (const s of info.siblings) files.push({ path: s.rfilename, size: -1 });
+    for (const f of files) {
+      if (!safeRepoPath(f.path)) throw badListing(repo, `file path "${String(f.path).slice(0, 80)}"`);
+      if (f.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(f.sha256)) throw badListing(repo, `hash of ${f.path}`);
+      if (f.oid !== undefined && !/^[0-9a-f]{40,64}$/.test(f.oid)) throw badListing(repo, `object id of ${f.path}`);
+    }
     return { repo, commit: info.sha, resolveAs, revision, files };
   }
 
@@ -159,4 +167,14 @@ export function describeError(err: unknown): string {
   if (err instanceof HttpStatusError) return err.message;
   const e = err as { code?: string; message?: string };
   return e?.code ? `${e.code}${e.message ? ` (${e.message})` : ''}` : String(e?.message ?? err);
+}
+
+/** A relative path inside a repository: no empty, `.` or `..` parts, no leading `/`, no backslash. */
+function safeRepoPath(p: unknown): boolean {
+  if (typeof p !== 'string' || p === '' || p.startsWith('/') || p.includes('\\') || p.includes('\0')) return false;
+  return p.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+function badListing(repo: string, what: string): UserError {
+  return new UserError(`the hub's listing of ${repo} has an invalid ${what}; refusing to download from it`, 'ERR_USER_HUB');
 }

@@ -1,4 +1,4 @@
-// What a new user hits first with pull / list / rm (issue 16): a hash mismatch, rm during a pull, a refused
+// What a new user hits first with pull / list / rm: a hash mismatch, rm during a pull, a refused
 // endpoint, a mirror that only knows branch names, and what --json, list and --help say. The real CLI runs
 // against the hub stand-in (and a mirror in front of it) on 127.0.0.1, with the HF cache in a temp dir.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ beforeAll(async () => {
     { id: 'owner/Slow-GGUF', commit: C1, files: [{ path: 'Slow-Q4_K_M.gguf', data: slow }] },
     { id: 'owner/Junk-GGUF', commit: C1, files: [{ path: 'Junk-Q4_K_M.gguf', data: pseudoRandom(300_000, 35) }] },
     { id: 'owner/Split-GGUF', commit: C2, files: parts.map((data, i) => ({ path: `Split-Q8_0-0000${i + 1}-of-00003.gguf`, data })) },
+    { id: 'owner/Escape-GGUF', commit: C1, files: [{ path: 'x/../../../../escaped-Q4_K_M.gguf', data: pseudoRandom(1000, 36) }] },
   ]);
   mirror = await startMirror(server.url);
 });
@@ -79,7 +80,7 @@ describe('a SHA-256 mismatch', () => {
     expect(readFileSync(path.join(blobsOf(env, 'owner/Small-GGUF'), sha256(small))).equals(small)).toBe(true);
   });
 
-  it('a state file left without its data (as the mismatch used to leave) is no partial and does not stop a pull', async () => {
+  it('a state file left without its data is no partial and does not stop a pull', async () => {
     const env = freshEnv();
     const blobs = blobsOf(env, 'owner/Small-GGUF');
     mkdirSync(blobs, { recursive: true });
@@ -256,6 +257,17 @@ describe('the memory check reads the remote header', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toBe(`petrel: ${server.url}/owner/Junk-GGUF/resolve/${C1}/Junk-Q4_K_M.gguf: not a GGUF file (bad magic)`);
     expect(existsSync(path.join(blobsOf(env, 'owner/Junk-GGUF'), sha256(pseudoRandom(300_000, 35))))).toBe(false);
+  });
+
+  it('a listing whose file path climbs out of the repository is refused in one line; nothing is written', async () => {
+    const env = freshEnv();
+    const r = await petrel(['pull', 'hf:owner/Escape-GGUF'], env);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^petrel: the hub's listing of owner\/Escape-GGUF has an invalid file path/);
+    noStack(r.stderr);
+    expect(server.fileRequests()).toEqual([]);
+    for (const dir of [env.HF_HOME, path.join(env.HF_HOME, 'hub'), tmp]) expect(existsSync(path.join(dir, 'escaped-Q4_K_M.gguf'))).toBe(false);
   });
 });
 

@@ -68,7 +68,7 @@ async function benchCommand(modelArgs: string[], flags: BenchCliFlags): Promise<
     import('../../store/local.js'),
   ]);
   const parsed = parseBenchFlags(flags, defaultThreadCount());
-  // As run does: more threads than hardware threads only wait on each other (-t 1000 never finished).
+  // As run does: more threads than hardware threads only wait on each other.
   const max = hardwareThreads();
   const tooMany = [...new Set(parsed.threads.filter((t) => t > max))];
   if (tooMany.length > 0) process.stderr.write(`petrel: warning: -t ${tooMany.join(',')}: more than the ${max} hardware threads here; using ${max}\n`);

@@ -55,7 +55,7 @@ export function registerChatCommand(program: Command): void {
   cmd.action(async (model: string, flags: ChatFlags) => {
     // A known alias not downloaded yet is offered for download on a terminal, as run does (--pull for
     // scripts); ensureModel loads the store only now, so --help stays fast.
-    const modelPath = await ensureModel(model, { ...(flags.pull ? { pull: flags.pull } : {}) });
+    const modelPath = await ensureModel(model, { ...(flags.pull ? { pull: flags.pull } : {}), ...(flags.ctx !== undefined ? { context: flags.ctx } : {}) });
     process.exitCode = await chatCommand(modelPath, flags);
   });
 }

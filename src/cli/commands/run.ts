@@ -93,7 +93,7 @@ export function registerRunCommand(program: Command): void {
       throw new UserError('no prompt: pass one as an argument, with -f FILE, or pipe it on stdin', 'ERR_USER_NO_PROMPT');
     }
     const { ensureModel } = await import('../ensureModel.js');
-    const modelPath = await ensureModel(model, { ...(flags.pull ? { pull: flags.pull } : {}) });
+    const modelPath = await ensureModel(model, { ...(flags.pull ? { pull: flags.pull } : {}), ...(flags.ctx !== undefined ? { context: flags.ctx } : {}) });
     process.exitCode = await runCommand(modelPath, argPrompt, flags);
   });
 }
