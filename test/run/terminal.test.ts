@@ -123,6 +123,14 @@ describe.skipIf(!hasTmux)('petrel run in a terminal (tmux)', () => {
     expect(await until(no.exitCode, (c) => c !== undefined, 'exit')).toBe('1');
     expect(no.pane()).toMatch(/^petrel: qwen3\.5:0\.8b is not downloaded \(petrel pull qwen3\.5:0\.8b downloads it\)$/m);
 
+    // Ctrl-D at the question is a "no" too (readline rejects the question; that must not surface).
+    const eof = start('ask-eof', ['run', 'qwen3.5:0.8b', 'hi', '-n', '2'], env('eof'));
+    await until(eof.pane, (p) => p.includes('Download it now? [Y/n]'), 'the question');
+    eof.keys('C-d');
+    expect(await until(eof.exitCode, (c) => c !== undefined, 'exit')).toBe('1');
+    expect(eof.pane()).toMatch(/^petrel: qwen3\.5:0\.8b is not downloaded \(petrel pull qwen3\.5:0\.8b downloads it\)$/m);
+    expect(eof.pane()).not.toMatch(/internal error|AbortError|\n\s+at /);
+
     const yes = start('ask-yes', ['run', 'qwen3.5:0.8b', 'hi', '-n', '2', '--no-think', '--seed', '1'], env('yes'));
     await until(yes.pane, (p) => p.includes('Download it now? [Y/n]'), 'the question');
     yes.keys('Enter');
