@@ -29,6 +29,8 @@ namespace {
 constexpr int64_t kSub = 128;           // positions per online-softmax step
 constexpr int64_t kMaxRows = 64;        // query rows (tokens x group heads) per unit
 constexpr int64_t kTargetUnits = 256;   // split contexts until about this many work items exist
+constexpr int64_t kFewRows = 16;        // decode-sized units, whose values stream from memory
+constexpr int64_t kFirstValueRows = 16; // value rows fetched before the scores
 
 struct AttnArgs {
   const float* q;
@@ -74,6 +76,13 @@ void attend_range(const CpuKernels& kern, const AttnArgs& a, int64_t t0, int64_t
   for (int64_t jb = j0; jb < j1; jb += kSub) {
     const int64_t len = std::min(kSub, j1 - jb);
     const int64_t first = kvh * a.head_stride + jb * hd;  // this block's first key / value element
+    if (rows <= kFewRows) {
+      // Decode: the score product fetches keys ahead as it goes, and P V the next rows of values, but
+      // nothing fetches the block's first values: start them now, under the scores.
+      const int64_t elem = a.f16 ? 2 : 4;
+      const auto* v0 = static_cast<const char*>(a.v_cache) + first * elem;
+      for (int64_t off = 0; off < kFirstValueRows * hd * elem; off += 64) __builtin_prefetch(v0 + off, 0, 3);
+    }
     if (a.f16) {
       kern.gemm_nt_f32_f16(rows, len, hd, a.scale, u.q, hd, static_cast<const uint16_t*>(a.k_cache) + first, hd, u.s,
                            kSub);
