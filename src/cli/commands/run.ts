@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
+import type { SamplingOptions } from '../../engine/sampling.js';
 import type { ToolDefinition } from '../../templates/index.js';
 import { addPullOption, type PullPolicy } from '../ensureModel.js';
 import type { GenerateOnceResult } from '../generateOnce.js';
@@ -208,18 +209,8 @@ function readTools(file: string): ToolDefinition[] {
   return parsed as ToolDefinition[];
 }
 
-interface RunSettings {
-  seed: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repeatPenalty?: number;
-  presencePenalty?: number;
-  thinking: boolean;
-  threads: number;
-  maxTokens: number | null;
-}
+/** What --json reports of the settings: the sampling actually used (with its seed) and the rest. */
+type RunSettings = SamplingOptions & { seed: number; thinking: boolean; threads: number; maxTokens: number | null };
 
 function jsonReport(r: GenerateOnceResult, modelPath: string, settings: RunSettings) {
   const perSecond = (n: number, ms: number) => (ms > 0 ? Math.round((n / ms) * 1000 * 100) / 100 : null);

@@ -1,9 +1,9 @@
 // AVX-512 small float GEMMs: C = alpha A B + beta C, row-major, sized for the chunked DeltaNet
 // (m, n, k <= 128 typically) and attention prefill's P V (64 query rows). An 8 x 32 tile of C
 // lives in 16 of the 32 registers while k runs, each step broadcasting 8 values of A and loading
-// 32 of B (16 FMAs per 10 loads). Column edges use masked loads
-// and stores instead of narrower tiles and scalar loops. A 32-column strip of B (16 KiB for k = 128)
-// stays in L1 across the row tiles, so there is no packing. Few rows of A (attention decode, where
+// 32 of B (16 FMAs per 10 loads). Column edges use masked loads and stores instead of narrower
+// tiles and scalar loops. A 32-column strip of B (16 KiB for k = 128) stays in L1 across the row
+// tiles, so there is no packing. Few rows of A (attention decode, where
 // B streams from memory) go to gemm_few_rows_avx512.cpp. Each C element is one FMA chain over k in
 // order, as in AVX2's tiles: the same bits, except in the last n % 8 columns, which AVX2 computes in
 // a scalar loop. Helpers are static (see kernels.h).
@@ -109,44 +109,53 @@ static bool gemm_nt_panel(int64_t m, int64_t n, int64_t k, float alpha, const fl
   return true;
 }
 
+// The AVX-512 products where they apply, another kernel (AVX2's, same signature) where not.
+template <typename TB>
+using GemmNtFn = void (*)(int64_t, int64_t, int64_t, float, const float*, int64_t, const TB*, int64_t, float*, int64_t);
+template <typename TB>
+using GemmFn = void (*)(int64_t, int64_t, int64_t, float, const float*, int64_t, const TB*, int64_t, float, float*, int64_t);
+
+template <typename TB>
+static void gemm_nt_any(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb,
+                        float* c, int64_t ldc, GemmNtFn<TB> fallback) {
+  if (!gemm_nt_panel<TB>(m, n, k, alpha, a, lda, b, ldb, c, ldc)) {
+    if (!gemm_nt_few_rows(m, n, k, alpha, a, lda, b, ldb, c, ldc)) fallback(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  } else if (n % 16 != 0) {
+    const int64_t j = n / 16 * 16;
+    fallback(m, n - j, k, alpha, a, lda, b + j * ldb, ldb, c + j, ldc);
+  }
+}
+
+template <typename TB>
+static void gemm_any(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const TB* b, int64_t ldb,
+                     float beta, float* c, int64_t ldc, GemmFn<TB> fallback) {
+  if (m >= kMinRows) {
+    gemm<TB>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else if (!gemm_few_rows(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) {
+    fallback(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+
 }  // namespace
 
 void gemm_nt_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                  float* c, int64_t ldc) {
-  if (!gemm_nt_panel<float>(m, n, k, alpha, a, lda, b, ldb, c, ldc)) {
-    if (!gemm_nt_few_rows(m, n, k, alpha, a, lda, b, ldb, c, ldc)) avx2::gemm_nt_f32(m, n, k, alpha, a, lda, b, ldb, c, ldc);
-  } else if (n % 16 != 0) {
-    const int64_t j = n / 16 * 16;
-    avx2::gemm_nt_f32(m, n - j, k, alpha, a, lda, b + j * ldb, ldb, c + j, ldc);
-  }
+  gemm_nt_any<float>(m, n, k, alpha, a, lda, b, ldb, c, ldc, avx2::gemm_nt_f32);
 }
 
 void gemm_nt_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
                      int64_t ldb, float* c, int64_t ldc) {
-  if (!gemm_nt_panel<uint16_t>(m, n, k, alpha, a, lda, b, ldb, c, ldc)) {
-    if (!gemm_nt_few_rows(m, n, k, alpha, a, lda, b, ldb, c, ldc)) avx2::gemm_nt_f32_f16(m, n, k, alpha, a, lda, b, ldb, c, ldc);
-  } else if (n % 16 != 0) {
-    const int64_t j = n / 16 * 16;
-    avx2::gemm_nt_f32_f16(m, n - j, k, alpha, a, lda, b + j * ldb, ldb, c + j, ldc);
-  }
+  gemm_nt_any<uint16_t>(m, n, k, alpha, a, lda, b, ldb, c, ldc, avx2::gemm_nt_f32_f16);
 }
 
 void gemm_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
               float beta, float* c, int64_t ldc) {
-  if (m < kMinRows) {
-    if (!gemm_few_rows(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) avx2::gemm_f32(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  gemm<float>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  gemm_any<float>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, avx2::gemm_f32);
 }
 
 void gemm_f32_f16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const uint16_t* b,
                   int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m < kMinRows) {
-    if (!gemm_few_rows(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) avx2::gemm_f32_f16(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  gemm<uint16_t>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  gemm_any<uint16_t>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, avx2::gemm_f32_f16);
 }
 
 }  // namespace petrel::cpu::avx512

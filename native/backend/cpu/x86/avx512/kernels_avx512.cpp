@@ -1,6 +1,6 @@
 // AVX-512 kernel table (Ice Lake / Sapphire Rapids / Zen 4 and later). Built with AVX-512
-// F/BW/VL/DQ/VNNI flags, exactly what dispatch.cpp requires (plus the AVX2 / FMA / F16C base). Helpers are static
-// (see kernels.h).
+// F/BW/VL/DQ/VNNI flags, exactly what dispatch.cpp requires (plus the AVX2 / FMA / F16C base).
+// Helpers are static (see kernels.h).
 // The core library globs backend/cpu/ recursively, so this file is also compiled for other
 // architectures: there it must be empty.
 #if defined(__x86_64__)
@@ -72,9 +72,9 @@ static float dot_f32(const float* a, const float* b, int64_t n) {
 }
 
 // The AVX2 table with the AVX-512 kernels in place of theirs where those pay (docs/PERFORMANCE.md);
-// the others run as AVX2 (every AVX-512 CPU dispatch accepts also has AVX2). Built on first use, never at static initialisation: this file is
-// compiled for AVX-512, so even copying the table may use instructions older CPUs lack, and only
-// dispatch.cpp, after checking the CPU, asks for it.
+// the others run as AVX2 (every AVX-512 CPU dispatch accepts also has AVX2). Built on first use,
+// never at static initialisation: this file is compiled for AVX-512, so even copying the table
+// may use instructions older CPUs lack, and only dispatch.cpp, after checking the CPU, asks for it.
 CpuKernels make_avx512_table() {
   CpuKernels k = cpu_kernels_avx2();
   k.name = "avx512";
