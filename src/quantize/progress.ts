@@ -1,6 +1,6 @@
 // A one-line progress display for long quantizations: percent, bytes, rate and ETA on stderr,
 // redrawn at most ten times a second (only on a terminal).
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../format/numbers.js';
 import type { QuantizeProgress } from './native.js';
 
 export interface ProgressLine {

@@ -1,5 +1,5 @@
 // What `petrel quantize` reports when it is done: sizes, bits per weight, tensors per type, time.
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../format/numbers.js';
 import type { NativeQuantizeSummary } from './native.js';
 
 export interface QuantizeSummary extends NativeQuantizeSummary {

@@ -1,6 +1,6 @@
 // What a pull tells the user: a live display on a TTY (bytes, rate, ETA per file and in total), a few quiet
 // lines otherwise, or one JSON object per line with --json (stdout stays machine-readable; notices go there too).
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../format/numbers.js';
 
 export type PullEvent =
   /** A size of -1 is not known yet (a plain URL): its 'start' event brings it. */

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../format/numbers.js';
 import { UserError } from '../errors.js';
 import { storeConfig, type StoreConfig } from './config.js';
 import { downloadFile } from './download.js';

@@ -1,7 +1,7 @@
 // `petrel list`: the models in the cache (name, quant, size, modified), and partial downloads.
 import type { Command } from 'commander';
 import { listLocalModels, listPartials } from '../../store/local.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../format/numbers.js';
 
 export function registerListCommand(program: Command): void {
   program

@@ -5,7 +5,7 @@ import { storeConfig } from '../../store/config.js';
 import { closeHttp } from '../../store/http.js';
 import { createReporter, type PullEvent, type Reporter } from '../../store/progress.js';
 import { pullModel } from '../../store/pull.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../format/numbers.js';
 import { parsePositiveCount } from '../samplingOptions.js';
 
 /** The shared keep-alive agent opens at most this many connections per host. */

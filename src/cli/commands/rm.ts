@@ -1,7 +1,7 @@
 // `petrel rm <model>`: remove a model from the cache, with its partial downloads.
 import type { Command } from 'commander';
 import { removeModel } from '../../store/local.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../format/numbers.js';
 
 export function registerRmCommand(program: Command): void {
   program

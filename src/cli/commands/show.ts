@@ -5,7 +5,7 @@ import { loadNative, type GgufArray, type GgufKv, type GgufScalar } from '../../
 import { UserError } from '../../errors.js';
 import { resolveLocalModel } from '../../store/local.js';
 import { compactPattern, summarizeModel, type ModelSummary } from '../../gguf/modelSummary.js';
-import { formatBytes, formatCount } from '../format.js';
+import { formatBytes, formatCount } from '../../format/numbers.js';
 
 export function registerShowCommand(program: Command): void {
   program

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { PRESETS, WEIGHT_TYPES, buildSynthModel, isWeightType, synthesize, writeRecipe, type WeightType } from '../../synth/index.js';
-import { formatBytes, formatCount } from '../format.js';
+import { formatBytes, formatCount } from '../../format/numbers.js';
 
 interface SynthCliOptions {
   layers?: number;

@@ -1,4 +1,4 @@
-// Number formatting shared by the commands: sizes in binary units, counts in SI units.
+// Number formatting shared by the commands, the store and the quantizer: sizes in binary units, counts in SI units.
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
