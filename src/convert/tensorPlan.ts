@@ -1,5 +1,5 @@
 // Every output tensor of a converted checkpoint, as llama.cpp's convert_hf_to_gguf.py names, shapes
-// and transforms it (../shared/docs/qwen35-gguf.md §2): a GGUF name and ggml shape, the stored type,
+// and transforms it (docs/GGUF.md#converter-conventions): a GGUF name and ggml shape, the stored type,
 // the source rows (runs of rows in the safetensors files) and a transform the native side applies
 // while reading (native/quantize/safetensors_source.h):
 //   - zero-centred RMSNorm weights get +1 (Qwen3.5 / Qwen3-Next; never linear_attn.norm);

@@ -1,5 +1,5 @@
-// Synthetic-model presets: the published Qwen3.5 configurations (qwen35-math.md §6, in GGUF
-// terms as qwen35-gguf.md §1 names them) plus tiny models with the same structure for tests.
+// Synthetic-model presets: the published Qwen3.5 configurations in GGUF terms
+// (docs/GGUF.md#published-shapes) plus tiny models with the same structure for tests.
 // Every preset has full_attention_interval 4: blocks 3, 7, 11, ... are softmax attention, the rest
 // Gated DeltaNet.
 import { UserError } from '../errors.js';

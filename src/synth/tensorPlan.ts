@@ -1,5 +1,5 @@
 // Every tensor of a synthetic model: the names, ggml shapes (ne0 = row length first) and types
-// llama.cpp's converter produces for qwen35 / qwen35moe (qwen35-gguf.md §2), and the statistics of
+// llama.cpp's converter produces for qwen35 / qwen35moe (docs/GGUF.md#tensors), and the statistics of
 // the random values. Random weights make the converter's value transforms (q/gate interleave,
 // tiled V-head order, norm +1, ssm_a = -exp(A_log)) a matter of distribution, not layout:
 // norms are drawn around 1 (a tied model's output_norm excepted, see below), ssm_a is drawn as

@@ -64,11 +64,11 @@ struct CpuKernels {
   void (*gemm_f32)(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
                    int64_t ldb, float beta, float* c, int64_t ldc);
 
-  // One token of the gated delta rule on one value head's state s [dk][dv] (qwen35-math.md §2.6),
-  // fused: m = alpha S^T k; delta = beta (v - m); S = alpha S + k delta^T; out = S^T q, with out
-  // taken as alpha (S^T q) + delta (k . q) from the entering S, so the state is read once and
-  // written once (32 columns at a time, both passes while they are in L1) instead of three reads
-  // and a write. q is already normalised and scaled.
+  // One token of the gated delta rule (docs/MODEL.md#delta-rule) on one value head's state
+  // s [dk][dv], fused: m = alpha S^T k; delta = beta (v - m); S = alpha S + k delta^T;
+  // out = S^T q, with out taken as alpha (S^T q) + delta (k . q) from the entering S, so the
+  // state is read once and written once (32 columns at a time, both passes while they are in L1)
+  // instead of three reads and a write. q is already normalised and scaled.
   void (*delta_step_f32)(float* s, int64_t dk, int64_t dv, const float* q, const float* k, const float* v, float alpha,
                          float beta, float* out);
 

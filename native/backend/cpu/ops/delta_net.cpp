@@ -1,4 +1,4 @@
-// delta_net: the gated delta rule of the Gated DeltaNet layers (qwen35-math.md §2.5-2.7).
+// delta_net: the gated delta rule of the Gated DeltaNet layers (docs/MODEL.md#gated-deltanet-layer).
 //
 //  1. q and k are l2-normalised per (token, k head) as ggml_l2_norm does (squares in float,
 //     summed in double, x * 1/max(sqrt(sum), eps)); q is then scaled by 1/sqrt(d_k). This pass
@@ -6,14 +6,14 @@
 //     not normalise it r times.
 //  2. Each value head is one task (heads are independent; state is [Hv][d_k][d_v], row i = key
 //     dim). Value head p reads k head p / r (grouped, qwen3next) or p % Hk (tiled, qwen35).
-//     * n_tokens == 1 (decode): the recurrent step of §2.6, fused so the state is read and
-//       written once (CpuKernels::delta_step_f32):
+//     * n_tokens == 1 (decode): the recurrent step (docs/MODEL.md#delta-rule), fused so the
+//       state is read and written once (CpuKernels::delta_step_f32):
 //         m = e^g S^T k;  delta = beta (v - m);  S = e^g S + k delta^T;  o = S^T q.
-//     * n_tokens > 1 (prefill): the chunked WY form of §2.7 with chunk C = 64, which does the
-//       same math as C recurrent steps but with O(C^2) small dots instead of C passes that each
-//       read and write the whole state. The last chunk is shorter rather than zero-padded: padded
-//       steps have beta = 0 and k = 0, so they add nothing to A, U, W, V' or S, and their
-//       outputs would be discarded; truncating gives the identical result.
+//     * n_tokens > 1 (prefill): the chunked WY form (docs/MODEL.md#chunked-form), chunk
+//       C = 64, which does the same math as C recurrent steps but with O(C^2) small dots instead
+//       of C passes that each read and write the whole state. The last chunk is shorter rather
+//       than zero-padded: padded steps have beta = 0 and k = 0, so they add nothing to A, U, W,
+//       V' or S, and their outputs would be discarded; truncating gives the identical result.
 // Every exponent taken is gamma_i - gamma_j with i >= j, or gamma_i itself, and g <= 0, so
 // nothing overflows; strong decay only underflows to 0, which is the right limit.
 #include <algorithm>
