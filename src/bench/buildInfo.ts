@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../engine/native.js';
+import { packageRoot } from '../native/index.js';
 
 export interface BuildInfo {
   commit: string;

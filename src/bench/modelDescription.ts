@@ -1,8 +1,8 @@
 // What llama-bench prints about a model: "<arch> <size> <file type>" (llama_model_desc), its size
 // in bytes (all tensor data) and its parameter count, read from the GGUF header so the model column
 // means the same thing here as in a llama-bench table.
-import type { GgufKv, GgufTensorInfo } from '../engine/native.js';
-import { loadNative } from '../engine/native.js';
+import type { GgufKv, GgufTensorInfo } from '../native/index.js';
+import { loadNative } from '../native/index.js';
 import { summarizeModel } from '../gguf/modelSummary.js';
 
 export interface ModelDescription {

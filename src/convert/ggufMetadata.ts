@@ -2,7 +2,7 @@
 // order and with its value types (conversion/base.py TextModel.set_gguf_parameters, qwen.py
 // Qwen2MoeModel / Qwen3NextModel / _Qwen35MRopeMixin / the MTP mixin, _set_vocab_gpt2 + SpecialVocab).
 // Shared by `petrel synth` (random models) and the Hugging Face converter, so both write one set of keys.
-import type { GgufKv, GgufScalar, GgufValueType } from '../engine/native.js';
+import type { GgufKv, GgufScalar, GgufValueType } from '../native/index.js';
 
 /** ggml's GGML_QNT_VERSION, which the converter always records. */
 export const QUANTIZATION_VERSION = 2;

@@ -4,15 +4,15 @@
 // quantizer (src/quantize/) executes the plan: the native side streams the tensors out of the
 // memory-mapped safetensors files, transforms them and quantizes them like any GGUF input.
 import path from 'node:path';
-import type { GgufKv } from '../engine/native.js';
+import type { ConvertTensorPlan, GgufKv } from '../native/index.js';
 import { readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { generalKvs, hparamKvs, sizeLabel, tokenizerKvs } from './ggufMetadata.js';
 import { hparamsFromConfig, type ConvertHparams } from './hparams.js';
-import { planTensors, type ConvertTensorPlan, type OutType } from './tensorPlan.js';
+import { planTensors, type OutType } from './tensorPlan.js';
 import { convertTokenizer } from './tokenizer.js';
 
 export { isCheckpointDir } from './checkpoint.js';
-export type { ConvertTensorPlan, ConvertPart, ConvertOp } from './tensorPlan.js';
+export type { ConvertTensorPlan, ConvertPart, ConvertOp } from '../native/index.js';
 export type { ConvertHparams } from './hparams.js';
 
 export interface ConversionPlan {

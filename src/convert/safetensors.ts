@@ -4,9 +4,7 @@
 // UserError line naming the file and the tensor. The data itself is never read here.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { UserError } from '../errors.js';
-
-/** The dtypes the converter reads; others are refused. */
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+import type { SafetensorsDtype } from '../native/index.js';
 
 const DTYPE_SIZE: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 /** Every dtype the format defines, to tell "unsupported" from "not a dtype". */

@@ -15,32 +15,12 @@
 import { UserError } from '../errors.js';
 import { type ConvertHparams, isRecurrent } from './hparams.js';
 import type { Checkpoint } from './checkpoint.js';
-import { dtypeSize, type SafetensorsDtype, type SafetensorsTensor } from './safetensors.js';
+import type { ConvertOp, ConvertPart, ConvertTensorPlan } from '../native/index.js';
+import { dtypeSize, type SafetensorsTensor } from './safetensors.js';
 
 export const GGML_F32 = 0;
 export const GGML_F16 = 1;
 export const GGML_BF16 = 30;
-
-export type ConvertOp = 'none' | 'add_one' | 'neg_exp';
-
-export interface ConvertPart {
-  file: number;
-  offset: number;
-  rows: number;
-  dtype: SafetensorsDtype;
-}
-
-export interface ConvertTensorPlan {
-  name: string;
-  /** ggml order (ne0 = row length). */
-  shape: number[];
-  /** ggml type id the converter stores it as. */
-  type: number;
-  op: ConvertOp;
-  parts: ConvertPart[];
-  colBlock?: number;
-  colPerm?: number[];
-}
 
 /** 'f32' | 'f16' | 'bf16': convert_hf_to_gguf's --outtype; 'source': keep each tensor's dtype (lossless). */
 export type OutType = 'f32' | 'f16' | 'bf16' | 'source';

@@ -6,7 +6,7 @@ import {
   type NativeModelInfo,
   type NativeOffloadOptions,
   type NativeOffloadStats,
-} from './native.js';
+} from '../native/index.js';
 import { Session } from './Session.js';
 
 export interface LoadModelOptions {

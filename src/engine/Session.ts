@@ -5,7 +5,7 @@
 // returns to where it was before the call.
 import { AbortError, fromNative } from './errors.js';
 import type { Model } from './Model.js';
-import type { NativeLogitsMode, NativeSession } from './native.js';
+import type { NativeLogitsMode, NativeSession } from '../native/index.js';
 import { resolveSeed, toNativeSampling, type SamplingOptions } from './sampling.js';
 
 export interface PrefillOptions {

@@ -1,24 +1,9 @@
 // Sampling options of session.generate() and their translation to the native sampler
 // (native/engine/sampler.cpp applies them in C++ over the full vocabulary).
-import type { NativeSamplingParams } from './native.js';
+import type { NativeSamplingParams } from '../native/index.js';
 
-export interface SamplingOptions {
-  /** 0 = greedy. Default 0.8. */
-  temperature?: number;
-  /** 0 = all tokens, 1 = greedy. Default 40. */
-  topK?: number;
-  /** 1 = off. Default 0.95. */
-  topP?: number;
-  /** 0 = off. Default 0.05. */
-  minP?: number;
-  /** 1 = off (default). */
-  repeatPenalty?: number;
-  /** 0 = off (default). */
-  presencePenalty?: number;
-  /** 0 = off (default). */
-  frequencyPenalty?: number;
-  /** How many recent tokens the penalties look at; -1 = all. Default 64. */
-  penaltyLastN?: number;
+/** The native sampler's parameters (defaults in NativeSamplingParams) and the random stream's seed. */
+export interface SamplingOptions extends NativeSamplingParams {
   /** Seed of the random stream; the same seed, state and options give the same tokens. Random when omitted. */
   seed?: number | bigint;
 }

@@ -1,6 +1,6 @@
 // What `petrel show` reports about a GGUF model, computed from its metadata and tensor table.
 // Pure: no file access, so it is tested on hand-built inputs.
-import type { GgufKv, GgufTensorInfo } from '../engine/native.js';
+import type { GgufKv, GgufTensorInfo } from '../native/index.js';
 
 export interface LayerPattern {
   /** Trunk layers evaluated for logits (block_count minus MTP/NextN blocks). */

@@ -1,112 +1,5 @@
-// The whole native surface as TypeScript types (mirror of native/addon/*_wrap.cpp),
-// and the one place that loads the compiled addon.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** GGUF metadata value types, spelled as in the GGUF spec (gguf_type). */
-export type GgufValueType =
-  | 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'str' | 'arr' | 'u64' | 'i64' | 'f64';
-
-/** 64-bit integers come back as number when they are safe integers, else as bigint. */
-export type GgufScalar = number | bigint | boolean | string;
-
-/** An array value; items of a nested array are themselves GgufArray. */
-export interface GgufArray {
-  itemType: GgufValueType;
-  value: GgufScalar[] | GgufArray[];
-}
-
-export interface GgufKv {
-  key: string;
-  type: GgufValueType;
-  /** Set when type is 'arr'. */
-  itemType?: GgufValueType;
-  value: GgufScalar | GgufScalar[] | GgufArray[];
-}
-
-export interface GgufTensorInfo {
-  name: string;
-  /** ggml type id, as stored in the file (see typeTable()). */
-  type: number;
-  typeName: string;
-  /** ggml ne order: shape[0] is the row length. */
-  shape: number[];
-  nElements: number;
-  /** Bytes of tensor data. */
-  size: number;
-  /** Which file of a split model holds it (0 for single files). */
-  split: number;
-  /** Absolute byte offset of the data in that file. */
-  fileOffset: number;
-}
-
-export interface NativeGguf {
-  readonly version: number;
-  readonly alignment: number;
-  readonly paths: string[];
-  metadata(): GgufKv[];
-  tensors(): GgufTensorInfo[];
-  /** Zero-copy view of a tensor's bytes in the memory map; valid until close(). */
-  tensorData(name: string): ArrayBuffer;
-  /** The tensor converted to float32 with the reference dequantizer. */
-  dequantize(name: string): Float32Array;
-  close(): void;
-}
-
-/** Where the writer takes a tensor's values from. */
-export type TensorSource =
-  /** float32 values, converted to the tensor's type by petrel's reference quantizer */
-  | { kind: 'f32'; data: Float32Array }
-  /** bytes already in the tensor's type */
-  | { kind: 'raw'; data: Uint8Array }
-  /**
-   * Deterministic pseudo-random values generated in C++ (same seed, same values, any machine):
-   * value = mean + std * N(0,1); with transform 'neg_exp' the value becomes -exp(value).
-   */
-  | { kind: 'random'; seed: number; mean: number; std: number; transform?: 'neg_exp' };
-
-export interface GgufWriteTensor {
-  name: string;
-  shape: number[];
-  /** ggml type id */
-  type: number;
-  source: TensorSource;
-}
-
-export interface GgufWriteSpec {
-  /** general.alignment; 32 when omitted (written as a key only when not 32). */
-  alignment?: number;
-  metadata: GgufKv[];
-  tensors: GgufWriteTensor[];
-}
-
-export interface NativeTypeInfo {
-  id: number;
-  name: string;
-  blockSize: number;
-  typeSize: number;
-  /** petrel can convert this type to float32 */
-  canDequantize: boolean;
-  /** petrel has a reference quantizer for this type */
-  canQuantize: boolean;
-}
-
-export interface NativeSystemInfo {
-  /** CPU features found at run time, e.g. ['sse4.2','avx2','fma','f16c','avx512f','avx512vnni','avx512bf16'] */
-  cpuFeatures: string[];
-  /** The kernel variant the dispatcher picked: 'avx512', 'avx2', 'neon' or 'generic'. */
-  cpuKernels: string;
-  /** Backends compiled into this build, e.g. ['cpu', 'cuda']. */
-  backendsCompiled: string[];
-  /** Backends usable right now (cuda only when libpetrel_cuda loads and finds a device). */
-  backendsAvailable: string[];
-  compiler: string;
-  arch: string;
-}
-
-// ---- engine (native/addon/engine/*_wrap.cpp) --------------------------------------------------
+// The engine's part of the native addon (native/addon/engine/*_wrap.cpp): models, sessions, the
+// sampler's parameters and the MoE expert offload's options and counters. src/engine/ wraps these.
 
 /**
  * MoE expert offload (native/offload/): a device holds everything that is not a routed expert plus
@@ -214,21 +107,26 @@ export interface NativeModelInfo {
 
 export type NativeLogitsMode = 'none' | 'last' | 'all';
 
-/** Sampling parameters; omitted fields take the native defaults (temperature 0.8, topK 40, topP 0.95, minP 0.05, no penalties, penaltyLastN 64). */
+/**
+ * Sampling parameters (petrel::SamplingParams, native/include/petrel/engine.h); an omitted field
+ * takes the native default given with it. The engine's SamplingOptions adds the seed to these.
+ */
 export interface NativeSamplingParams {
-  /** <= 0: greedy argmax. */
+  /** <= 0: greedy argmax. Default 0.8. */
   temperature?: number;
-  /** <= 0: all tokens; 1: greedy. */
+  /** <= 0: all tokens; 1: greedy. Default 40. */
   topK?: number;
-  /** >= 1: off. */
+  /** >= 1: off. Default 0.95. */
   topP?: number;
-  /** 0: off. */
+  /** 0: off. Default 0.05. */
   minP?: number;
-  /** 1: off. */
+  /** 1: off (default). */
   repeatPenalty?: number;
+  /** 0: off (default). */
   presencePenalty?: number;
+  /** 0: off (default). */
   frequencyPenalty?: number;
-  /** Tokens of history the penalties look at; -1 = all. */
+  /** Tokens of history the penalties look at; -1 = all. Default 64. */
   penaltyLastN?: number;
 }
 
@@ -283,44 +181,7 @@ export interface NativeModel {
   dispose(): void;
 }
 
-export interface NativeAddon {
-  systemInfo(): NativeSystemInfo;
-  typeTable(): NativeTypeInfo[];
-  /** Converts `n` elements of `type` from `data` to float32. */
-  dequantize(type: number, data: Uint8Array, n: number): Float32Array;
-  /** Quantizes float32 values to `type` with petrel's reference quantizer. */
-  quantize(type: number, data: Float32Array): Uint8Array;
-  /** Opens a GGUF file; a split model's first part opens the whole model. Throws on bad files. */
-  openGguf(path: string): NativeGguf;
-  /** Streams a GGUF to `path` (temporary file, then rename). onProgress gets bytes written / total. */
-  writeGguf(path: string, spec: GgufWriteSpec, onProgress?: (written: number, total: number) => void): Promise<void>;
-  /** Streams the model a synth recipe describes (src/synth/recipe.ts) to `path`, as writeGguf would. */
-  writeGgufFromRecipe(path: string, recipePath: string, onProgress?: (written: number, total: number) => void): Promise<void>;
+export interface NativeEngineApi {
   /** Loads a model for inference (weights memory-mapped; runs on a worker thread). */
   loadModel(path: string, options?: NativeModelOptions): Promise<NativeModel>;
-}
-
-let cached: NativeAddon | undefined;
-
-/** Package root: dist/engine/native.js -> ../../ (same from src/ under vitest). */
-export function packageRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-}
-
-/** PETREL_ADDON points at another build of the addon (sanitizer or development builds). */
-export function addonPath(): string {
-  return process.env.PETREL_ADDON ?? path.join(packageRoot(), 'build', 'native', 'Release', 'petrel.node');
-}
-
-export function loadNative(): NativeAddon {
-  if (cached) return cached;
-  const file = addonPath();
-  if (!existsSync(file)) {
-    throw Object.assign(new Error(`petrel's native addon is not built (${file} is missing); run "npm run build:native"`), {
-      code: 'ERR_NO_ADDON',
-    });
-  }
-  const require = createRequire(import.meta.url);
-  cached = require(file) as NativeAddon;
-  return cached;
 }

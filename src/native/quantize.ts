@@ -1,7 +1,34 @@
-// The quantizer's part of the native surface (native/addon/quantize_wrap.cpp), typed here so the
-// engine's native.ts stays the engine's; loaded through the same addon loader.
-import { loadNative } from '../engine/native.js';
-import type { ConvertTensorPlan } from '../convert/index.js';
+// The quantizer's part of the native addon (native/addon/quantize_wrap.cpp): the GGUF -> GGUF
+// pipeline, its types, and the checkpoint plan it reads in place of a GGUF. src/convert/ builds
+// that plan; its shape is defined here, where the addon reads it.
+
+/** The safetensors dtypes the native checkpoint source reads; others are refused. */
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+
+/** What the source does to the values after reading them (native/quantize/safetensors_source.h). */
+export type ConvertOp = 'none' | 'add_one' | 'neg_exp';
+
+/** Rows of one .safetensors tensor, in file order. */
+export interface ConvertPart {
+  /** Index into NativeConvertPlan.files. */
+  file: number;
+  offset: number;
+  rows: number;
+  dtype: SafetensorsDtype;
+}
+
+/** One output tensor, assembled from parts of checkpoint tensors. */
+export interface ConvertTensorPlan {
+  name: string;
+  /** ggml order (ne0 = row length). */
+  shape: number[];
+  /** ggml type id the converter stores it as. */
+  type: number;
+  op: ConvertOp;
+  parts: ConvertPart[];
+  colBlock?: number;
+  colPerm?: number[];
+}
 
 /** A Hugging Face checkpoint planned by src/convert/ (native/quantize/safetensors_source.h). */
 export interface NativeConvertPlan {
@@ -71,7 +98,7 @@ export interface NativeQuantType {
   description: string;
 }
 
-interface QuantizeAddon {
+export interface NativeQuantizeApi {
   quantizeGguf(
     input: string,
     output: string,
@@ -81,8 +108,4 @@ interface QuantizeAddon {
   quantTypes(): NativeQuantType[];
   /** The bytes ggml_quantize_chunk gives for whole rows (with an optional imatrix of nPerRow values). */
   quantizeRows(typeId: number, src: Float32Array, nPerRow: number, imatrix?: Float32Array): Uint8Array;
-}
-
-export function quantizeAddon(): QuantizeAddon {
-  return loadNative() as unknown as QuantizeAddon;
 }

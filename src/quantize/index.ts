@@ -7,12 +7,11 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isCheckpointDir, planConversion } from '../convert/index.js';
-import { loadNative } from '../engine/native.js';
 import { UserError } from '../errors.js';
-import { quantizeAddon, type NativeConvertPlan, type QuantizeProgress } from './native.js';
+import { loadNative, type NativeConvertPlan, type QuantizeProgress } from '../native/index.js';
 import { buildSummary, type QuantizeSummary } from './summary.js';
 
-export type { QuantizeProgress, QuantizedTensor, NativeQuantType } from './native.js';
+export type { QuantizeProgress, QuantizedTensor, NativeQuantType } from '../native/index.js';
 export type { QuantizeSummary } from './summary.js';
 export { formatSummary } from './summary.js';
 
@@ -35,12 +34,12 @@ export interface QuantizeGgufOptions {
 
 /** The quantization types, as the CLI lists them. */
 export function quantTypes(): { name: string; description: string }[] {
-  return quantizeAddon().quantTypes().map(({ name, description }) => ({ name, description }));
+  return loadNative().quantTypes().map(({ name, description }) => ({ name, description }));
 }
 
 export async function quantizeGguf(options: QuantizeGgufOptions): Promise<QuantizeSummary> {
   const { input, output, type } = options;
-  const known = quantizeAddon().quantTypes();
+  const known = loadNative().quantTypes();
   if (!known.some((t) => t.name === type.toLowerCase())) {
     throw new UserError(`unknown quantization type "${type}" (one of: ${known.map((t) => t.name).join(', ')})`, 'ERR_USER_BAD_TYPE');
   }
@@ -69,7 +68,7 @@ export async function quantizeGguf(options: QuantizeGgufOptions): Promise<Quanti
       await loadNative().writeGguf(metadata, { metadata: plan.metadata, tensors: [] });
       convert = { metadata, files: plan.files, tensors: plan.tensors };
     }
-    const native = await quantizeAddon().quantizeGguf(
+    const native = await loadNative().quantizeGguf(
       input,
       output,
       {

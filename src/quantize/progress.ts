@@ -1,7 +1,7 @@
 // A one-line progress display for long quantizations: percent, bytes, rate and ETA on stderr,
 // redrawn at most ten times a second (only on a terminal).
 import { formatBytes } from '../format/numbers.js';
-import type { QuantizeProgress } from './native.js';
+import type { QuantizeProgress } from '../native/index.js';
 
 export interface ProgressLine {
   update(p: QuantizeProgress): void;

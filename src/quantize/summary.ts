@@ -1,6 +1,6 @@
 // What `petrel quantize` reports when it is done: sizes, bits per weight, tensors per type, time.
 import { formatBytes } from '../format/numbers.js';
-import type { NativeQuantizeSummary } from './native.js';
+import type { NativeQuantizeSummary } from '../native/index.js';
 
 export interface QuantizeSummary extends NativeQuantizeSummary {
   input: string;

@@ -3,7 +3,7 @@
 // _Qwen35MRopeMixin, _set_vocab_gpt2 + SpecialVocab), with the same value types.
 // Not written, as for real checkpoints: feed_forward_length for MoE (the HF config has no
 // intermediate_size), nextn_predict_layers (no MTP block), bos_token_id (Qwen3.5 has none).
-import type { GgufKv } from '../engine/native.js';
+import type { GgufKv } from '../native/index.js';
 import { generalKvs, hparamKvs, sizeLabel, tokenizerKvs } from '../convert/ggufMetadata.js';
 import type { SynthPreset } from './presets.js';
 import type { PlannedTensor } from './tensorPlan.js';

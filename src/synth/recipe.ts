@@ -2,8 +2,8 @@
 // petrel.recipe.*, each tensor's name, type, shape and random source, with no tensor data. A few
 // MiB describe a multi-GB model, and the native tool petrel_synth writes the very same file from
 // it where Node does not run (the GPU machine).
-import type { GgufKv, GgufWriteSpec } from '../engine/native.js';
-import { loadNative } from '../engine/native.js';
+import type { GgufKv, GgufWriteSpec } from '../native/index.js';
+import { loadNative } from '../native/index.js';
 import type { SynthModel } from './synthModel.js';
 
 export const RECIPE_VERSION = 1;

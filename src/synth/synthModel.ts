@@ -1,8 +1,8 @@
 // Turns a preset into a complete GgufWriteSpec (metadata + tensors with random sources) and writes
 // it with the native streaming writer. Building the spec needs no addon, so tests can check names,
 // shapes and keys without one; the values themselves are generated in C++ from (seed, index).
-import type { GgufWriteSpec } from '../engine/native.js';
-import { loadNative } from '../engine/native.js';
+import type { GgufWriteSpec } from '../native/index.js';
+import { loadNative } from '../native/index.js';
 import { buildMetadata } from './metadata.js';
 import { resolvePreset, type SynthPreset } from './presets.js';
 import { planTensors, tensorElements, type PlannedTensor } from './tensorPlan.js';

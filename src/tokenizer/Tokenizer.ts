@@ -3,7 +3,7 @@
 // pre-tokenizer regex, then BPE per pre-token (cached: real text repeats its words constantly).
 // Ids match llama.cpp's llama_tokenize, except that llama.cpp skips the NFC step; pass
 // { normalize: false } to get its ids for text that is not already NFC.
-import { loadNative } from '../engine/native.js';
+import { loadNative } from '../native/index.js';
 import { UserError } from '../errors.js';
 import { BpeMerger } from './bpe.js';
 import { unicodeToBytesLenient } from './byteUnicode.js';

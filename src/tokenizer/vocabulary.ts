@@ -1,6 +1,6 @@
 // The tokenizer.ggml.* keys of a GGUF, read into plain arrays (what llama.cpp's llama_vocab::load
 // reads for tokenizer.ggml.model = "gpt2").
-import type { GgufKv } from '../engine/native.js';
+import type { GgufKv } from '../native/index.js';
 import { UserError } from '../errors.js';
 
 /** tokenizer.ggml.token_type values (llama_token_type / gguf.TokenType). */

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeModel, describeModelFile, fileTypeName, llamaSizeName } from '../../src/bench/modelDescription.js';
-import type { GgufKv, GgufTensorInfo } from '../../src/engine/native.js';
+import type { GgufKv, GgufTensorInfo } from '../../src/native/index.js';
 import { synthesize } from '../../src/synth/index.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-bench-desc-'));

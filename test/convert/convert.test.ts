@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planConversion } from '../../src/convert/index.js';
 import { loadModel } from '../../src/engine/index.js';
-import { loadNative } from '../../src/engine/native.js';
+import { loadNative } from '../../src/native/index.js';
 import { quantizeGguf } from '../../src/quantize/index.js';
 import { Tokenizer } from '../../src/tokenizer/Tokenizer.js';
 import { klDivergence, logSoftmax, openOracle } from '../support/llamaOracle.js';

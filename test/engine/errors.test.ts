@@ -2,7 +2,7 @@
 // problem (the tensor, the key, the shapes), never as a crash.
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import type { GgufWriteSpec } from '../../src/engine/native.js';
+import type { GgufWriteSpec } from '../../src/native/index.js';
 import { loadModel } from '../../src/engine/index.js';
 import { buildExtraArchSpec, EXTRA_ARCH_DIMS, writeGgufSpec } from '../fixtures/extraArchs.js';
 import { presetModel, tempDir } from './helpers/models.js';

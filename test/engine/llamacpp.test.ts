@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../../src/engine/index.js';
-import { loadNative } from '../../src/engine/native.js';
+import { loadNative } from '../../src/native/index.js';
 import { synthesize } from '../../src/synth/index.js';
 import { writeExtraArch, type ExtraArch } from '../fixtures/extraArchs.js';
 import { klDivergence, logSoftmax, openOracle, type LlamaOracle } from '../support/llamaOracle.js';

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { addonPath } from '../../src/engine/native.js';
+import { addonPath } from '../../src/native/index.js';
 import { presetModel } from './helpers/models.js';
 
 const MiB = 1024 * 1024;

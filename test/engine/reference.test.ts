@@ -6,7 +6,7 @@
 // reference does not model.)
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/engine/index.js';
-import { loadNative } from '../../src/engine/native.js';
+import { loadNative } from '../../src/native/index.js';
 import { loadReferenceModel } from '../support/referenceForward.js';
 import path from 'node:path';
 import { buildExtraArchSpec, EXTRA_ARCH_DIMS, writeExtraArch, writeGgufSpec } from '../fixtures/extraArchs.js';

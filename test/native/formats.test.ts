@@ -6,7 +6,7 @@
 // asimd -> neon, asimddp -> dotprod, fphp + asimdhp -> fp16).
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadNative, type NativeTypeInfo } from '../../src/engine/native.js';
+import { loadNative, type NativeTypeInfo } from '../../src/native/index.js';
 import { GGML_TYPE_COUNT, ggmlBaseLibrary, loadGgmlRef, type GgmlRef } from '../support/ggmlRef.js';
 
 const native = loadNative();

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadNative, type GgufKv, type GgufWriteSpec, type NativeGguf } from '../../src/engine/native.js';
+import { loadNative, type GgufKv, type GgufWriteSpec, type NativeGguf } from '../../src/native/index.js';
 import { buildGguf, hostileGgufCases } from '../fixtures/hostileGguf.js';
 
 const native = loadNative();

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quantizeGguf } from '../../src/quantize/index.js';
-import { quantizeAddon } from '../../src/quantize/native.js';
+import { loadNative as quantizeAddon } from '../../src/native/index.js';
 import { formatDuration, progressText } from '../../src/quantize/progress.js';
 import { synthesize } from '../../src/synth/index.js';
 import { runPetrel } from '../support/cli.js';

@@ -5,9 +5,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNative, type NativeGguf } from '../../src/engine/native.js';
+import { loadNative, type NativeGguf } from '../../src/native/index.js';
 import { quantizeGguf } from '../../src/quantize/index.js';
-import { quantizeAddon } from '../../src/quantize/native.js';
+import { loadNative as quantizeAddon } from '../../src/native/index.js';
 import { synthesize } from '../../src/synth/index.js';
 import { makeTempDir } from '../synth/helpers.js';
 import { ggmlBaseLibrary, loadGgmlRef } from '../support/ggmlRef.js';

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNative, type NativeGguf } from '../../src/engine/native.js';
+import { loadNative, type NativeGguf } from '../../src/native/index.js';
 import { quantizeGguf } from '../../src/quantize/index.js';
 import { synthesize } from '../../src/synth/index.js';
 import { makeTempDir } from '../synth/helpers.js';

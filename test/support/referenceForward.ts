@@ -4,7 +4,7 @@
 //
 // Supported GGUF archs: qwen35, qwen35moe (tiled V→K head mapping), qwen3next (grouped mapping,
 // fused ssm_ba), qwen3, qwen3moe (attention-only, ungated, full-dim RoPE).
-import type { GgufKv, NativeGguf } from '../../src/engine/native.js';
+import type { GgufKv, NativeGguf } from '../../src/native/index.js';
 
 type Vec = Float64Array;
 

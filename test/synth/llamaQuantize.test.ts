@@ -3,7 +3,7 @@
 // llama.cpp chose, and values that dequantize close to the originals.
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadNative, type GgufKv, type NativeGguf } from '../../src/engine/native.js';
+import { loadNative, type GgufKv, type NativeGguf } from '../../src/native/index.js';
 import { synthesize } from '../../src/synth/index.js';
 import { LlamaFtype, llamaQuantize } from '../support/llamaQuantize.js';
 import { makeTempDir } from './helpers.js';

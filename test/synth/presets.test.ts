@@ -2,7 +2,7 @@
 // converter writes for Qwen3.5 (qwen35-gguf.md §1–2, qwen35-math.md §6). No addon needed.
 import { describe, expect, it } from 'vitest';
 import { buildSynthModel, PRESETS, resolvePreset } from '../../src/synth/index.js';
-import type { GgufKv } from '../../src/engine/native.js';
+import type { GgufKv } from '../../src/native/index.js';
 import { UserError } from '../../src/errors.js';
 
 const F32 = 0;

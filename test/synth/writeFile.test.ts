@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadNative, type NativeGguf } from '../../src/engine/native.js';
+import { loadNative, type NativeGguf } from '../../src/native/index.js';
 import { buildSynthModel, ensureSynthModel, synthesize } from '../../src/synth/index.js';
 import { makeTempDir } from './helpers.js';
 

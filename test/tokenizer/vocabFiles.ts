@@ -2,7 +2,7 @@
 // (llama.cpp's vocab_only load never reads them), optionally with another tokenizer.ggml.pre.
 import path from 'node:path';
 import { LlamaLogLevel, type LlamaModel } from 'node-llama-cpp';
-import { loadNative } from '../../src/engine/native.js';
+import { loadNative } from '../../src/native/index.js';
 import { buildSynthModel } from '../../src/synth/index.js';
 import { cpuLlama } from '../support/llamaOracle.js';
 

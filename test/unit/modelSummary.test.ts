@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { GgufKv, GgufTensorInfo } from '../../src/engine/native.js';
+import type { GgufKv, GgufTensorInfo } from '../../src/native/index.js';
 import { compactPattern, summarizeModel } from '../../src/gguf/modelSummary.js';
 
 const kv = (key: string, type: GgufKv['type'], value: GgufKv['value'], itemType?: GgufKv['type']): GgufKv =>

@@ -1,7 +1,7 @@
 // `petrel show <model>`: what a GGUF file holds, for people (a table) or scripts (--json).
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadNative, type GgufArray, type GgufKv, type GgufScalar } from '../../engine/native.js';
+import { loadNative, type GgufArray, type GgufKv, type GgufScalar } from '../../native/index.js';
 import { UserError } from '../../errors.js';
 import { resolveLocalModel } from '../../store/local.js';
 import { compactPattern, summarizeModel, type ModelSummary } from '../../gguf/modelSummary.js';

@@ -1,7 +1,7 @@
 // `petrel --version`: the version, plus what this build can use on this machine.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadNative, packageRoot } from '../../engine/native.js';
+import { loadNative, packageRoot } from '../../native/index.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
