@@ -9,10 +9,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, repoRoot } from '../support/cli.js';
+import { skipAllIfReason } from '../support/skip.js';
 import { presetModel, tempDir } from '../engine/helpers/models.js';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-if (!hasTmux) console.warn('test/chat/terminal.test.ts: skipped, tmux is not installed (apt-get install -y tmux)');
+const noTmux = hasTmux ? undefined : 'tmux is not installed (apt-get install -y tmux)';
 
 const tmp = tempDir('petrel-chat-tty-');
 const socket = `petrel-test-${process.pid}`;
@@ -87,7 +88,8 @@ async function ready(t: ReturnType<typeof start>): Promise<void> {
   await new Promise((r) => setTimeout(r, 500));
 }
 
-describe.skipIf(!hasTmux)('petrel chat in a terminal (tmux)', () => {
+describe('petrel chat in a terminal (tmux)', () => {
+  skipAllIfReason(noTmux);
   it('streams an answer, Ctrl-C stops it, /exit leaves with 0', async () => {
     // Greedy, thinking on, no answer limit: the random model writes reasoning for minutes.
     const t = start('stream', ['--temp', '0', '-t', '1']);

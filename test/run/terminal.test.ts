@@ -10,10 +10,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../../src/synth/index.js';
 import { ensureBuilt, repoRoot } from '../support/cli.js';
+import { skipAllIfReason } from '../support/skip.js';
 import { type HfServer, startHfServer } from '../support/hfServer.js';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-if (!hasTmux) console.warn('test/run/terminal.test.ts: skipped, tmux is not installed (apt-get install -y tmux)');
+const noTmux = hasTmux ? undefined : 'tmux is not installed (apt-get install -y tmux)';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'petrel-run-tty-'));
 const socket = `petrel-run-test-${process.pid}`;
@@ -68,7 +69,8 @@ async function until<T>(get: () => T, ok: (v: T) => boolean, what: string, ms = 
   }
 }
 
-describe.skipIf(!hasTmux)('petrel run in a terminal (tmux)', () => {
+describe('petrel run in a terminal (tmux)', () => {
+  skipAllIfReason(noTmux);
   it('with no prompt opens the chat', async () => {
     const t = start('chat', ['run', model, '--no-think', '-t', '1']);
     await until(t.pane, (p) => /petrel chat · tiny.* · context 4096 tokens/.test(p), 'the chat screen');

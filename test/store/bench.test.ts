@@ -10,8 +10,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HfServer, startHfServer } from '../support/hfServer.js';
 import { makeGguf, startPetrel } from './fixtures.js';
+import { skipAllIfReason, unlessLarge } from '../support/skip.js';
 
-const LARGE = process.env.PETREL_TEST_LARGE === '1';
+const LARGE = unlessLarge() === undefined;
 const SIZE = 1 << 30;
 const ROUNDS = 5;
 const COMMIT = 'b'.repeat(40);
@@ -56,7 +57,8 @@ async function timePetrel(home: string): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-describe.skipIf(!LARGE)('1 GiB download vs curl', () => {
+describe('1 GiB download vs curl', () => {
+  skipAllIfReason(unlessLarge());
   it('petrel pull is within 10 % of curl on the same loopback server', async () => {
     const curl: number[] = [];
     const petrel: number[] = [];

@@ -5,9 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from 'node-llama-cpp';
 
-/** PETREL_TEST_LARGE=1 runs the multi-GB full-shape checks too. */
-export const LARGE = process.env.PETREL_TEST_LARGE === '1';
-
 export function makeTempDir(prefix = 'petrel-synth-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

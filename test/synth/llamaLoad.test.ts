@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { synthesize, type WeightType } from '../../src/synth/index.js';
 import { TINY_VOCAB_SIZE } from '../../src/synth/tokenizer/tinyVocab.js';
-import { cpuLlama, LARGE, lastLogits, makeTempDir } from './helpers.js';
+import { cpuLlama, lastLogits, makeTempDir } from './helpers.js';
+import { skipIfReason, unlessLarge } from '../support/skip.js';
 
 const tmp = makeTempDir();
 afterAll(() => tmp.cleanup());
@@ -37,7 +38,8 @@ const CASES: Case[] = [
 describe('llama.cpp loads synthetic models', () => {
   for (const c of CASES) {
     const label = `${c.preset} ${c.type}${c.layers ? ` (${c.layers} layers)` : ''}`;
-    it.skipIf(c.large && !LARGE)(label, { timeout: c.large ? 3_600_000 : 300_000 }, async () => {
+    it(label, { timeout: c.large ? 3_600_000 : 300_000 }, async (ctx) => {
+      if (c.large) skipIfReason(ctx, unlessLarge());
       const file = path.join(tmp.dir, `${c.preset}-${c.type}.gguf`);
       const t0 = performance.now();
       const written = await synthesize(c.preset, file, { type: c.type, layers: c.layers, seed: 7 });
