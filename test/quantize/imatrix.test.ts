@@ -13,10 +13,10 @@ import { makeTempDir } from '../synth/helpers.js';
 import { ggmlBaseLibrary, loadGgmlRef } from '../support/ggmlRef.js';
 import { llamaQuantize } from '../support/llamaQuantize.js';
 
-/** node-llama-cpp's libggml-base (these tests need it). */
+/** node-llama-cpp's libggml-base (these tests need it, as they need its libllama). */
 function ggml() {
   const lib = ggmlBaseLibrary();
-  if (!('path' in lib)) throw new Error(lib.skip);
+  if (!('path' in lib)) throw new Error(lib.unsupported);
   return loadGgmlRef(lib.path);
 }
 

@@ -44,21 +44,26 @@ export interface GgmlRef {
 
 type NativeFn = (...args: unknown[]) => unknown;
 
-/** Path of libggml-base in node-llama-cpp's prebuilt binaries for this platform, or why there is none. */
-export function ggmlBaseLibrary(): { path: string } | { skip: string } {
+/**
+ * Path of libggml-base in node-llama-cpp's prebuilt binaries, or why this platform has none wired
+ * up. node-llama-cpp is a dev dependency, so a missing library on a wired platform is an error
+ * (a broken install), not a reason to skip the comparisons.
+ */
+export function ggmlBaseLibrary(): { path: string } | { unsupported: string } {
   const platform = `${process.platform}-${process.arch}`;
   if (platform !== 'linux-x64' && platform !== 'linux-arm64') {
-    return { skip: `no prebuilt libggml-base for ${platform} (only linux-x64 and linux-arm64 are wired up)` };
+    return { unsupported: `no prebuilt libggml-base for ${platform} (only linux-x64 and linux-arm64 are wired up)` };
   }
+  let entry: string;
   try {
     const fromNlc = createRequire(createRequire(import.meta.url).resolve('node-llama-cpp'));
-    const entry = fromNlc.resolve(`@node-llama-cpp/${platform}`); // <pkg>/dist/index.js
-    const file = path.join(path.dirname(entry), '..', 'bins', platform, 'libggml-base.so');
-    if (!existsSync(file)) return { skip: `${file} is missing` };
-    return { path: file };
+    entry = fromNlc.resolve(`@node-llama-cpp/${platform}`); // <pkg>/dist/index.js
   } catch (err) {
-    return { skip: `@node-llama-cpp/${platform} is not installed (${(err as Error).message})` };
+    throw new Error(`@node-llama-cpp/${platform} is not installed (${(err as Error).message}); it comes with the dev dependency node-llama-cpp: run npm ci`);
   }
+  const file = path.join(path.dirname(entry), '..', 'bins', platform, 'libggml-base.so');
+  if (!existsSync(file)) throw new Error(`${file} is missing; it comes with the dev dependency node-llama-cpp: run npm ci`);
+  return { path: file };
 }
 
 let cached: GgmlRef | undefined;
