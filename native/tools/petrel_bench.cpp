@@ -1,11 +1,11 @@
-// petrel_bench <model.gguf> [-p N] [-n N] [-r N] [-t N] [--vram GiB --device simulated]: pp and tg
-// throughput as `petrel bench` measures it (src/bench/: a pp test is one N-token prompt into an
-// empty context, a tg test N one-token steps from an empty context, each with the last logits
-// computed and nothing sampled; one untimed warm-up run per test), for machines without Node,
-// next to llama-bench built there. With --vram, MoE expert offload (docs/OFFLOAD.md) within that
-// budget, and each test's expert-cache hit rate and bytes uploaded per token in two more columns.
-// Prints llama-bench's Markdown columns. Exit 0, 1 on a failure (one line on stderr), 2 on bad
-// arguments.
+// petrel_bench <model.gguf> [-p N] [-n N] [-d N] [-r N] [-t N] [--vram GiB --device simulated]: pp
+// and tg throughput as `petrel bench` measures it (src/bench/: a pp test is one N-token prompt
+// into a context already holding -d tokens (none by default), a tg test N one-token steps from
+// there, each with the last logits computed and nothing sampled; one untimed warm-up run per
+// test), for machines without Node, next to llama-bench built there. With --vram, MoE expert
+// offload (docs/OFFLOAD.md) within that budget, and each test's expert-cache hit rate and bytes
+// uploaded per token in two more columns. Prints llama-bench's Markdown columns. Exit 0, 1 on a
+// failure (one line on stderr), 2 on bad arguments.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -34,14 +34,14 @@ std::vector<int32_t> tokens_for(int64_t n, int32_t n_vocab, uint32_t seed) {
   return t;
 }
 
-// Seconds of one run from an empty context: the prompt (n_prompt > 0) or n_gen single steps. The
-// session is reused and rewound to its empty snapshot, as petrel bench does: a fresh session
-// would fault in its scratch buffers again on every run.
+// Seconds of one run from the base context (empty, or -d tokens deep): the prompt (n_prompt > 0)
+// or n_gen single steps. The session is reused and rewound to its base snapshot, as petrel bench
+// does: a fresh session would fault in its scratch buffers again on every run.
 // Every run gets its own tokens (`run` seeds them): with expert offload, repeating one sequence
 // would replay its routing and let the expert cache learn the benchmark instead of the model.
-bool run_once(petrel::Session& s, const std::vector<uint8_t>& empty, int64_t n_prompt, int64_t n_gen, uint32_t run,
+bool run_once(petrel::Session& s, const std::vector<uint8_t>& base, int64_t n_prompt, int64_t n_gen, uint32_t run,
               double* seconds) {
-  petrel::Status st = s.restore(empty.data(), empty.size());
+  petrel::Status st = s.restore(base.data(), base.size());
   const int32_t n_vocab = s.model().info().n_vocab;
   const std::vector<int32_t> p = tokens_for(n_prompt, n_vocab, 2 * run + 1);
   const std::vector<int32_t> g = tokens_for(n_gen, n_vocab, 2 * run + 2);
@@ -56,11 +56,11 @@ bool run_once(petrel::Session& s, const std::vector<uint8_t>& empty, int64_t n_p
 }  // namespace
 
 constexpr const char* kUsage =
-    "usage: petrel_bench <model.gguf> [-p 512] [-n 128] [-r 5] [-t threads] [--vram GiB --device simulated]\n";
+    "usage: petrel_bench <model.gguf> [-p 512] [-n 128] [-d 0] [-r 5] [-t threads] [--vram GiB --device simulated]\n";
 
 int main(int argc, char** argv) {
   std::string path, device;
-  int64_t n_prompt = 512, n_gen = 128, reps = 5, threads = 0;
+  int64_t n_prompt = 512, n_gen = 128, depth = 0, reps = 5, threads = 0;
   double vram_gib = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       }
       continue;
     }
-    int64_t* target = a == "-p" ? &n_prompt : a == "-n" ? &n_gen : a == "-r" ? &reps : a == "-t" ? &threads : nullptr;
+    int64_t* target = a == "-p" ? &n_prompt : a == "-n" ? &n_gen : a == "-d" ? &depth : a == "-r" ? &reps : a == "-t" ? &threads : nullptr;
     if (target != nullptr) {
       const int64_t lo = target == &reps || target == &threads ? 1 : 0;
       if (i + 1 >= argc || !petrel::tools::parse_count(argv[++i], lo, 1 << 20, target)) {
@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
   petrel::ModelOptions mo;
   mo.n_threads = static_cast<int>(threads);
   // The plan counts the KV cache at the default context length: make that the tests' own.
-  mo.context_length = std::max<int64_t>(std::max(n_prompt, n_gen), 1);
+  const int64_t context = depth + std::max<int64_t>(std::max(n_prompt, n_gen), 1);
+  mo.context_length = context;
   const bool offload = vram_gib > 0;
   if (offload) {
     mo.offload.device = petrel::OffloadDevice::simulated;
@@ -122,11 +123,15 @@ int main(int argc, char** argv) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   const std::string file = path.substr(path.find_last_of('/') + 1);  // npos + 1 == 0: the whole path
   std::unique_ptr<petrel::Session> session;
-  std::vector<uint8_t> empty;
+  std::vector<uint8_t> base;
   petrel::SessionOptions so;
-  so.context_length = std::max<int64_t>(std::max(n_prompt, n_gen), 1);
+  so.context_length = context;
   petrel::Status sst = model->create_session(so, &session);
-  if (sst.ok()) sst = session->snapshot(&empty);
+  if (sst.ok() && depth > 0) {
+    const std::vector<int32_t> d = tokens_for(depth, model->info().n_vocab, 0x5eed);
+    sst = session->evaluate(d.data(), depth, petrel::LogitsMode::last);
+  }
+  if (sst.ok()) sst = session->snapshot(&base);
   if (!sst.ok()) {
     std::fprintf(stderr, "petrel_bench: %s\n", sst.message().c_str());
     return 1;
@@ -139,19 +144,20 @@ int main(int argc, char** argv) {
     if (t.n == 0) continue;
     const bool pp = t.kind[0] == 'p';
     double seconds = 0;
-    if (!run_once(*session, empty, pp ? t.n : 0, pp ? 0 : t.n, 0, &seconds)) return 1;  // warm-up
+    if (!run_once(*session, base, pp ? t.n : 0, pp ? 0 : t.n, 0, &seconds)) return 1;  // warm-up
     std::vector<double> rates;
     const petrel::OffloadStats before = model->offload_stats();
     for (int64_t r = 0; r < reps; ++r) {
-      if (!run_once(*session, empty, pp ? t.n : 0, pp ? 0 : t.n, static_cast<uint32_t>(r + 1), &seconds)) return 1;
+      if (!run_once(*session, base, pp ? t.n : 0, pp ? 0 : t.n, static_cast<uint32_t>(r + 1), &seconds)) return 1;
       rates.push_back(static_cast<double>(t.n) / seconds);
     }
     double mean = 0, var = 0;
     for (double x : rates) mean += x / static_cast<double>(rates.size());
     for (double x : rates) var += (x - mean) * (x - mean);
     const double sd = rates.size() > 1 ? std::sqrt(var / static_cast<double>(rates.size() - 1)) : 0.0;
-    std::printf("| %s | %lld | %s%lld | %.2f ± %.2f |", file.c_str(), static_cast<long long>(threads), t.kind,
-                static_cast<long long>(t.n), mean, sd);
+    const std::string at = depth > 0 ? " @ d" + std::to_string(depth) : "";
+    std::printf("| %s | %lld | %s%lld%s | %.2f ± %.2f |", file.c_str(), static_cast<long long>(threads), t.kind,
+                static_cast<long long>(t.n), at.c_str(), mean, sd);
     if (offload) {
       // Over the timed runs: rows the device computed, and bytes uploaded per token.
       const petrel::OffloadStats after = model->offload_stats();
