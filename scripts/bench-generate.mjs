@@ -1,6 +1,7 @@
-// tg through the TypeScript API, sampling included, for docs/PERFORMANCE.md (issue 5 asks for
-// >= 95% of `petrel bench`'s tg128): prefill 16 tokens, then session.generate() 128 tokens with
-// temperature 0.8, top-k 40, top-p 0.95; three runs. Needs a build (npm run build).
+// tg through the TypeScript API, sampling included, for docs/PERFORMANCE.md (the loop around the
+// engine should keep >= 95% of `petrel bench`'s tg128): prefill 16 tokens, then
+// session.generate() 128 tokens with temperature 0.8, top-k 40, top-p 0.95; three runs. Needs a
+// build (npm run build).
 //   node scripts/bench-generate.mjs model.gguf
 import { loadModel } from '../dist/engine/index.js';
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Replays a new user's first hour with petrel (issue 16) in a clean HOME, with synthetic models
+// Replays a new user's first hour with petrel in a clean HOME, with synthetic models
 // and no network: help, version, synth, show, run in every way a prompt can come, scripts and
 // pipes (a reader that closes early, as `| head`), bad input, a model that is not downloaded, a
 // pull from a hub that refuses connections, quantize, list, rm, piped chat (--json too), a small

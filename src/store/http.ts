@@ -32,7 +32,8 @@ type RequestApi = (this: Dispatcher, options: Dispatcher.RequestOptions) => Prom
 
 /**
  * undici's Agent and request(), without its index: that also loads fetch, WebSocket, the caches and the mocks
- * (about 100 ms at startup, a tenth of a 1 GiB pull on loopback); these two modules load in about 30.
+ * at startup, long enough for a pull to notice (docs/PERFORMANCE.md#downloads); these two modules load in a
+ * fraction of that time.
  * undici has no "exports" map, so its files are reachable; should a release move them, the index is used.
  */
 export async function loadDirectAgent(): Promise<{ Agent: typeof import('undici').Agent; request: RequestApi }> {

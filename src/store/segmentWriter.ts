@@ -7,7 +7,7 @@ import type { Segment } from './segments.js';
 
 // Small enough that the buffers in use stay in the CPU cache between the socket read, the write to the page
 // cache and the hash: with 4 MiB slabs each byte also went through main memory, and on a busy machine the
-// extra copies cost more than the hash (measured: 1 GiB with 4 MiB slabs 1.7-2.5 s, with 512 KiB 1.3-1.8 s).
+// extra copies cost more than the hash (docs/PERFORMANCE.md#downloads).
 export const SLAB_BYTES = 512 << 10;
 /** A slab with less room than this is written out rather than offered for another read. */
 const MIN_REGION = 64 << 10;

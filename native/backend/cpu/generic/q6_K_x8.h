@@ -22,7 +22,7 @@ struct BlockQ6_Kx8 {
   float d[8];             // per row: fp16 d as float
   int8_t scales[16][8];   // [sub-block of 16 values][row r]
   // [chunk c][group pair p]: three registers the kernel reads one after the other, so the block
-  // streams in order (with the bit pairs in a separate array, decode ran 40% slower):
+  // streams in order (with the bit pairs in a separate array, decode was slower):
   //   [0][4r + k]: low nibble = low 4 bits of value 64c + 8p + k, high nibble = of 64c + 32 + 8p + k
   //   [1][4r + k]: the same for values 64c + 8p + 4 + k and 64c + 32 + 8p + 4 + k
   //   [2][4r + k]: the top 2 bits of values 64c + 8p + k (bits 0-1), 64c + 32 + 8p + k (2-3),

@@ -163,9 +163,9 @@ void dot_repacked(const CpuKernels& k, GgmlType type, const uint8_t* groups, int
 
 // Products with at least this many tokens on Q4_K matrices that were not repacked at load (MoE
 // experts of a model too big to repack them, engine/model.cpp) repack each task's 16 rows into the
-// thread's buffer first (CpuKernels::repack_q4_K_x8) and use the repacked kernel, ~1.8x faster per
-// token than the file layout's; the repack costs about one token's products (measured on the
-// 35B-A3B shape with its experts left mapped: pp512 +8%). Q6_K's repack is too slow for this.
+// thread's buffer first (CpuKernels::repack_q4_K_x8) and use the repacked kernel: the repack
+// costs about one token's products, and with this many tokens the faster kernel more than pays
+// for it (docs/PERFORMANCE.md#single-kernels). Q6_K's repack is too slow for this.
 constexpr int64_t kRepackInTaskMinTokens = 8;
 
 // The integer tasks of one product: (block of weight rows, block of up to kTokensPerBlock tokens).

@@ -66,7 +66,7 @@ bool matmul_is_integer(const CpuKernels& kernels, GgmlType weight);
 
 // Anonymous memory that holds repacked weights, in 2 MiB pages where the kernel allows
 // (MADV_HUGEPAGE): it is written once at load, and with 4 KiB pages a page fault and the zeroing
-// of each page cost about a third of loading a MoE model whose experts are repacked.
+// of each page are a large part of loading a MoE model whose experts are repacked.
 class RepackedBuffer {
  public:
   RepackedBuffer() = default;

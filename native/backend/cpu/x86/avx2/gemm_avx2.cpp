@@ -32,14 +32,14 @@ static inline void store_tile(float* c, __m256 v, __m256 alpha, float beta) {
 }
 
 // How far ahead nt_tile prefetches B rows, into L1, when they stream from memory (attention
-// decode's keys): 16 rows (8 KiB of an F16 cache) measured best; 64 rows into L2 was slower (one
-// layer at 16384 with 2 threads: 1.64 ms vs 1.46 ms). gemm's decode rows stream through
-// rows_streamed, which prefetches its next pass itself.
+// decode's keys): 16 rows (8 KiB of an F16 cache); 64 rows into L2 was slower
+// (docs/PERFORMANCE.md#single-kernels). gemm's decode rows stream through rows_streamed, which
+// prefetches its next pass itself.
 constexpr int64_t kAheadRows = 16;
 
 // Rows [i0, i0 + R) of C, columns [j, j + 16).
 // Inlined: as a separate (constant-propagated) function GCC kept the accumulators in memory,
-// a store per FMA (measured 5 multiply-adds per cycle instead of 14).
+// a store per FMA.
 template <int R, typename TB>
 __attribute__((always_inline)) static inline void tile16(int64_t k, const float* a, int64_t lda, const TB* b,
                                                          int64_t ldb, float* c, int64_t ldc, __m256 alpha, float beta) {
@@ -189,8 +189,8 @@ static void gemm_nt_dots(int64_t m, int64_t n, int64_t k, float alpha, const flo
 // With many rows of A (attention prefill: 64 query rows per key block), B^T is formed 16 columns
 // at a time in an L1 panel (each B value converted once, transposed with shuffles) and C uses
 // gemm's broadcast tiles: no horizontal sums, and the 4 x 16 tile does 8 FMAs per 6 loads where
-// nt_tile needs 6 loads and a reduction per 8. Measured 10 -> 14 multiply-adds per cycle for
-// 64 x 128 x 256. Few rows (decode) keep the dot tiles: the transposition would not pay off.
+// nt_tile needs 6 loads and a reduction per 8. Few rows (decode) keep the dot tiles: the
+// transposition would not pay off.
 constexpr int64_t kPanelMinRows = 16;
 constexpr int64_t kPanelMaxK = 512;  // a 32 KiB panel on the stack
 constexpr int64_t kStreamMaxN = 512;  // rows_streamed's partial sums on the stack

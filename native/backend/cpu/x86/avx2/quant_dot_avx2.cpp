@@ -30,7 +30,7 @@ static inline float half(uint16_t h) { return _cvtsh_ss(h); }
 
 // An empty asm that claims to change v: the compiler must finish each accumulation step in
 // order instead of re-associating the integer adds into a tree of 32 live products, which
-// spills most of them to the stack (GCC 12 does this) and costs about a third of the speed.
+// spills most of them to the stack (GCC 12 does this).
 static inline void keep_in_register(__m256i& v) { __asm__("" : "+x"(v)); }
 
 static inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }

@@ -24,8 +24,8 @@ static inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_
 // Decode streams the repacked weights from memory once: the kernels fetch the block two ahead
 // into L1, a quarter of it per quarter of the current block (the next group's blocks follow the
 // last one, so the prefetch runs on into them; past the end of the buffer it is harmless). The
-// hardware prefetchers alone kept one thread at ~12 GB/s on the 0.8B output head; with this,
-// 2 threads read the Q4_K matrix at ~90% of this machine's streaming rate.
+// hardware prefetchers alone left decode well below the memory's streaming rate
+// (docs/PERFORMANCE.md#single-kernels).
 template <typename Block>
 static inline void prefetch_quarter(const Block* next, int quarter) {
   constexpr int kBytes = (sizeof(Block) + 3) / 4;
@@ -103,7 +103,6 @@ static void dot_x8_n(const BlockQ4_Kx8* w, const BlockQ8_K* y, int64_t nb, float
 // Two groups (16 rows): each broadcast activation word feeds both groups' vpmaddubsw, which is
 // what bounds this loop (a broadcast costs a shuffle uop, like the multiply-add it feeds). The
 // low and high nibbles go in separate passes so the 2 x N int16 sums still fit the registers.
-// Measured 1.17x the one-group kernel per multiply-add (4 activation rows, in L1).
 template <int N>
 static void dot_x16_n(const BlockQ4_Kx8* w, const BlockQ8_K* y, int64_t nb, float* out) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -241,8 +240,8 @@ void dot_q4_K_x8(const BlockQ4_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t
 }
 
 // The Q4_K quants of 8 rows move as an 8 x 8 transpose of 4-byte words per 64 values (24 shuffles
-// for 256 bytes), the scales are unpacked inline: 199 -> 110 ns per block (petrel_op_bench repack
-// q4_K 16384), which is what makes repacking per task pay off.
+// for 256 bytes), the scales are unpacked inline. Its speed is what makes repacking per task pay
+// off (docs/PERFORMANCE.md#single-kernels).
 void repack_q4_K_x8(const uint8_t* src, uint64_t row_bytes, int64_t cols, BlockQ4_Kx8* dst) {
   const int64_t nb = cols / QK_K;
   for (int64_t ib = 0; ib < nb; ++ib) {
@@ -256,7 +255,7 @@ void repack_q4_K_x8(const uint8_t* src, uint64_t row_bytes, int64_t cols, BlockQ
       out.d[r] = _cvtsh_ss(d);
       out.dmin[r] = _cvtsh_ss(dmin);
       // generic::unpack_k4_scales's formula, written straight into the block: through that
-      // helper's arrays (even inlined) the repack took 135 instead of 97 ns per block.
+      // helper's arrays (even inlined) the repack was slower.
       const uint8_t* q = blk[r]->scales;
       for (int j = 0; j < 4; ++j) {
         out.scales[j][r] = q[j] & 63;
@@ -288,8 +287,8 @@ void repack_q4_K_x8(const uint8_t* src, uint64_t row_bytes, int64_t cols, BlockQ
 }
 
 // Two groups take two passes over the same activation rows (in L1 by then). A two-group loop
-// sharing the broadcasts, as for Q4_K, was slower (48 vs 58 GMAC/s, petrel_op_bench dot
-// q6_K_x16 1024 4): with an int32 sum per group and row it runs out of registers at 2 rows.
+// sharing the broadcasts, as for Q4_K, was slower: with an int32 sum per group and row it runs
+// out of registers at 2 rows.
 void dot_q6_K_x8(const BlockQ6_Kx8* w, int n_groups, const BlockQ8_K* a, int64_t n, int n_act, float* out) {
   const int64_t nb = n / QK_K;
   float part[8 * 4];
