@@ -1,8 +1,8 @@
 // NEON kernel table for arm64 with the dot-product extension (Cortex-A76 / Neoverse N1 / Apple M1
 // and later). Built with -march=armv8.2-a+dotprod+fp16; dispatch.cpp only picks it when the CPU
 // reports asimd + asimddp. Helpers are static (see kernels.h).
-// The core library globs backend/cpu/ recursively, so this file is also compiled for other
-// architectures: there it must be empty.
+// native/CMakeLists.txt compiles this folder (globbed on its own, not recursively), with these
+// flags, for arm64 targets only; the #if keeps the file empty should it be built for another.
 #if defined(__aarch64__)
 
 #include <arm_neon.h>

@@ -1,7 +1,7 @@
 // AVX2 + FMA + F16C kernel table (Haswell / Zen and later). Built with -mavx2 -mfma -mf16c -mbmi2;
 // only called after dispatch.cpp has seen those features. Every helper is static (see kernels.h).
-// The core library globs backend/cpu/ recursively, so this file is also compiled for other
-// architectures: there it must be empty.
+// native/CMakeLists.txt compiles this folder (globbed on its own, not recursively), with these
+// flags, for x86-64 targets only; the #if keeps the file empty should it be built for another.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
