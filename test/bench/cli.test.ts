@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LLAMA_BENCH_FIELDS } from '../../src/bench/record.js';
 import { synthesize } from '../../src/synth/index.js';
 import { runPetrel } from '../support/cli.js';
+import { expectedBenchFields } from '../support/llamaBench.js';
 import { LlamaFtype, llamaQuantize } from '../support/llamaQuantize.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-bench-cli-'));
@@ -31,7 +31,7 @@ describe('petrel bench', () => {
     const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
     expect(rows).toHaveLength(2);
     for (const row of rows) {
-      expect(Object.keys(row)).toEqual([...LLAMA_BENCH_FIELDS.map(([f]) => f), 'samples_ns', 'samples_ts']);
+      expect(Object.keys(row)).toEqual([...expectedBenchFields(), 'samples_ns', 'samples_ts']);
       expect(row).toMatchObject({ model_filename: q8, model_type: 'qwen35 ?B Q8_0', backends: 'CPU', n_threads: 1, n_depth: 0 });
       expect(row.samples_ns).toHaveLength(2);
       expect(row.samples_ts).toHaveLength(2);

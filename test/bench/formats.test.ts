@@ -1,10 +1,12 @@
 // Output formats against llama-bench's: the Markdown table layout, and the csv/json/jsonl field
-// names, order and value types (tools written for llama-bench must read petrel's output).
+// names, order and value types (tools written for llama-bench must read petrel's output). The
+// field names and types come from llama.cpp's own llama-bench.cpp (test/support/llamaBench.ts).
 import { describe, expect, it } from 'vitest';
 import type { EngineFacts } from '../../src/bench/engine.js';
 import { createPrinter } from '../../src/bench/formats/index.js';
-import { LLAMA_BENCH_FIELDS, type RecordLayout } from '../../src/bench/record.js';
+import type { RecordLayout } from '../../src/bench/record.js';
 import type { TestResult } from '../../src/bench/runner.js';
+import { expectedBenchFields, llamaBenchLayout, parseLlamaBench } from '../support/llamaBench.js';
 
 const petrelFacts: EngineFacts = {
   engine: 'petrel', buildCommit: 'abcdef12', buildNumber: 42, modelType: 'qwen35 0.8B Q4_K - Medium',
@@ -28,6 +30,49 @@ function print(format: 'md' | 'json' | 'jsonl' | 'csv', tests: TestResult[][], l
   const p = createPrinter(format, layout);
   return p.header() + tests.map((t) => p.test(t)).join('') + p.footer();
 }
+
+const FIELDS = expectedBenchFields();
+
+/** A json value of llama-bench's type for the field (json_printer's format_json_value). */
+function hasLlamaBenchType(field: string, value: unknown): boolean {
+  switch (llamaBenchLayout().types.get(field)) {
+    case 'int': return Number.isInteger(value);
+    case 'float': return typeof value === 'number';
+    case 'bool': return typeof value === 'boolean';
+    case 'string': return typeof value === 'string';
+    default: return false;
+  }
+}
+
+describe("llama-bench's record layout, from llama.cpp's source", () => {
+  it('is read from get_fields() and get_field_type()', () => {
+    const source = `struct test {
+      static const std::vector<std::string> & get_fields() {
+        static const std::vector<std::string> fields = { "a_int", "b_str",
+            "c_bool", "d_float" };
+        return fields;
+      }
+      enum field_type { STRING, BOOL, INT, FLOAT };
+      static field_type get_field_type(const std::string & field) {
+        if (field == "a_int" || field == "x") { return INT; }
+        if (field == "c_bool") {
+            return BOOL;
+        }
+        if (field == "d_float") { return FLOAT; }
+        return STRING;
+      }
+    };`;
+    const layout = parseLlamaBench(source);
+    expect(layout.fields).toEqual(['a_int', 'b_str', 'c_bool', 'd_float']);
+    expect(Object.fromEntries(layout.types)).toEqual({ a_int: 'int', b_str: 'string', c_bool: 'bool', d_float: 'float' });
+  });
+
+  it('of the bundled llama.cpp names the timing fields', () => {
+    const { fields, types } = llamaBenchLayout();
+    expect(fields.slice(-5)).toEqual(['test_time', 'avg_ns', 'stddev_ns', 'avg_ts', 'stddev_ts']);
+    expect([types.get('avg_ns'), types.get('avg_ts'), types.get('test_time')]).toEqual(['int', 'float', 'string']);
+  });
+});
 
 describe('bench output formats', () => {
   it('md: llama-bench table, columns, widths, alignment row and build footer', () => {
@@ -61,11 +106,15 @@ describe('bench output formats', () => {
     expect(text.startsWith('[\n  {\n    "build_commit": "abcdef12",\n    "build_number": 42,\n')).toBe(true);
     const rows = JSON.parse(text) as Array<Record<string, unknown>>;
     expect(rows).toHaveLength(2);
-    expect(Object.keys(rows[0]!)).toEqual([...LLAMA_BENCH_FIELDS.map(([f]) => f), 'samples_ns', 'samples_ts']);
+    expect(Object.keys(rows[0]!)).toEqual([...FIELDS, 'samples_ns', 'samples_ts']);
+    for (const row of rows) {
+      const wrong = FIELDS.filter((f) => !hasLlamaBenchType(f, row[f])).map((f) => `${f}: ${JSON.stringify(row[f])} is not ${llamaBenchLayout().types.get(f)}`);
+      expect(wrong).toEqual([]);
+    }
     expect(rows[0]).toMatchObject({
       backends: 'CPU', gpu_info: '', model_filename: 'models/q.gguf', model_type: 'qwen35 0.8B Q4_K - Medium',
       model_size: 521548800, model_n_params: 752393024, n_batch: 2048, n_ubatch: 512, n_threads: 2, type_k: 'f32',
-      use_mmap: true, n_prompt: 512, n_gen: 0, n_depth: 0, test_time: '2026-01-02T03:04:05Z', avg_ns: 3e9,
+      n_prompt: 512, n_gen: 0, n_depth: 0, test_time: '2026-01-02T03:04:05Z', avg_ns: 3e9,
       avg_ts: 192, samples_ns: [2e9, 4e9], samples_ts: [256, 128],
     });
     expect(rows[0]!.stddev_ts as number).toBeCloseTo(90.509668, 5);
@@ -76,7 +125,7 @@ describe('bench output formats', () => {
   it('json with --vs and --extra: engine, ratio and extra fields after llama-bench\'s', () => {
     const peer = result(llamaFacts, 512, 0, [1e9, 1e9]);
     const rows = JSON.parse(print('json', [[pp, peer]], { vs: true, extra: ['ttft', 'rss'] })) as Array<Record<string, unknown>>;
-    expect(Object.keys(rows[0]!).slice(LLAMA_BENCH_FIELDS.length)).toEqual(['engine', 'vs_llama_cpp', 'ttft_ms', 'peak_rss_bytes', 'samples_ns', 'samples_ts']);
+    expect(Object.keys(rows[0]!).slice(FIELDS.length)).toEqual(['engine', 'vs_llama_cpp', 'ttft_ms', 'peak_rss_bytes', 'samples_ns', 'samples_ts']);
     expect(rows[0]).toMatchObject({ engine: 'petrel', vs_llama_cpp: 0.375, ttft_ms: 750, peak_rss_bytes: 700 * 1024 * 1024 });
     expect(rows[1]).toMatchObject({ engine: 'llama.cpp', vs_llama_cpp: null, build_commit: 'b7000', type_k: 'f16', n_batch: 512 });
   });
@@ -89,7 +138,7 @@ describe('bench output formats', () => {
     expect(md[2]).toMatch(/\| CPU\+sim +\|/);
     expect(md[2]).toMatch(/\| +192\.00 ± 90\.51 \|    25\.0 \|     1\.50 \|$/);
     const rows = JSON.parse(print('json', [[sim]], layout)) as Array<Record<string, unknown>>;
-    expect(Object.keys(rows[0]!).slice(LLAMA_BENCH_FIELDS.length)).toEqual(['expert_hit_rate', 'upload_bytes_per_token', 'samples_ns', 'samples_ts']);
+    expect(Object.keys(rows[0]!).slice(FIELDS.length)).toEqual(['expert_hit_rate', 'upload_bytes_per_token', 'samples_ns', 'samples_ts']);
     expect(rows[0]).toMatchObject({ backends: 'CPU+sim', expert_hit_rate: 0.25, upload_bytes_per_token: 1.5e6 });
   });
 
@@ -102,11 +151,11 @@ describe('bench output formats', () => {
 
   it('csv: a header of field names, every value quoted, bools as 0/1', () => {
     const [header, row1, row2, end] = print('csv', [[pp], [tg]]).split('\n');
-    expect(header).toBe(LLAMA_BENCH_FIELDS.map(([f]) => f).join(','));
+    expect(header).toBe(FIELDS.join(','));
     const cells = row1!.split('","').map((c) => c.replace(/^"|"$/g, ''));
-    const at = (field: string) => cells[LLAMA_BENCH_FIELDS.findIndex(([f]) => f === field)];
+    const at = (field: string) => cells[FIELDS.indexOf(field)];
     expect(at('model_type')).toBe('qwen35 0.8B Q4_K - Medium');
-    expect(at('use_mmap')).toBe('1');
+    for (const f of FIELDS.filter((f) => llamaBenchLayout().types.get(f) === 'bool')) expect(['0', '1'], f).toContain(at(f));
     expect(at('avg_ts')).toBe('192.000000');
     expect(at('avg_ns')).toBe('3000000000');
     expect(row2).toContain('"16384"');
