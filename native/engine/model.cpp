@@ -15,6 +15,7 @@
 
 #include "backend/cpu/ops/cpu_backend.h"
 #include "engine/engine_impl.h"
+#include "model/qwen35/moe_model.h"
 
 namespace petrel {
 namespace {
@@ -187,11 +188,10 @@ Status Model::load(const std::string& path, const ModelOptions& options, std::sh
     });
     impl->info = make_info(*impl, options);
     // After prepare_weight: the simulated device copies experts as the CPU backend keeps them.
-    PETREL_RETURN_IF_ERROR(offload::ExpertOffload::create(options.offload, impl->hp, impl->weights, impl->info, backend,
-                                                          options.offload.assume_host_memory_bytes > 0
-                                                              ? options.offload.assume_host_memory_bytes
-                                                              : usable_memory_bytes(),
-                                                          &impl->offload));
+    PETREL_RETURN_IF_ERROR(offload::ExpertOffload::create(
+        options.offload, qwen35::moe_model(impl->hp, impl->weights, impl->info.context_length), impl->info, backend,
+        options.offload.assume_host_memory_bytes > 0 ? options.offload.assume_host_memory_bytes : usable_memory_bytes(),
+        &impl->offload));
     *out = std::shared_ptr<Model>(new Model(std::move(impl)));
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::out_of_memory, gguf_printable(path) + ": not enough memory to load the model");

@@ -15,25 +15,18 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "offload/expert_weights.h"
 #include "petrel/status.h"
 
 namespace petrel::offload {
-
-// One routed expert's matrices: slabs of a layer's stacked expert tensors (WeightView::slab),
-// either gate and up, or the fused gate_up, and down.
-struct ExpertMatrices {
-  bool fused = false;
-  WeightView gate, up, gate_up, down;
-  int64_t n_ff = 0;  // rows of gate (= of up; gate_up has 2·n_ff)
-};
 
 class ExpertDevice {
  public:
   virtual ~ExpertDevice() = default;
   virtual const char* name() const = 0;
   virtual int64_t n_slots() const = 0;
-  // Copies an expert into a slot (replacing what it held).
-  virtual Status upload(int64_t slot, const ExpertMatrices& expert) = 0;
+  // Copies one expert (ExpertWeights::expert) into a slot, replacing what it held.
+  virtual Status upload(int64_t slot, const ExpertWeights& expert) = 0;
   // Starts down[r] = W_down (silu(W_gate x[r]) ⊙ W_up x[r]) for rows [offsets[i], offsets[i + 1])
   // with the expert in slots[i]; offsets[0] == 0; x is [rows][n_embd], down [rows][n_embd]. It may
   // return before the results are there (a GPU's part of the layer runs while the CPU computes
@@ -49,8 +42,8 @@ class ExpertDevice {
 std::unique_ptr<ExpertDevice> make_simulated_expert_device(Backend& cpu, int64_t n_slots, uint64_t slot_bytes);
 
 // The bytes a slot needs for this expert on the simulated device.
-uint64_t simulated_slot_bytes(const ExpertMatrices& expert);
+uint64_t simulated_slot_bytes(const ExpertWeights& expert);
 // The bytes of the expert as the file stores it (what crosses PCIe).
-uint64_t expert_file_bytes(const ExpertMatrices& expert);
+uint64_t expert_file_bytes(const ExpertWeights& expert);
 
 }  // namespace petrel::offload

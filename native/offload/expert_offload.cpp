@@ -2,35 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <initializer_list>
 #include <string>
 #include <utility>
 
-#include "model/qwen35/state.h"
 #include "offload/simulate.h"
 
 namespace petrel::offload {
 namespace {
-
-uint64_t weight_bytes(const qwen35::Weight& w) {
-  if (!w.present) return 0;
-  return static_cast<uint64_t>(w.view.ne[1]) * static_cast<uint64_t>(w.view.ne[2]) *
-         static_cast<uint64_t>(w.view.ne[3]) * w.view.row_bytes;
-}
-
-// Every weight of a layer that is not a routed expert: what the device would hold for it.
-uint64_t layer_dense_bytes(const qwen35::LayerWeights& l) {
-  uint64_t sum = 0;
-  for (const qwen35::Weight* w :
-       {&l.attn_norm, &l.ffn_norm, &l.attn.attn_q, &l.attn.attn_k, &l.attn.attn_v, &l.attn.attn_output,
-        &l.attn.attn_q_norm, &l.attn.attn_k_norm, &l.gdn.attn_qkv, &l.gdn.attn_gate, &l.gdn.ssm_conv1d, &l.gdn.ssm_dt,
-        &l.gdn.ssm_a, &l.gdn.ssm_beta, &l.gdn.ssm_alpha, &l.gdn.ssm_ba, &l.gdn.ssm_norm, &l.gdn.ssm_out,
-        &l.ffn.ffn_gate, &l.ffn.ffn_up, &l.ffn.ffn_down, &l.ffn.ffn_gate_inp, &l.ffn.ffn_gate_inp_shexp,
-        &l.ffn.ffn_gate_shexp, &l.ffn.ffn_up_shexp, &l.ffn.ffn_down_shexp}) {
-    sum += weight_bytes(*w);
-  }
-  return sum;
-}
 
 Eviction eviction_of(ExpertEviction e) {
   switch (e) {
@@ -41,48 +19,24 @@ Eviction eviction_of(ExpertEviction e) {
   return Eviction::lrfu;
 }
 
-// One routed expert's matrices: slabs of the layer's stacked expert tensors.
-ExpertMatrices expert_matrices(const qwen35::Hparams& hp, const qwen35::FfnWeights& f, int32_t expert) {
-  ExpertMatrices m;
-  m.fused = f.ffn_gate_up_exps.present;
-  m.n_ff = hp.n_ff_exp;
-  if (m.fused) {
-    m.gate_up = f.ffn_gate_up_exps.view.slab(expert);
-  } else {
-    m.gate = f.ffn_gate_exps.view.slab(expert);
-    m.up = f.ffn_up_exps.view.slab(expert);
-  }
-  m.down = f.ffn_down_exps.view.slab(expert);
-  return m;
-}
-
 }  // namespace
 
-ExpertOffload::ExpertOffload(const qwen35::Hparams& hp, const qwen35::ModelWeights& w, std::vector<int32_t> moe_layers,
-                             const CachePolicy& policy, int64_t n_slots)
-    : hp_(hp),
-      w_(w),
-      moe_layers_(std::move(moe_layers)),
-      moe_index_(static_cast<size_t>(hp.n_layer), -1),
-      cache_(static_cast<int32_t>(moe_layers_.size()), hp.n_expert, n_slots, policy),
-      prefetched_at_(moe_layers_.size() * static_cast<size_t>(hp.n_expert), -1) {
-  for (size_t i = 0; i < moe_layers_.size(); ++i) {
-    moe_index_[static_cast<size_t>(moe_layers_[i])] = static_cast<int32_t>(i);
-    routers_.push_back(w.layers[static_cast<size_t>(moe_layers_[i])].ffn.ffn_gate_inp.view);
+ExpertOffload::ExpertOffload(const MoeModel& model, const CachePolicy& policy, int64_t n_slots)
+    : model_(model),
+      moe_index_(static_cast<size_t>(model.n_layer), -1),
+      cache_(static_cast<int32_t>(model.moe_layers.size()), model.n_expert, n_slots, policy),
+      prefetched_at_(model.moe_layers.size() * static_cast<size_t>(model.n_expert), -1) {
+  for (size_t i = 0; i < model_.moe_layers.size(); ++i) {
+    moe_index_[static_cast<size_t>(model_.moe_layers[i].layer)] = static_cast<int32_t>(i);
   }
 }
 
-ExpertMatrices ExpertOffload::matrices(int32_t moe_layer, int32_t expert) const {
-  return expert_matrices(hp_, w_.layers[static_cast<size_t>(moe_layers_[static_cast<size_t>(moe_layer)])].ffn, expert);
-}
-
-Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparams& hp, const qwen35::ModelWeights& w,
-                             const ModelInfo& info, Backend& cpu, uint64_t host_memory_bytes,
-                             std::unique_ptr<ExpertOffload>* out) {
+Status ExpertOffload::create(const OffloadOptions& options, const MoeModel& model, const ModelInfo& info, Backend& cpu,
+                             uint64_t host_memory_bytes, std::unique_ptr<ExpertOffload>* out) {
   out->reset();
   const bool with_device = options.device != OffloadDevice::none;
   if (!with_device && options.routing_trace_path.empty()) return Status();
-  if (!hp.is_moe()) {
+  if (model.n_expert == 0) {
     return Status(StatusCode::invalid_argument, "expert offload and routing traces need a mixture-of-experts model");
   }
   if (with_device && options.vram_bytes == 0) {
@@ -92,33 +46,17 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
     return Status(StatusCode::invalid_argument, "expert offload: decay must be in (0, 1] and uploads per layer >= 0");
   }
 
-  std::vector<int32_t> moe_layers;
-  for (int32_t il = 0; il < hp.n_layer; ++il) {
-    if (w.layers[static_cast<size_t>(il)].ffn.ffn_down_exps.present) moe_layers.push_back(il);
-  }
   PlacementInput in;
-  for (int32_t il = 0; il < hp.n_layer; ++il) {
-    PlacementItem item;
-    item.what = "layer " + std::to_string(il);
-    item.weights = layer_dense_bytes(w.layers[static_cast<size_t>(il)]);
-    if (hp.recurrent[static_cast<size_t>(il)]) {
-      item.state = static_cast<uint64_t>(qwen35::conv_state_floats(hp) + qwen35::ssm_state_floats(hp)) * sizeof(float);
-    } else {
-      item.state = static_cast<uint64_t>(2 * qwen35::kv_bytes_per_token(hp, il, GgmlType::F16)) *
-                   static_cast<uint64_t>(info.context_length);
-    }
-    in.items.push_back(item);
-  }
-  in.items.push_back({"output head", weight_bytes(w.output_norm) + weight_bytes(w.output), 0});
+  in.items = model.resident;
   in.vram_budget = with_device ? options.vram_bytes : 0;
   in.reserve = options.reserve_bytes;
-  in.n_experts = static_cast<int64_t>(moe_layers.size()) * hp.n_expert;
-  in.staging_experts = with_device && options.prefill_streaming ? 2 * static_cast<int64_t>(hp.n_expert) : 0;
+  in.n_experts = static_cast<int64_t>(model.moe_layers.size()) * model.n_expert;
+  in.staging_experts = with_device && options.prefill_streaming ? 2 * static_cast<int64_t>(model.n_expert) : 0;
   uint64_t slot_bytes = 0;
-  for (const int32_t il : moe_layers) {
-    const ExpertMatrices m = expert_matrices(hp, w.layers[static_cast<size_t>(il)].ffn, 0);
-    in.expert_bytes = std::max(in.expert_bytes, expert_file_bytes(m));
-    slot_bytes = std::max(slot_bytes, simulated_slot_bytes(m));
+  for (const MoeLayer& layer : model.moe_layers) {
+    const ExpertWeights first = layer.experts.expert(0);
+    in.expert_bytes = std::max(in.expert_bytes, expert_file_bytes(first));
+    slot_bytes = std::max(slot_bytes, simulated_slot_bytes(first));
   }
   const PlacementPlan plan = plan_placement(in);
 
@@ -128,7 +66,7 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
   policy.max_uploads_per_layer = options.max_uploads_per_layer;
   policy.prefetch = options.prefetch;
 
-  std::unique_ptr<ExpertOffload> self(new ExpertOffload(hp, w, moe_layers, policy, plan.expert_slots));
+  std::unique_ptr<ExpertOffload> self(new ExpertOffload(model, policy, plan.expert_slots));
   {
     OffloadStats& st = self->stats_;
     st.enabled = true;
@@ -166,22 +104,22 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
     // Like a GPU at load, the cache starts full: the same number of experts from every layer, in
     // index order (nothing is known about the routing yet).
     std::vector<Admission> placed;
-    for (int32_t e = 0; e < hp.n_expert && self->cache_.n_resident() < self->cache_.n_slots(); ++e) {
+    for (int32_t e = 0; e < model.n_expert && self->cache_.n_resident() < self->cache_.n_slots(); ++e) {
       for (int32_t l = 0; l < self->cache_.n_layers(); ++l) self->cache_.place(l, &e, 1, &placed);
     }
     for (const Admission& a : placed) {
-      PETREL_RETURN_IF_ERROR(self->device_->upload(a.slot, self->matrices(a.layer, a.expert)));
+      PETREL_RETURN_IF_ERROR(self->device_->upload(a.slot, self->expert(a.layer, a.expert)));
     }
   }
 
   {
     TraceModel tm;
-    tm.name = hp.name.substr(0, 4096);  // the trace format keeps at most 4096 bytes of it
-    tm.n_layers = static_cast<int32_t>(moe_layers.size());
-    tm.n_expert = hp.n_expert;
-    tm.n_expert_used = hp.n_expert_used;
-    tm.n_embd = hp.n_embd;
-    tm.n_ff_exp = hp.n_ff_exp;
+    tm.name = model.name.substr(0, 4096);  // the trace format keeps at most 4096 bytes of it
+    tm.n_layers = static_cast<int32_t>(model.moe_layers.size());
+    tm.n_expert = model.n_expert;
+    tm.n_expert_used = model.n_expert_used;
+    tm.n_embd = model.n_embd;
+    tm.n_ff_exp = model.n_ff_exp;
     tm.expert_bytes = in.expert_bytes;
     for (const PlacementItem& item : in.items) tm.dense_bytes += item.weights;
     tm.kv_bytes_per_token = info.kv_bytes_per_token;  // F16 K and V, as the plan counts them
@@ -198,8 +136,8 @@ Status ExpertOffload::create(const OffloadOptions& options, const qwen35::Hparam
 
 int32_t ExpertOffload::next_moe_layer(int32_t il) const {
   const int32_t i = moe_index_[static_cast<size_t>(il)];
-  if (i < 0 || i + 1 >= static_cast<int32_t>(moe_layers_.size())) return -1;
-  return moe_layers_[static_cast<size_t>(i) + 1];
+  if (i < 0 || i + 1 >= static_cast<int32_t>(model_.moe_layers.size())) return -1;
+  return model_.moe_layers[static_cast<size_t>(i) + 1].layer;
 }
 
 void ExpertOffload::begin_step(int64_t n_tokens, int64_t pos0) {
@@ -207,7 +145,7 @@ void ExpertOffload::begin_step(int64_t n_tokens, int64_t pos0) {
   step_tokens_ = n_tokens;
   step_.n_tokens = static_cast<int32_t>(n_tokens);
   step_.pos0 = pos0;
-  step_.layers.assign(moe_layers_.size(), TraceLayer{});
+  step_.layers.assign(model_.moe_layers.size(), TraceLayer{});
   std::lock_guard<std::mutex> lock(stats_mutex_);
   ++stats_.steps;
 }
@@ -239,11 +177,11 @@ void ExpertOffload::route(int32_t il, const int32_t* experts, const int64_t* row
     load.miss_rows = rows_all - rows_hit;
     if (stream_layer(load)) {
       // Into this layer's staging buffer; the other one may still feed the previous layer.
-      const int64_t base = staging_base_ + static_cast<int64_t>(staging_buffer_) * hp_.n_expert;
+      const int64_t base = staging_base_ + static_cast<int64_t>(staging_buffer_) * model_.n_expert;
       staging_buffer_ ^= 1;
       for (int64_t i = 0; i < n; ++i) {
         if (slots[i] >= 0) continue;
-        const ExpertMatrices m = matrices(layer, experts[i]);
+        const ExpertWeights m = expert(layer, experts[i]);
         slots[i] = base + streamed++;
         (void)device_->upload(slots[i], m);  // slots fit the largest expert: cannot fail
         bytes_streamed += expert_file_bytes(m);
@@ -310,7 +248,7 @@ void ExpertOffload::finish_layer(int32_t il) {
 void ExpertOffload::upload(const std::vector<Admission>& admitted, bool prefetch) {
   uint64_t bytes = 0;
   for (const Admission& a : admitted) {
-    const ExpertMatrices m = matrices(a.layer, a.expert);
+    const ExpertWeights m = expert(a.layer, a.expert);
     // The slots were sized for the largest expert of the model, so this cannot fail.
     (void)device_->upload(a.slot, m);
     bytes += expert_file_bytes(m);

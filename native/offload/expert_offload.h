@@ -18,11 +18,10 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "model/qwen35/hparams.h"
-#include "model/qwen35/weights.h"
 #include "offload/device_model.h"
 #include "offload/expert_cache.h"
 #include "offload/expert_device.h"
+#include "offload/moe_model.h"
 #include "offload/placement.h"
 #include "offload/routing_trace.h"
 #include "petrel/engine.h"
@@ -33,19 +32,18 @@ namespace petrel::offload {
 class ExpertOffload {
  public:
   // *out stays null when the options ask for nothing (no device, no trace). invalid_argument for
-  // a device without a budget; out_of_memory when the simulated device's slots (host memory)
-  // would take more than half of host_memory_bytes (when known, > 0) or cannot be had; io_error
-  // when the trace file cannot be created.
-  // info: the loaded model's (the plan's KV cache is at its context_length).
-  static Status create(const OffloadOptions& options, const qwen35::Hparams& hp, const qwen35::ModelWeights& w,
-                       const ModelInfo& info, Backend& cpu, uint64_t host_memory_bytes,
-                       std::unique_ptr<ExpertOffload>* out);
+  // a dense model or a device without a budget; out_of_memory when the simulated device's slots
+  // (host memory) would take more than half of host_memory_bytes (when known, > 0) or cannot be
+  // had; io_error when the trace file cannot be created.
+  // model: its weight views must outlive the offload. info: the loaded model's.
+  static Status create(const OffloadOptions& options, const MoeModel& model, const ModelInfo& info, Backend& cpu,
+                       uint64_t host_memory_bytes, std::unique_ptr<ExpertOffload>* out);
 
   // Whether the MoE layers should compute the next layer's predicted experts.
   bool wants_prediction() const { return tracing_ || (device_ && cache_.policy().prefetch); }
   // The model layer of the next MoE layer after il, or -1.
   int32_t next_moe_layer(int32_t il) const;
-  const WeightView& router(int32_t il) const { return routers_[static_cast<size_t>(moe_index_[static_cast<size_t>(il)])]; }
+  const WeightView& router(int32_t il) const { return model_.moe_layers[static_cast<size_t>(moe_index_[static_cast<size_t>(il)])].router; }
   ExpertDevice* device() { return device_.get(); }
 
   void begin_step(int64_t n_tokens, int64_t pos0);
@@ -61,22 +59,20 @@ class ExpertOffload {
   OffloadStats stats() const;
 
  private:
-  ExpertOffload(const qwen35::Hparams& hp, const qwen35::ModelWeights& w, std::vector<int32_t> moe_layers,
-                const CachePolicy& policy, int64_t n_slots);
+  ExpertOffload(const MoeModel& model, const CachePolicy& policy, int64_t n_slots);
   // Index of (MoE layer, expert) in per-expert tables.
   size_t key(int32_t layer, int32_t expert) const {
-    return static_cast<size_t>(layer) * static_cast<size_t>(hp_.n_expert) + static_cast<size_t>(expert);
+    return static_cast<size_t>(layer) * static_cast<size_t>(model_.n_expert) + static_cast<size_t>(expert);
   }
-  ExpertMatrices matrices(int32_t moe_layer, int32_t expert) const;
+  ExpertWeights expert(int32_t moe_layer, int32_t expert) const {
+    return model_.moe_layers[static_cast<size_t>(moe_layer)].experts.expert(expert);
+  }
   void upload(const std::vector<Admission>& admitted, bool prefetch);
   // Whether this prefill layer streams its misses: the cost model's comparison of the two ways.
   bool stream_layer(const LayerLoad& load) const;
 
-  const qwen35::Hparams& hp_;
-  const qwen35::ModelWeights& w_;
-  std::vector<int32_t> moe_layers_;  // model layer of each MoE layer
+  MoeModel model_;
   std::vector<int32_t> moe_index_;   // per model layer: MoE layer index, or -1
-  std::vector<WeightView> routers_;  // per MoE layer
   ExpertCache cache_;
   std::unique_ptr<ExpertDevice> device_;
   RoutingTraceWriter trace_;

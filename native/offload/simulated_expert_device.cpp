@@ -45,7 +45,7 @@ class SimulatedExpertDevice final : public ExpertDevice {
   const char* name() const override { return "simulated"; }
   int64_t n_slots() const override { return n_slots_; }
 
-  Status upload(int64_t slot, const ExpertMatrices& e) override {
+  Status upload(int64_t slot, const ExpertWeights& e) override {
     if (slot < 0 || slot >= n_slots_) return Status(StatusCode::invalid_argument, "expert upload: slot out of range");
     if (simulated_slot_bytes(e) > slot_bytes_) {
       return Status(StatusCode::invalid_argument, "expert upload: the expert is larger than a slot");
@@ -101,7 +101,7 @@ class SimulatedExpertDevice final : public ExpertDevice {
 
  private:
   struct Slot {
-    ExpertMatrices m;
+    ExpertWeights m;
     bool filled = false;
   };
   Backend& cpu_;
@@ -114,12 +114,12 @@ class SimulatedExpertDevice final : public ExpertDevice {
 
 }  // namespace
 
-uint64_t simulated_slot_bytes(const ExpertMatrices& e) {
+uint64_t simulated_slot_bytes(const ExpertWeights& e) {
   const uint64_t mats = e.fused ? slot_matrix_bytes(e.gate_up) : slot_matrix_bytes(e.gate) + slot_matrix_bytes(e.up);
   return mats + slot_matrix_bytes(e.down);
 }
 
-uint64_t expert_file_bytes(const ExpertMatrices& e) {
+uint64_t expert_file_bytes(const ExpertWeights& e) {
   const uint64_t mats = e.fused ? matrix_bytes(e.gate_up) : matrix_bytes(e.gate) + matrix_bytes(e.up);
   return mats + matrix_bytes(e.down);
 }
