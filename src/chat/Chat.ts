@@ -9,8 +9,8 @@
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { AbortError, loadModel, SnapshotMismatchError, type Model, type Session } from '../engine/index.js';
-import { generateTurn } from '../cli/generateOnce.js';
-import { samplingFrom, type SamplingFlags } from '../cli/samplingOptions.js';
+import { generateTurn } from '../generate/generateTurn.js';
+import { samplingFrom, type SamplingOverrides } from '../generate/qwen35Sampling.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { ChatFormat } from './chatFormat.js';
 import { checkSameModel, checkSaveTarget, otherModelError, readChatFile, statePathFor, writeChatFile, CHAT_FILE_FORMAT, CHAT_FILE_VERSION, type ModelIdentity } from './chatFile.js';
@@ -26,7 +26,7 @@ export interface ChatOptions {
   maxTokens?: number;
   contextLength?: number;
   threads?: number;
-  sampling: SamplingFlags;
+  sampling: SamplingOverrides;
 }
 
 export class Chat implements ChatBackend {

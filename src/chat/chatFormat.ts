@@ -4,7 +4,7 @@
 // template puts after an assistant message, and a user turn with its generation prompt is the
 // template's rendering of that user message alone (true of ChatML templates, Qwen3 and Qwen3.5,
 // where a turn renders the same wherever it stands).
-import { eosTokenText, promptEndsInReasoning } from '../cli/generateOnce.js';
+import { eosTokenText, promptEndsInReasoning } from '../generate/chatPrompt.js';
 import { chatTemplateOrDefault, renderChat, type ChatMessage } from '../templates/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 

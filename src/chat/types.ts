@@ -1,6 +1,6 @@
 // What the chat UIs (the Ink app and the line mode) need from a chat, so that they can be tested
 // with a scripted fake and run against the real model (Chat.ts) alike.
-import type { FinishReason } from '../cli/generateOnce.js';
+import type { FinishReason } from '../generate/generateTurn.js';
 import type { OutputEvent } from '../templates/index.js';
 
 export interface TurnStats {

@@ -3,7 +3,7 @@
 // on stderr counts the tokens the model is thinking through, so a long think is not a blank
 // screen; when the run ends without answer text, one line on stderr says why.
 import type { OutputEvent } from '../templates/index.js';
-import type { GenerateOnceResult } from './generateOnce.js';
+import type { GenerateOnceResult } from '../generate/generateOnce.js';
 
 export interface OutputStreams {
   stdout: { write(text: string): unknown };

@@ -1,12 +1,15 @@
-// One prompt in, one answer out: tokenizer and model from a GGUF, the prompt rendered with the
-// chat template (or raw), prefill, then one generated turn (generateTurn, shared with `petrel chat`):
-// sampled tokens streamed through the UTF-8-safe decoder and the output parser. The caller decides
-// where text goes (run: stdout/stderr; chat: the terminal UI; tests: arrays). The signal stops the
-// prefill between micro-batches as well as the generation: either way the result is 'aborted'.
-import { AbortError, loadModel, type SamplingOptions, type Session } from '../engine/index.js';
+// One prompt in, one answer out (`petrel run`): tokenizer and model from a GGUF, the prompt rendered
+// with the chat template (or raw), prefill, then one generated turn (generateTurn.ts, shared with
+// `petrel chat`), and the model freed. The caller decides where text goes (run: stdout/stderr;
+// tests: arrays). The signal stops the prefill between micro-batches as well as the generation:
+// either way the result is 'aborted'.
+import { AbortError, loadModel, type SamplingOptions } from '../engine/index.js';
 import { UserError } from '../errors.js';
-import { ChatOutputParser, chatTemplateOrDefault, renderChat, type OutputEvent, type ToolCall, type ToolDefinition } from '../templates/index.js';
+import { chatTemplateOrDefault, renderChat, type OutputEvent, type ToolCall, type ToolDefinition } from '../templates/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
+import { eosTokenText, promptEndsInReasoning } from './chatPrompt.js';
+import { checkContextLength } from './contextLength.js';
+import { generateTurn, type FinishReason } from './generateTurn.js';
 
 export interface GenerateOnceRequest {
   modelPath: string;
@@ -35,8 +38,6 @@ export interface GenerateOnceRequest {
   onWarning?: (line: string) => void;
 }
 
-export type FinishReason = 'stop' | 'length' | 'context' | 'aborted';
-
 export interface GenerateOnceResult {
   prompt: string;
   promptTokens: number[];
@@ -49,37 +50,6 @@ export interface GenerateOnceResult {
   endedInReasoning: boolean;
   contextLength: number;
   timings: { loadMs: number; prefillMs: number; generateMs: number };
-}
-
-/** The template variable eos_token, as transformers passes it. */
-export function eosTokenText(tokenizer: Tokenizer): string {
-  const id = tokenizer.vocabulary.eosId;
-  return id !== undefined ? (tokenizer.vocabulary.tokens[id] ?? '') : '';
-}
-
-/** Qwen3.5's generation prompt ends inside <think> when the template opened one and did not close it. */
-export function promptEndsInReasoning(prompt: string): boolean {
-  return /<think>\s*$/.test(prompt);
-}
-
-/** How far past its trained context a model may be run: Qwen's YaRN factor for Qwen3.5 is 4. */
-export const CONTEXT_STRETCH_LIMIT = 4;
-
-/**
- * Checks a requested context length against the model's trained one: beyond it (answers may
- * degrade) a warning, beyond CONTEXT_STRETCH_LIMIT × it a refusal naming the flag.
- */
-export function checkContextLength(requested: number, trained: number, warn: (line: string) => void, flag = '-c/--ctx'): void {
-  if (trained <= 0 || requested <= trained) return;
-  const n = (v: number) => v.toLocaleString('en-US');
-  const max = trained * CONTEXT_STRETCH_LIMIT;
-  if (requested > max) {
-    throw new UserError(
-      `${flag} ${requested} is far beyond the ${n(trained)} tokens this model was trained for (at most ${n(max)}, ${CONTEXT_STRETCH_LIMIT}×, is allowed)`,
-      'ERR_USER_ARGS',
-    );
-  }
-  warn(`petrel: warning: ${flag} ${requested} is beyond the ${n(trained)} tokens this model was trained for; answers past that may degrade`);
 }
 
 export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOnceResult> {
@@ -156,88 +126,4 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
     session.dispose();
     model.dispose();
   }
-}
-
-export interface TurnRequest {
-  /** A session whose prompt is already prefilled; the answer is appended to it. */
-  session: Session;
-  tokenizer: Tokenizer;
-  /** Plain text out (no output parser). */
-  raw: boolean;
-  /** The prompt ended inside <think> (see promptEndsInReasoning). */
-  startInReasoning: boolean;
-  tools?: ToolDefinition[];
-  /** Upper bound on generated tokens; default (and at most): the room left in the context. */
-  maxTokens?: number;
-  ignoreEos?: boolean;
-  sampling: SamplingOptions;
-  signal?: AbortSignal;
-  onEvent?: (event: OutputEvent) => void;
-  onToken?: (token: number) => void;
-}
-
-export interface TurnResult {
-  /** Tokens sampled and evaluated (the end-of-generation token that stopped it is not among them). */
-  generatedTokens: number[];
-  text: string;
-  reasoning: string;
-  toolCalls: ToolCall[];
-  finishReason: FinishReason;
-  /** The output ended inside the model's reasoning: whatever it meant to answer never came. */
-  endedInReasoning: boolean;
-  generateMs: number;
-}
-
-/** Generates one answer after what the session holds, streaming parsed events. */
-export async function generateTurn(req: TurnRequest): Promise<TurnResult> {
-  const { session, tokenizer } = req;
-  const t0 = performance.now();
-  const room = session.contextLength - session.position;
-  const maxTokens = Math.min(req.maxTokens ?? room, room);
-  const parser = new ChatOutputParser({ startInReasoning: req.startInReasoning, ...(req.tools ? { tools: req.tools } : {}) });
-  const decoder = tokenizer.streamDecoder();
-  let rawText = '';
-  // The decoded output, for one question the parser does not answer: did it end inside <think>?
-  let decoded = '';
-  const emit = (text: string, final: boolean) => {
-    decoded += text;
-    if (req.raw) {
-      rawText += text;
-      if (text) req.onEvent?.({ type: 'content', text });
-      return;
-    }
-    const events = parser.push(text);
-    if (final) events.push(...parser.finish());
-    for (const e of events) req.onEvent?.(e);
-  };
-
-  const generated: number[] = [];
-  const stopTokens = req.ignoreEos ? [] : tokenizer.eogIds;
-  const stream = session.generate({ maxTokens, sampling: req.sampling, stopTokens, ...(req.signal ? { signal: req.signal } : {}) });
-  for await (const token of stream) {
-    generated.push(token);
-    req.onToken?.(token);
-    emit(decoder.push(token), false);
-  }
-  emit(decoder.flush(), true);
-  // generate() returns early on a stop token, on abort, or after maxTokens.
-  const finishReason: FinishReason = req.signal?.aborted
-    ? 'aborted'
-    : generated.length < maxTokens
-      ? 'stop'
-      : maxTokens === room && (req.maxTokens === undefined || req.maxTokens >= room)
-        ? 'context'
-        : 'length';
-  const open = decoded.lastIndexOf('<think>');
-  const close = decoded.lastIndexOf('</think>');
-  const endedInReasoning = !req.raw && (req.startInReasoning ? close < 0 || open > close : open > close);
-  return {
-    generatedTokens: generated,
-    endedInReasoning,
-    text: req.raw ? rawText : parser.result.content,
-    reasoning: req.raw ? '' : parser.result.reasoning,
-    toolCalls: req.raw ? [] : parser.result.toolCalls,
-    finishReason,
-    generateMs: performance.now() - t0,
-  };
 }

@@ -5,10 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { checkContextLength, type GenerateOnceResult } from '../../src/cli/generateOnce.js';
+import { checkContextLength } from '../../src/generate/contextLength.js';
+import type { GenerateOnceResult } from '../../src/generate/generateOnce.js';
 import { combinePrompt, readPromptFile } from '../../src/cli/promptInput.js';
 import { finishNote, OutputSink } from '../../src/cli/runOutput.js';
-import { parseThreads, QWEN35_SAMPLING, resolvedSamplingFrom, samplingFrom } from '../../src/cli/samplingOptions.js';
+import { parseThreads } from '../../src/cli/flagParsers.js';
+import { QWEN35_SAMPLING, resolvedSamplingFrom, samplingFrom } from '../../src/generate/qwen35Sampling.js';
 import { buildProgram } from '../../src/cli/main.js';
 
 describe('prompt input', () => {

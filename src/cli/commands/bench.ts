@@ -8,7 +8,7 @@ import { benchCacheDir, ensureDefaultModel } from '../../bench/defaultModel.js';
 import type { EngineName, OpenEngine } from '../../bench/engine.js';
 import { defaultThreadCount } from '../../bench/machine.js';
 import { describeModelFile } from '../../bench/modelDescription.js';
-import { hardwareThreads } from '../samplingOptions.js';
+import { hardwareThreads } from '../flagParsers.js';
 import { groupContextLength, planTests } from '../../bench/testPlan.js';
 import { DEFAULT_MODEL_NOTE, describeDefaultModelStep, describeProgress, progressSink, type ProgressSink } from '../../bench/progress.js';
 

@@ -4,19 +4,12 @@
 // between turns, so each turn prefills only its own tokens (src/chat/conversation.ts).
 import type { Command } from 'commander';
 import { historyFile, InputHistory } from '../../chat/history.js';
-import { addPullOption, ensureModel, type PullPolicy } from '../ensureModel.js';
-import { addSamplingOptions, hardwareThreads, parsePositiveCount, parseThreads, type SamplingFlags } from '../samplingOptions.js';
+import { ensureModel } from '../ensureModel.js';
+import { addGenerationOptions, THREADS_HELP, type GenerationFlags } from '../generationFlags.js';
 
-interface ChatFlags extends SamplingFlags {
-  system?: string;
-  think?: boolean;
-  showThinking?: boolean;
-  maxTokens?: number;
-  ctx?: number;
-  threads?: number;
+interface ChatFlags extends GenerationFlags {
   history?: boolean;
   json?: boolean;
-  pull?: PullPolicy;
 }
 
 export function registerChatCommand(program: Command): void {
@@ -24,17 +17,12 @@ export function registerChatCommand(program: Command): void {
     .command('chat')
     .description('talk with a model: a terminal UI, or one turn per line when piped')
     .argument('<model>', 'a pulled model (alias like qwen3.5:0.8b, hf:owner/repo[:quant], URL) or a .gguf path')
-    .option('--system <text>', 'system prompt (change it with /system)')
-    .option('--think', 'let the model reason before answering (default, as the Qwen3.5 template; /think on)')
-    .option('--no-think', 'answer directly, without reasoning (/think off)')
-    .option('--show-thinking', 'when piped: write the reasoning to stderr (the terminal UI shows it dimmed; Ctrl-T hides it)')
-    .option('-n, --max-tokens <n>', 'stop each answer after n tokens, reasoning included (default: until the context is full)', parsePositiveCount('-n/--max-tokens'))
-    .option('-c, --ctx <n>', "context length in tokens (default: the model's; beyond it a warning, beyond 4× it refused)", parsePositiveCount('-c/--ctx'))
-    .option('-t, --threads <n>', `CPU threads (default: one per hardware thread, here ${hardwareThreads()}; at most that many)`, parseThreads('-t/--threads'))
     .option('--no-history', 'do not read or write the input history')
     .option('--json', 'no terminal UI: read turns from stdin, write one JSON object per turn to stdout (user, text, reasoning, finishReason, usage, timings, notices)');
-  addPullOption(cmd);
-  addSamplingOptions(cmd);
+  addGenerationOptions(cmd, {
+    showThinking: 'when piped: write the reasoning to stderr (the terminal UI shows it dimmed; Ctrl-T hides it)',
+    slashCommands: { system: 'change it with /system', think: '/think on', noThink: '/think off' },
+  });
   cmd.addHelpText(
     'after',
     '\nIn the terminal UI: Enter sends, Ctrl-J (or a line ending in \\) adds a line, Up/Down walk the history,\n' +
@@ -45,8 +33,8 @@ export function registerChatCommand(program: Command): void {
       '(a failed turn too, with "error"); commands, warnings and errors go to stderr.\n\n' +
       'When an answer never came (-n or the context ran out while the model was still reasoning, or it\n' +
       'stopped inside its reasoning) one line says so, as in petrel run.\n\n' +
-      'Threads: run and chat default to one per hardware thread (the engine\'s default); bench defaults\n' +
-      "to one per physical core, as llama-bench does, so its tables compare with llama.cpp's.\n\n" +
+      THREADS_HELP +
+      '\n' +
       `Input history: ${historyFile()} ($PETREL_CHAT_HISTORY, else $XDG_STATE_HOME/petrel/chat_history).\n\n` +
       'Examples:\n  petrel chat qwen3.5:0.8b\n  petrel chat qwen3.5:0.8b --pull missing            # download the model first if needed\n' +
       '  printf "hi\\nand then?\\n" | petrel chat model.gguf --no-think\n' +
@@ -80,7 +68,7 @@ async function chatCommand(modelPath: string, flags: ChatFlags): Promise<number>
   if (flags.ctx !== undefined) {
     // As run does: the trained context is only known once the model is loaded (sessions reserve
     // their KV cache as they fill, so a -c far too large costs nothing before this refuses it).
-    const { checkContextLength } = await import('../generateOnce.js');
+    const { checkContextLength } = await import('../../generate/contextLength.js');
     try {
       checkContextLength(flags.ctx, chat.model.info.contextLengthTrain, (line) => process.stderr.write(line + '\n'));
     } catch (err) {

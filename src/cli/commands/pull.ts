@@ -6,7 +6,7 @@ import { closeHttp } from '../../store/http.js';
 import { createReporter, type PullEvent, type Reporter } from '../../store/progress.js';
 import { pullModel } from '../../store/pull.js';
 import { formatBytes } from '../../format/numbers.js';
-import { parsePositiveCount } from '../samplingOptions.js';
+import { parsePositiveCount } from '../flagParsers.js';
 
 /** The shared keep-alive agent opens at most this many connections per host. */
 const MAX_CONNECTIONS = 32;

@@ -5,36 +5,23 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
-import type { SamplingOptions } from '../../engine/sampling.js';
+import type { SamplingOptions } from '../../engine/index.js';
+import type { GenerateOnceResult } from '../../generate/generateOnce.js';
+import { resolvedSamplingFrom } from '../../generate/qwen35Sampling.js';
 import type { ToolDefinition } from '../../templates/index.js';
-import { addPullOption, type PullPolicy } from '../ensureModel.js';
-import type { GenerateOnceResult } from '../generateOnce.js';
+import { hardwareThreads } from '../flagParsers.js';
+import { addGenerationOptions, THREADS_HELP, type GenerationFlags } from '../generationFlags.js';
 import { combinePrompt, readPromptFile, readStdinIfPiped } from '../promptInput.js';
 import { OutputSink } from '../runOutput.js';
-import {
-  addSamplingOptions,
-  hardwareThreads,
-  parsePositiveCount,
-  parseThreads,
-  resolvedSamplingFrom,
-  type SamplingFlags,
-} from '../samplingOptions.js';
 import { onOutputClosed } from '../stdio.js';
 
-interface RunFlags extends SamplingFlags {
+interface RunFlags extends GenerationFlags {
   file?: string;
   json?: boolean;
   raw?: boolean;
-  system?: string;
-  think?: boolean;
-  showThinking?: boolean;
-  maxTokens?: number;
-  ctx?: number;
-  threads?: number;
   tools?: string;
   ignoreEos?: boolean;
   routingTrace?: string;
-  pull?: PullPolicy;
 }
 
 /** Flags that only make sense for one answer: with any of them and no prompt, run does not open the chat. */
@@ -49,18 +36,10 @@ export function registerRunCommand(program: Command): void {
     .option('-f, --file <file>', 'read the prompt from a file, - for stdin (before the prompt argument, if both are given)')
     .option('--json', 'print one JSON object (text, reasoning, tool calls, finish reason, seed and sampling, token ids, timings) and nothing else')
     .option('--raw', 'no chat template: tokenize the prompt as written (special tokens included) and continue it')
-    .option('--system <text>', 'system prompt')
-    .option('--think', 'let the model reason before answering (default, as the Qwen3.5 template)')
-    .option('--no-think', 'answer directly, without reasoning')
-    .option('--show-thinking', 'stream the reasoning to stderr (hidden by default; on a terminal a spinner counts its tokens)')
     .option('--tools <file>', 'JSON file with an array of tool definitions (OpenAI format) to offer the model')
-    .option('-n, --max-tokens <n>', 'stop after n generated tokens, reasoning included (default: until the context is full)', parsePositiveCount('-n/--max-tokens'))
-    .option('-c, --ctx <n>', "context length in tokens (default: the model's; beyond it a warning, beyond 4× it refused)", parsePositiveCount('-c/--ctx'))
-    .option('-t, --threads <n>', `CPU threads (default: one per hardware thread, here ${hardwareThreads()}; at most that many)`, parseThreads('-t/--threads'))
     .option('--ignore-eos', 'keep generating past end-of-generation tokens (benchmarks; stop with -n or Ctrl-C)')
     .option('--routing-trace <file>', 'MoE models: record which experts every step routes to (for petrel_offload_sim, docs/OFFLOAD.md)');
-  addPullOption(cmd);
-  addSamplingOptions(cmd);
+  addGenerationOptions(cmd, { showThinking: 'stream the reasoning to stderr (hidden by default; on a terminal a spinner counts its tokens)' });
   cmd.addHelpText(
     'after',
     '\nWhere the prompt comes from: the prompt argument; else -f FILE; else stdin when it is piped. With a prompt\n' +
@@ -69,9 +48,8 @@ export function registerRunCommand(program: Command): void {
       'With no prompt on a terminal, run opens `petrel chat` with the same model and flags.\n\n' +
       'When the answer is cut short (the context filled up, or -n ran out before any answer text, often while\n' +
       'the model was still reasoning) one line on stderr says why; --json gives it as finishReason and endedInReasoning.\n\n' +
-      'Threads: run and chat default to one per hardware thread (the engine\'s default); bench defaults\n' +
-      "to one per physical core, as llama-bench does, so its tables compare with llama.cpp's.\n\n" +
-      'Sampling defaults follow the Qwen3.5 model card: thinking temp 1.0, top-p 0.95; --no-think temp 0.7, top-p 0.8;\n' +
+      THREADS_HELP +
+      '\nSampling defaults follow the Qwen3.5 model card: thinking temp 1.0, top-p 0.95; --no-think temp 0.7, top-p 0.8;\n' +
       'both top-k 20, min-p 0, presence penalty 1.5, repeat penalty 1.0. Without --seed the seed is random (--json reports it).\n\n' +
       'Exit status: 0 answered (also when cut short, with the line on stderr), 1 error, 130 interrupted (Ctrl-C).\n\n' +
       'Examples:\n' +
@@ -103,26 +81,29 @@ export function registerRunCommand(program: Command): void {
 async function openChat(run: Command, model: string, flags: RunFlags): Promise<void> {
   const chat = run.parent?.commands.find((c) => c.name() === 'chat');
   if (!chat) throw new UserError('no prompt: pass one as an argument', 'ERR_USER_NO_PROMPT');
-  const args = [model];
-  const value = (flag: string, v: string | number | undefined) => {
-    if (v !== undefined) args.push(flag, String(v));
-  };
-  value('--system', flags.system);
-  if (flags.think !== undefined) args.push(flags.think ? '--think' : '--no-think');
-  if (flags.showThinking) args.push('--show-thinking');
-  value('--max-tokens', flags.maxTokens);
-  value('--ctx', flags.ctx);
-  value('--threads', flags.threads);
-  value('--temp', flags.temp);
-  value('--top-k', flags.topK);
-  value('--top-p', flags.topP);
-  value('--min-p', flags.minP);
-  value('--repeat-penalty', flags.repeatPenalty);
-  value('--presence-penalty', flags.presencePenalty);
-  value('--seed', flags.seed);
-  // chat asks about (or pulls) a model that is not downloaded itself, by the same rules.
-  value('--pull', flags.pull);
-  await chat.parseAsync(args, { from: 'user' });
+  // chat asks about (or pulls) a model that is not downloaded itself, by the same rules (--pull).
+  await chat.parseAsync([model, ...argsFor(chat, flags)], { from: 'user' });
+}
+
+/**
+ * The arguments that give `target` the values `flags` holds for the options it defines, so that
+ * run hands chat every flag they share without listing them again.
+ */
+function argsFor(target: Command, flags: object): string[] {
+  const values = flags as Record<string, unknown>;
+  const args: string[] = [];
+  for (const option of target.options) {
+    const value = values[option.attributeName()];
+    if (value === undefined || !option.long) continue;
+    if (option.negate) {
+      if (value === false) args.push(option.long);
+    } else if (option.required || option.optional) {
+      args.push(option.long, String(value));
+    } else if (value === true) {
+      args.push(option.long);
+    }
+  }
+  return args;
 }
 
 async function runCommand(modelPath: string, argPrompt: string | undefined, flags: RunFlags): Promise<number> {
@@ -161,7 +142,7 @@ async function runCommand(modelPath: string, argPrompt: string | undefined, flag
   const stopOnClose = onOutputClosed(() => abort.abort());
   let result: GenerateOnceResult | undefined;
   try {
-    const { generateOnce } = await import('../generateOnce.js');
+    const { generateOnce } = await import('../../generate/generateOnce.js');
     out.start();
     result = await generateOnce({
       modelPath,
