@@ -13,14 +13,11 @@
 //     per-expert tensors stacked;
 //   - the q_proj rows (per-head [q | gate] interleave) are kept as they are.
 import { UserError } from '../errors.js';
+import { GgmlType } from '../gguf/ggmlTypes.js';
 import { type ConvertHparams, isRecurrent } from './hparams.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ConvertOp, ConvertPart, ConvertTensorPlan } from '../native/index.js';
 import { dtypeSize, type SafetensorsTensor } from './safetensors.js';
-
-export const GGML_F32 = 0;
-export const GGML_F16 = 1;
-export const GGML_BF16 = 30;
 
 /** 'f32' | 'f16' | 'bf16': convert_hf_to_gguf's --outtype; 'source': keep each tensor's dtype (lossless). */
 export type OutType = 'f32' | 'f16' | 'bf16' | 'source';
@@ -87,15 +84,15 @@ class Planner {
   }
 
   private storedType(name: string, nDims: number, parts: ConvertPart[]): number {
-    if (forcedF32(name, nDims)) return GGML_F32;
+    if (forcedF32(name, nDims)) return GgmlType.F32;
     switch (this.outType) {
-      case 'f32': return GGML_F32;
-      case 'f16': return GGML_F16;
-      case 'bf16': return GGML_BF16;
+      case 'f32': return GgmlType.F32;
+      case 'f16': return GgmlType.F16;
+      case 'bf16': return GgmlType.BF16;
       case 'source': {
         const d = parts[0]?.dtype;
-        if (!parts.every((p) => p.dtype === d)) return GGML_F32;
-        return d === 'BF16' ? GGML_BF16 : d === 'F16' ? GGML_F16 : GGML_F32;
+        if (!parts.every((p) => p.dtype === d)) return GgmlType.F32;
+        return d === 'BF16' ? GgmlType.BF16 : d === 'F16' ? GgmlType.F16 : GgmlType.F32;
       }
     }
   }

@@ -1,6 +1,7 @@
 // A small, bounds-checked GGUF header reader in TypeScript for bytes fetched over HTTP (the native reader
 // needs a whole local file). It reads the metadata and the tensor infos; given too few bytes it throws
 // NeedMoreBytes so the caller can fetch further.
+import { ggmlTensorBytes } from '../gguf/ggmlTypes.js';
 
 export class NeedMoreBytes extends Error {
   constructor(readonly needed: number) {
@@ -17,15 +18,6 @@ export interface GgufHeader {
   /** Sum of tensor bytes; undefined when some tensor type is unknown here. */
   tensorBytes: number | undefined;
 }
-
-/** [bytes per block, elements per block] for ggml types (ggml.c type_traits). */
-const TYPE_SIZES: Record<number, [number, number]> = {
-  0: [4, 1], 1: [2, 1], 2: [18, 32], 3: [20, 32], 6: [22, 32], 7: [24, 32], 8: [34, 32], 9: [36, 32],
-  10: [84, 256], 11: [110, 256], 12: [144, 256], 13: [176, 256], 14: [210, 256], 15: [292, 256],
-  16: [66, 256], 17: [74, 256], 18: [98, 256], 19: [50, 256], 20: [18, 32], 21: [110, 256], 22: [82, 256],
-  23: [136, 256], 24: [1, 1], 25: [2, 1], 26: [4, 1], 27: [8, 1], 28: [8, 1], 29: [56, 256], 30: [2, 1],
-  34: [54, 256], 35: [66, 256], 39: [17, 32],
-};
 
 // Hostile-input limits: no real header comes close, and they keep a bad file from allocating gigabytes.
 const MAX_COUNT = 1 << 24;
@@ -127,8 +119,7 @@ export function parseGgufHeader(buf: Buffer): GgufHeader {
     }
     const type = r.u32();
     r.u64(); // offset: not needed for sizes
-    const ts = TYPE_SIZES[type];
-    const bytes = ts && Number.isSafeInteger(elements) ? Math.ceil(elements / ts[1]) * ts[0] : undefined;
+    const bytes = Number.isSafeInteger(elements) ? ggmlTensorBytes(type, elements) : undefined;
     tensors.push({ name, shape, type, bytes });
     tensorBytes = bytes === undefined || tensorBytes === undefined ? undefined : tensorBytes + bytes;
   }

@@ -22,7 +22,8 @@
 // 2-cycles. Measured on the tiny presets: KL(llama.cpp F32 KV vs F16 KV + flash attention) ≲ 1e-5
 // on Q8_0 and Q4_K_M files; KL(F32 file, Q8_0) ≈ 1e-3, KL(F32, Q4_K_M) ≈ 0.03–0.1.
 import { isRecurrentLayer, type SynthPreset } from './presets.js';
-import { GgmlType, WEIGHT_TYPE_INFO, type WeightType } from './weightTypes.js';
+import { GgmlType, ggmlTypeSize } from '../gguf/ggmlTypes.js';
+import { WEIGHT_TYPE_INFO, type WeightType } from './weightTypes.js';
 
 export interface TensorInit {
   mean: number;
@@ -144,7 +145,7 @@ function weightInit(shape: number[], role: WeightRole, nEmbd: number, scale: num
 /** The converter falls back to F16 when a row does not fill whole quantization blocks. */
 function storedType(shape: number[], weightType: WeightType): number {
   const info = WEIGHT_TYPE_INFO[weightType];
-  return shape[0]! % info.blockSize === 0 ? info.ggmlType : GgmlType.F16;
+  return shape[0]! % ggmlTypeSize(info.ggmlType)!.blockSize === 0 ? info.ggmlType : GgmlType.F16;
 }
 
 export function tensorElements(t: { shape: number[] }): number {
