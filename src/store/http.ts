@@ -234,12 +234,6 @@ export async function drain(body: Dispatcher.ResponseData['body']): Promise<void
   await body.dump({ limit: 64 << 10 }).catch(() => undefined);
 }
 
-/** Drops a body we do not want; undici reports destroying an unread body as an error, which nobody needs to hear. */
-export function discard(body: { on(event: 'error', fn: () => void): unknown; destroy(): unknown }): void {
-  body.on('error', () => undefined);
-  body.destroy();
-}
-
 /** Whether requests go through a proxy (HTTPS_PROXY/HTTP_PROXY): then the agent is undici's EnvHttpProxyAgent. */
 export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   return !!(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
