@@ -6,8 +6,8 @@
 #include <cstring>
 #include <new>
 
-#include "backend/activation.h"
 #include "offload/expert_device.h"
+#include "offload/expert_ffn.h"
 
 namespace petrel::offload {
 namespace {
@@ -52,48 +52,35 @@ class SimulatedExpertDevice final : public ExpertDevice {
     }
     uint8_t* p = arena_ + static_cast<uint64_t>(slot) * slot_bytes_;
     Slot& s = slots_[static_cast<size_t>(slot)];
-    s.m = e;
+    s.expert = e;
     if (e.fused) {
-      s.m.gate_up = copy_matrix(e.gate_up, p);
+      s.expert.gate_up = copy_matrix(e.gate_up, p);
       p += slot_matrix_bytes(e.gate_up);
     } else {
-      s.m.gate = copy_matrix(e.gate, p);
+      s.expert.gate = copy_matrix(e.gate, p);
       p += slot_matrix_bytes(e.gate);
-      s.m.up = copy_matrix(e.up, p);
+      s.expert.up = copy_matrix(e.up, p);
       p += slot_matrix_bytes(e.up);
     }
-    s.m.down = copy_matrix(e.down, p);
+    s.expert.down = copy_matrix(e.down, p);
     s.filled = true;
     return Status();
   }
 
-  // The same sequence of operations as the CPU side of moe.cpp, one expert at a time. The CPU
+  // One slot's expert at a time through the expert FFN the CPU part of the layer runs. The CPU
   // backend is the simulated device's compute, so this part runs before the CPU's own part
   // instead of beside it, and is done when it returns.
   void start_expert_ffn(const int64_t* slots, const int64_t* offsets, int64_t n_groups, const float* x,
                         float* down) override {
+    const int32_t only_expert = 0;  // a slot holds one expert's slabs
     for (int64_t g = 0; g < n_groups; ++g) {
       const int64_t rows = offsets[g + 1] - offsets[g];
       if (rows <= 0) continue;
-      const Slot& s = slots_[static_cast<size_t>(slots[g])];
-      const int64_t n_ff = s.m.n_ff;
-      const int64_t n_embd = s.m.down.rows();
-      const float* xg = x + offsets[g] * n_embd;
-      gate_.resize(static_cast<size_t>(rows * n_ff));
-      up_.resize(static_cast<size_t>(rows * n_ff));
-      if (s.m.fused) {
-        gate_up_.resize(static_cast<size_t>(rows * 2 * n_ff));
-        cpu_.matmul(s.m.gate_up, xg, rows, gate_up_.data());
-        for (int64_t r = 0; r < rows; ++r) {
-          std::memcpy(gate_.data() + r * n_ff, gate_up_.data() + r * 2 * n_ff, static_cast<size_t>(n_ff) * sizeof(float));
-          std::memcpy(up_.data() + r * n_ff, gate_up_.data() + r * 2 * n_ff + n_ff, static_cast<size_t>(n_ff) * sizeof(float));
-        }
-      } else {
-        cpu_.matmul(s.m.gate, xg, rows, gate_.data());
-        cpu_.matmul(s.m.up, xg, rows, up_.data());
-      }
-      cpu_.gate_mul(GateActivation::silu, gate_.data(), up_.data(), rows * n_ff, gate_.data());
-      cpu_.matmul(s.m.down, gate_.data(), rows, down + offsets[g] * n_embd);
+      const ExpertWeights& expert = slots_[static_cast<size_t>(slots[g])].expert;
+      const int64_t n_embd = expert.down.rows();
+      const int64_t group_rows[2] = {0, rows};
+      expert_ffn(cpu_, expert, &only_expert, group_rows, 1, x + offsets[g] * n_embd, down + offsets[g] * n_embd,
+                 &scratch_);
     }
   }
 
@@ -101,7 +88,7 @@ class SimulatedExpertDevice final : public ExpertDevice {
 
  private:
   struct Slot {
-    ExpertWeights m;
+    ExpertWeights expert;
     bool filled = false;
   };
   Backend& cpu_;
@@ -109,7 +96,7 @@ class SimulatedExpertDevice final : public ExpertDevice {
   uint64_t slot_bytes_;
   uint8_t* arena_;
   std::vector<Slot> slots_;
-  std::vector<float> gate_, up_, gate_up_;
+  ExpertFfnScratch scratch_;
 };
 
 }  // namespace

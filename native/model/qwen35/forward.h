@@ -12,6 +12,7 @@
 #include "model/qwen35/hparams.h"
 #include "model/qwen35/state.h"
 #include "model/qwen35/weights.h"
+#include "offload/expert_ffn.h"
 #include "petrel/status.h"
 
 namespace petrel::offload {
@@ -38,31 +39,41 @@ struct Workspace {
     std::vector<float> qkv_mixed, z, beta, alpha, ba, conv_out, q, k, v, o, o_normed;
   } gdn;
   struct Ffn {
-    std::vector<float> gate, up, hidden;
-    // MoE
-    std::vector<float> router_logits, probs, x_e, gate_up_e, gate_e, up_e, hidden_e, down_e, shexp_out, shexp_gate;
-    std::vector<int32_t> selected;   // [n][n_expert_used]
-    std::vector<float> weights;      // [n][n_expert_used]
-    // The experts the router chose (ascending), their token counts and offload slots (-1: none).
+    std::vector<float> gate, up, hidden;  // SwiGLU: the dense FFN and the shared expert [n][n_ff]
+  } ffn;
+  // The MoE layer's steps (moe.cpp), in order.
+  struct Moe {
+    // route: every token's top-k experts (ffn_moe_topk) and their weights (ffn_moe_weights_norm).
+    std::vector<float> router_logits, probs;  // [n][n_expert]
+    std::vector<int32_t> selected;            // [n][n_expert_used]
+    std::vector<float> weights;               // [n][n_expert_used]
+    // group: the experts chosen (ascending), their token counts and offload slots (-1: the CPU);
+    // then the n * n_expert_used (token, expert) pairs as rows of x_e, the device's experts first,
+    // then the CPU's, each by expert: the token of each row, the row of each pair, and each part's
+    // groups (Backend::matmul_grouped's experts and row ranges; the device's slots and ranges).
+    std::vector<int64_t> tokens_per_expert;   // [n_expert]
     std::vector<int32_t> used;
     std::vector<int64_t> used_rows, slots;
-    // The n * n_expert_used (token, expert) pairs as rows of x_e, the device's experts first, then
-    // the CPU's, each by expert: the token of each row, the row of each pair, and each part's
-    // groups (Backend::matmul_grouped's experts and row ranges; the device's slots and ranges).
+    std::vector<int64_t> next_row;            // [n_expert]: each expert's next free row
     std::vector<int32_t> rows_e;
     std::vector<int64_t> pair_row;
     std::vector<int32_t> experts;
     std::vector<int64_t> offsets;
     std::vector<int64_t> device_slots, device_offsets;
-    std::vector<int64_t> next_row;   // [n_expert]: token counts, then the counting sort's fill positions
-    std::vector<int32_t> order;      // [n_expert_used]: one token's pairs by expert
-    // The next MoE layer's routing as the offload's prefetcher predicts it (moe.cpp).
+    std::vector<float> x_e;
+    // run: every row through its expert.
+    offload::ExpertFfnScratch expert_ffn;
+    std::vector<float> down_e;
+    // combine: one token's pairs by expert, and the shared expert.
+    std::vector<int32_t> order;               // [n_expert_used]
+    std::vector<float> shexp_out, shexp_gate;
+    // The next MoE layer's routing as the offload's prefetcher predicts it.
     struct Prediction {
       std::vector<float> probs, weights;  // [n_expert], [n_expert_used]: one token at a time
       std::vector<int32_t> selected, likely;
       std::vector<double> mass;           // [n_expert]: probability summed over the tokens
     } predict;
-  } ffn;
+  } moe;
 };
 
 // What a layer body needs besides its weights.
@@ -86,6 +97,9 @@ void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights
 void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerState& st, const float* x,
                     int64_t first_out, float* out);
 // FFNs: x [n][n_embd] (normed) -> out [n][n_embd].
+// swiglu_ffn: down(silu(gate x) ⊙ up x), the dense FFN and the MoE layers' shared expert.
+void swiglu_ffn(const LayerContext& ctx, const WeightView& gate, const WeightView& up, const WeightView& down,
+                const float* x, float* out);
 void dense_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float* out);
 void moe_ffn(const LayerContext& ctx, int32_t il, const FfnWeights& w, const float* x, float* out);
 
