@@ -1,6 +1,7 @@
 // The C ABI of libpetrel_cuda (backend/cuda/*.cu), the only way the rest of petrel reaches CUDA:
 // core/cuda_loader.cpp dlopens the library and resolves these names, so a build or machine
-// without CUDA simply has no such library. Every function returns >= 0 on success and a negative
+// without CUDA simply has no such library. It lives here, beside the loader, and the backend
+// implements it: core stays below the backends it loads. Every function returns >= 0 on success and a negative
 // value on failure (-cudaError_t, or PETREL_CUDA_E_* below); none of them aborts.
 #pragma once
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "backend/cuda/cuda_api.h"
+#include "core/cuda_api.h"
 
 namespace petrel {
 namespace {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "backend/cuda/cuda_api.h"
+#include "core/cuda_api.h"
 #include "quant/blocks.h"
 
 namespace {
