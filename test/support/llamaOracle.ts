@@ -15,7 +15,8 @@ export function cpuLlama(): Promise<Llama> {
 export interface OracleOptions {
   /** 'f32' (default) for float32-exact comparisons, 'f16' for llama.cpp's default cache. */
   kvCache?: 'f32' | 'f16';
-  flashAttention?: boolean;
+  /** Default false; 'auto' is node-llama-cpp's default (llama.cpp turns it on where supported). */
+  flashAttention?: boolean | 'auto';
   threads?: number;
 }
 
