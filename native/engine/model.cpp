@@ -114,8 +114,8 @@ uint64_t model_fingerprint(const qwen35::Hparams& hp, uint64_t n_tensors) {
   f.add(static_cast<uint64_t>(hp.ssm_d_conv));
   f.add(static_cast<uint64_t>(hp.ssm_d_inner));
   f.add(static_cast<uint64_t>(hp.ssm_d_state));
-  f.add(static_cast<uint64_t>(hp.ssm_dt_rank));
-  f.add(static_cast<uint64_t>(hp.ssm_n_group));
+  f.add(static_cast<uint64_t>(hp.ssm_n_v_heads));
+  f.add(static_cast<uint64_t>(hp.ssm_n_k_heads));
   f.add(static_cast<uint64_t>(hp.n_expert));
   for (int32_t il = 0; il < hp.n_layer; ++il) {
     f.add(static_cast<uint64_t>(hp.recurrent[static_cast<size_t>(il)]));

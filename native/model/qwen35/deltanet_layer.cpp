@@ -16,11 +16,11 @@ void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerStat
   Backend& be = ctx.backend;
   Workspace::DeltaNet& s = ctx.ws.gdn;
   const int64_t n = ctx.n_tokens;
-  const int64_t hk = hp.ssm_n_group;
-  const int64_t hv = hp.ssm_dt_rank;
+  const int64_t n_k_heads = hp.ssm_n_k_heads;
+  const int64_t n_v_heads = hp.ssm_n_v_heads;
   const int64_t dk = hp.ssm_d_state;
   const int64_t dv = hp.ssm_head_v_dim();
-  const int64_t key_dim = hk * dk;
+  const int64_t key_dim = n_k_heads * dk;
   const int64_t value_dim = hp.ssm_d_inner;
   const int64_t conv_dim = hp.ssm_conv_dim();
 
@@ -30,18 +30,18 @@ void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerStat
   const int64_t n_out = n - first_out;  // the output gate, norm and projection are per token
   float* z = scratch(s.z, n_out * value_dim);
   if (n_out > 0) be.matmul(w.attn_gate.view, x + first_out * hp.n_embd, n_out, z);  // z
-  float* beta = scratch(s.beta, n * hv);
-  float* alpha = scratch(s.alpha, n * hv);
+  float* beta = scratch(s.beta, n * n_v_heads);
+  float* alpha = scratch(s.alpha, n * n_v_heads);
   if (w.ssm_ba.present) {
     // qwen3next: per K head g the rows are [b (r) | a (r)]; flatten to V-head order g·r + j.
-    const int64_t r = hv / hk;
-    float* ba = scratch(s.ba, n * 2 * hv);
+    const int64_t r = n_v_heads / n_k_heads;
+    float* ba = scratch(s.ba, n * 2 * n_v_heads);
     be.matmul(w.ssm_ba.view, x, n, ba);
     for (int64_t t = 0; t < n; ++t) {
-      for (int64_t g = 0; g < hk; ++g) {
+      for (int64_t g = 0; g < n_k_heads; ++g) {
         for (int64_t j = 0; j < r; ++j) {
-          beta[t * hv + g * r + j] = ba[t * 2 * hv + g * 2 * r + j];
-          alpha[t * hv + g * r + j] = ba[t * 2 * hv + g * 2 * r + r + j];
+          beta[t * n_v_heads + g * r + j] = ba[t * 2 * n_v_heads + g * 2 * r + j];
+          alpha[t * n_v_heads + g * r + j] = ba[t * 2 * n_v_heads + g * 2 * r + r + j];
         }
       }
     }
@@ -53,8 +53,8 @@ void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerStat
   // Gates: beta_sigmoid, and the log-decay g (< 0) stored in place of alpha.
   float* g = alpha;
   for (int64_t t = 0; t < n; ++t) {
-    for (int64_t h = 0; h < hv; ++h) {
-      const int64_t i = t * hv + h;
+    for (int64_t h = 0; h < n_v_heads; ++h) {
+      const int64_t i = t * n_v_heads + h;
       beta[i] = sigmoid(beta[i]);
       g[i] = w.ssm_a.f32[h] * softplus(alpha[i] + w.ssm_dt.f32[h]);  // gate
     }
@@ -75,7 +75,7 @@ void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerStat
     std::memcpy(v + t * value_dim, row + 2 * key_dim, static_cast<size_t>(value_dim) * sizeof(float));
   }
 
-  const DeltaNetShape shape{static_cast<int32_t>(hk), static_cast<int32_t>(hv), static_cast<int32_t>(dk),
+  const DeltaNetShape shape{static_cast<int32_t>(n_k_heads), static_cast<int32_t>(n_v_heads), static_cast<int32_t>(dk),
                             static_cast<int32_t>(dv), hp.grouped_heads, hp.rms_eps};
   float* o = scratch(s.o, n * value_dim);
   be.delta_net(shape, q, k, v, g, beta, st.ssm.data(), n, o);  // attn_output (pre-norm)
@@ -83,7 +83,7 @@ void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerStat
 
   // Gated RMSNorm per head with the shared weight, then SiLU(z).
   float* o_normed = scratch(s.o_normed, n_out * value_dim);
-  be.rms_norm(o + first_out * value_dim, w.ssm_norm.f32, dv, n_out * hv, hp.rms_eps, o_normed);
+  be.rms_norm(o + first_out * value_dim, w.ssm_norm.f32, dv, n_out * n_v_heads, hp.rms_eps, o_normed);
   be.gate_mul(GateActivation::silu, z, o_normed, n_out * value_dim, o_normed);  // final_output
   be.matmul(w.ssm_out.view, o_normed, n_out, out);  // linear_attn_out
 }

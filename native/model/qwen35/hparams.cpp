@@ -256,15 +256,15 @@ Status read_ssm(const KeyReader& keys, Hparams* hp) {
   PETREL_RETURN_IF_ERROR(keys.u32("ssm.conv_kernel", std::nullopt, &hp->ssm_d_conv));
   PETREL_RETURN_IF_ERROR(keys.u32("ssm.inner_size", std::nullopt, &hp->ssm_d_inner));
   PETREL_RETURN_IF_ERROR(keys.u32("ssm.state_size", std::nullopt, &hp->ssm_d_state));
-  PETREL_RETURN_IF_ERROR(keys.u32("ssm.time_step_rank", std::nullopt, &hp->ssm_dt_rank));
-  PETREL_RETURN_IF_ERROR(keys.u32("ssm.group_count", std::nullopt, &hp->ssm_n_group));
+  PETREL_RETURN_IF_ERROR(keys.u32("ssm.time_step_rank", std::nullopt, &hp->ssm_n_v_heads));
+  PETREL_RETURN_IF_ERROR(keys.u32("ssm.group_count", std::nullopt, &hp->ssm_n_k_heads));
   if (hp->ssm_d_conv < 1) return keys.bad("ssm.conv_kernel", "must be at least 1");
   if (hp->ssm_d_state < 1) return keys.bad("ssm.state_size", "must be positive");
-  if (hp->ssm_n_group < 1) return keys.bad("ssm.group_count", "must be positive");
-  if (hp->ssm_dt_rank < 1 || hp->ssm_dt_rank % hp->ssm_n_group != 0) {
+  if (hp->ssm_n_k_heads < 1) return keys.bad("ssm.group_count", "must be positive");
+  if (hp->ssm_n_v_heads < 1 || hp->ssm_n_v_heads % hp->ssm_n_k_heads != 0) {
     return keys.bad("ssm.time_step_rank", "must be a positive multiple of ssm.group_count");
   }
-  if (hp->ssm_d_inner < 1 || hp->ssm_d_inner % hp->ssm_dt_rank != 0) {
+  if (hp->ssm_d_inner < 1 || hp->ssm_d_inner % hp->ssm_n_v_heads != 0) {
     return keys.bad("ssm.inner_size", "must be a positive multiple of ssm.time_step_rank");
   }
   hp->grouped_heads = hp->arch == Arch::qwen3next;

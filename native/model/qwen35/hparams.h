@@ -55,14 +55,14 @@ struct Hparams {
   int32_t ssm_d_conv = 0;     // conv kernel (4)
   int32_t ssm_d_inner = 0;    // value_dim = Hv * dv
   int32_t ssm_d_state = 0;    // dk (= dv)
-  int32_t ssm_dt_rank = 0;    // Hv
-  int32_t ssm_n_group = 0;    // Hk
+  int32_t ssm_n_v_heads = 0;  // Hv: value heads (ssm.time_step_rank)
+  int32_t ssm_n_k_heads = 0;  // Hk: query and key heads (ssm.group_count)
   bool grouped_heads = false;  // qwen3next: v head p uses k head p / (Hv/Hk); qwen35: p % Hk
 
   bool is_hybrid() const { return arch == Arch::qwen35 || arch == Arch::qwen35moe || arch == Arch::qwen3next; }
   bool is_moe() const { return n_expert > 0; }
-  int32_t ssm_head_v_dim() const { return ssm_dt_rank > 0 ? ssm_d_inner / ssm_dt_rank : 0; }
-  int32_t ssm_key_dim() const { return ssm_n_group * ssm_d_state; }
+  int32_t ssm_head_v_dim() const { return ssm_n_v_heads > 0 ? ssm_d_inner / ssm_n_v_heads : 0; }
+  int32_t ssm_key_dim() const { return ssm_n_k_heads * ssm_d_state; }
   int32_t ssm_conv_dim() const { return 2 * ssm_key_dim() + ssm_d_inner; }
   int32_t n_recurrent() const;
 };

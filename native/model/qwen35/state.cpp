@@ -12,7 +12,7 @@ int64_t conv_state_floats(const Hparams& hp) {
 }
 
 int64_t ssm_state_floats(const Hparams& hp) {
-  return static_cast<int64_t>(hp.ssm_dt_rank) * hp.ssm_d_state * hp.ssm_head_v_dim();
+  return static_cast<int64_t>(hp.ssm_n_v_heads) * hp.ssm_d_state * hp.ssm_head_v_dim();
 }
 
 int64_t kv_floats_per_token(const Hparams& hp, int32_t il) {

@@ -113,7 +113,7 @@ Status bind_attention(Binder& b, const Hparams& hp, int32_t il, AttentionWeights
 Status bind_deltanet(Binder& b, const Hparams& hp, int32_t il, DeltaNetWeights* w) {
   const std::string p = "blk." + std::to_string(il) + ".";
   const int64_t e = hp.n_embd;
-  const int64_t hv = hp.ssm_dt_rank;
+  const int64_t n_v_heads = hp.ssm_n_v_heads;
   if (!b.has(p + "attn_qkv.weight") && b.has(p + "ssm_in.weight")) {
     return Status(StatusCode::unsupported,
                   b.what() + ": tensor " + gguf_quote(p + "ssm_in.weight") +
@@ -123,15 +123,15 @@ Status bind_deltanet(Binder& b, const Hparams& hp, int32_t il, DeltaNetWeights* 
   PETREL_RETURN_IF_ERROR(b.bind(p + "attn_qkv.weight", {e, hp.ssm_conv_dim()}, &w->attn_qkv));
   PETREL_RETURN_IF_ERROR(b.bind(p + "attn_gate.weight", {e, hp.ssm_d_inner}, &w->attn_gate));
   PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_conv1d.weight", {hp.ssm_d_conv, hp.ssm_conv_dim()}, &w->ssm_conv1d, true, true));
-  PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_dt.bias", {hv}, &w->ssm_dt, true, true));
-  PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_a", {hv}, &w->ssm_a, true, true));
+  PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_dt.bias", {n_v_heads}, &w->ssm_dt, true, true));
+  PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_a", {n_v_heads}, &w->ssm_a, true, true));
   // qwen3next packs beta and alpha into ssm_ba; qwen35 files (and some qwen3next ones) keep them apart.
   const bool fused_ba = hp.arch == Arch::qwen3next && b.has(p + "ssm_ba.weight");
   if (fused_ba) {
-    PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_ba.weight", {e, 2 * hv}, &w->ssm_ba));
+    PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_ba.weight", {e, 2 * n_v_heads}, &w->ssm_ba));
   } else {
-    PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_beta.weight", {e, hv}, &w->ssm_beta));
-    PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_alpha.weight", {e, hv}, &w->ssm_alpha));
+    PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_beta.weight", {e, n_v_heads}, &w->ssm_beta));
+    PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_alpha.weight", {e, n_v_heads}, &w->ssm_alpha));
   }
   PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_norm.weight", {hp.ssm_head_v_dim()}, &w->ssm_norm, true, true));
   PETREL_RETURN_IF_ERROR(b.bind(p + "ssm_out.weight", {hp.ssm_d_inner, e}, &w->ssm_out));
