@@ -18,6 +18,7 @@
 #include "gguf/reader.h"
 #include "gguf/writer.h"
 #include "quant/ggml_type.h"
+#include "synth/random_source.h"
 #include "synth/recipe.h"
 
 namespace petrel::addon {
@@ -263,11 +264,11 @@ bool parse_tensor(Napi::Value value, size_t index, WriteJob* job, std::string* e
     t.raw = job->raw_store.back().data();
     t.raw_size = ua.ElementLength();
   } else if (kind == "random") {
-    t.kind = TensorSourceKind::random;
+    RandomSpec spec;
     Napi::Value seed = src.Get("seed");
     if (seed.IsBigInt()) {
       bool lossless = false;
-      t.random.seed = seed.As<Napi::BigInt>().Uint64Value(&lossless);
+      spec.seed = seed.As<Napi::BigInt>().Uint64Value(&lossless);
       if (!lossless) {
         *err = w + ".source.seed bigint must fit in 64 bits unsigned";
         return false;
@@ -278,17 +279,19 @@ bool parse_tensor(Napi::Value value, size_t index, WriteJob* job, std::string* e
         *err = w + ".source.seed must be a non-negative safe integer (or a bigint)";
         return false;
       }
-      t.random.seed = static_cast<uint64_t>(s);
+      spec.seed = static_cast<uint64_t>(s);
     }
-    if (!number_field(src, "mean", w + ".source", &t.random.mean, err)) return false;
-    if (!number_field(src, "std", w + ".source", &t.random.std, err)) return false;
+    if (!number_field(src, "mean", w + ".source", &spec.mean, err)) return false;
+    if (!number_field(src, "std", w + ".source", &spec.std, err)) return false;
     Napi::Value tr = src.Get("transform");
     if (tr.IsString() && tr.As<Napi::String>().Utf8Value() == "neg_exp") {
-      t.random.transform = RandomTransform::neg_exp;
+      spec.transform = RandomTransform::neg_exp;
     } else if (!tr.IsUndefined()) {
       *err = w + ".source.transform must be 'neg_exp' or absent";
       return false;
     }
+    t.kind = TensorSourceKind::generated;
+    t.generate = random_values(spec);
   } else {
     *err = w + ".source.kind must be 'f32', 'raw' or 'random'";
     return false;

@@ -13,6 +13,7 @@
 #include "gguf/reader.h"
 #include "gguf/writer.h"
 #include "quant/convert.h"
+#include "synth/random_source.h"
 
 using namespace petrel;
 
@@ -72,7 +73,7 @@ int write_seeds(const char* dir) {
       t.name = "blk.0.t" + std::to_string(i);
       t.type_id = static_cast<uint32_t>(type);
       t.shape = {n, 1 + i % 2};
-      t.random = {static_cast<uint64_t>(i), 0.0, 0.1, RandomTransform::none};
+      t.generate = random_values({static_cast<uint64_t>(i), 0.0, 0.1, RandomTransform::none});
       w.add_tensor(t);
       ++i;
     }
@@ -90,7 +91,7 @@ int write_seeds(const char* dir) {
       t.name = i ? "output.weight" : "token_embd.weight";
       t.type_id = 0;
       t.shape = {4, 3, 2, 1};
-      t.random = {7, 0.0, 1.0, i ? RandomTransform::neg_exp : RandomTransform::none};
+      t.generate = random_values({7, 0.0, 1.0, i ? RandomTransform::neg_exp : RandomTransform::none});
       w.add_tensor(t);
     }
     seeds.emplace_back("aligned64.gguf", std::move(w));

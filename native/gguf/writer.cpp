@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -179,6 +178,9 @@ Status GgufWriter::validate() {
     uint64_t bytes;
     if (!ggml_row_bytes(*type, n, &bytes)) return invalid(what + " is too large");
     const bool is_f32 = type->type == GgmlType::F32;
+    if (t.kind != TensorSourceKind::raw && !is_f32 && !can_quantize(type->type)) {
+      return Status(StatusCode::unsupported, what + ": petrel cannot quantize to " + type->name);
+    }
     switch (t.kind) {
       case TensorSourceKind::f32:
         if (t.f32_count != n) {
@@ -194,14 +196,9 @@ Status GgufWriter::validate() {
         }
         if (!t.raw) return invalid(what + " has no raw data");
         break;
-      case TensorSourceKind::random:
-        if (!std::isfinite(t.random.mean) || !std::isfinite(t.random.std)) {
-          return invalid(what + " random mean and std must be finite numbers");
-        }
+      case TensorSourceKind::generated:
+        if (!t.generate) return invalid(what + " has no value generator");
         break;
-    }
-    if (t.kind != TensorSourceKind::raw && !is_f32 && !can_quantize(type->type)) {
-      return Status(StatusCode::unsupported, what + ": petrel cannot quantize to " + type->name);
     }
     const uint64_t padded = bytes + gguf_pad_to(bytes, alignment_);
     if (padded < bytes || data_size > UINT64_MAX - padded) return invalid(what + " makes the file too large");
@@ -280,7 +277,7 @@ Status GgufWriter::write_tensor_data(Sink& sink, size_t index, uint64_t* written
 
   // Generated or converted data: batches of `threads` pieces, each piece a whole number of blocks.
   const uint64_t n_elements = bytes / type.type_size * type.block_size;
-  const bool fill_scratch = t.kind == TensorSourceKind::random && type.type != GgmlType::F32;
+  const bool fill_scratch = t.kind == TensorSourceKind::generated && type.type != GgmlType::F32;
   unsigned threads = options_.threads ? options_.threads : std::thread::hardware_concurrency();
   if (threads == 0) threads = 1;
   // bytes per element, scaled by block_size to stay integral
@@ -302,12 +299,12 @@ Status GgufWriter::write_tensor_data(Sink& sink, size_t index, uint64_t* written
     const uint64_t first = p * piece;
     const uint64_t n = std::min(piece, n_elements - first);
     uint8_t* dst = out.data() + s * piece_bytes;
-    if (t.kind == TensorSourceKind::random && type.type == GgmlType::F32) {
-      random_fill(t.random, first, reinterpret_cast<float*>(dst), static_cast<size_t>(n));
+    if (t.kind == TensorSourceKind::generated && type.type == GgmlType::F32) {
+      t.generate(first, reinterpret_cast<float*>(dst), static_cast<size_t>(n));
       results[s] = Status();
-    } else if (t.kind == TensorSourceKind::random) {
+    } else if (t.kind == TensorSourceKind::generated) {
       float* src = scratch.data() + s * piece;
-      random_fill(t.random, first, src, static_cast<size_t>(n));
+      t.generate(first, src, static_cast<size_t>(n));
       results[s] = quantize_row(type.type, src, dst, static_cast<int64_t>(n));
     } else {
       results[s] = quantize_row(type.type, t.f32 + first, dst, static_cast<int64_t>(n));

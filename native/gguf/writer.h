@@ -3,7 +3,8 @@
 // The file is written to "<path>.tmp-<pid>" in the same directory, fsynced, then renamed over
 // <path>; on any failure the temporary file is removed and an existing <path> is left untouched.
 // Tensor data comes from float32 values (quantized to the tensor type with quantize_row), raw
-// bytes, or the deterministic generator in synth/random_fill.h. Converted data is produced in
+// bytes, or a TensorValueGenerator the caller supplies (synth/random_source.h makes the one for
+// synthetic models: the file format knows no generator). Converted data is produced in
 // bounded chunks (at most ~48 MiB of buffers in flight) on up to all hardware threads, so a
 // multi-GB tensor never sits in memory whole.
 #pragma once
@@ -16,25 +17,29 @@
 
 #include "gguf/gguf_value.h"
 #include "petrel/status.h"
-#include "synth/random_fill.h"
 
 namespace petrel {
 
-enum class TensorSourceKind { f32, raw, random };
+// Values computed on demand: fill(first, out, n) writes elements [first, first + n) of the tensor
+// as float32. The writer calls it for pieces of one tensor on several threads at once, in any
+// order, so an element's value must depend on its index alone.
+using TensorValueGenerator = std::function<void(uint64_t first, float* out, size_t n)>;
+
+enum class TensorSourceKind { f32, raw, generated };
 
 struct GgufWriteTensor {
   std::string name;
   uint32_t type_id = 0;        // ggml type id
   std::vector<int64_t> shape;  // ggml ne order: shape[0] is the row length
-  TensorSourceKind kind = TensorSourceKind::random;
+  TensorSourceKind kind = TensorSourceKind::generated;
   // kind f32: f32_count float32 values (must equal the element count); not copied, kept alive by the caller.
   const float* f32 = nullptr;
   uint64_t f32_count = 0;
   // kind raw: the tensor's bytes in its type (raw_size must equal the data size); not copied.
   const uint8_t* raw = nullptr;
   uint64_t raw_size = 0;
-  // kind random
-  RandomSpec random;
+  // kind generated
+  TensorValueGenerator generate;
 };
 
 struct GgufWriteOptions {

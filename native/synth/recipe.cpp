@@ -1,10 +1,12 @@
 #include "synth/recipe.h"
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string_view>
 
 #include "gguf/reader.h"
+#include "synth/random_source.h"
 
 namespace petrel {
 namespace {
@@ -67,13 +69,18 @@ Status load_recipe(const std::string& recipe_path, GgufWriter* writer) {
     }
     for (uint32_t d = 0; d < dims; ++d) t.shape.push_back(item_at<int64_t>(*shape, at + d));
     at += dims;
-    t.kind = TensorSourceKind::random;
-    t.random.seed = item_at<uint64_t>(*seeds, u);
-    t.random.mean = item_at<double>(*means, u);
-    t.random.std = item_at<double>(*stds, u);
+    RandomSpec spec;
+    spec.seed = item_at<uint64_t>(*seeds, u);
+    spec.mean = item_at<double>(*means, u);
+    spec.std = item_at<double>(*stds, u);
+    if (!std::isfinite(spec.mean) || !std::isfinite(spec.std)) {
+      return Status(StatusCode::corrupt_file, what + ": tensor " + t.name + " has a mean or std that is not a finite number");
+    }
     const uint8_t tr = item_at<uint8_t>(*transforms, u);
     if (tr > 1) return Status(StatusCode::corrupt_file, what + ": tensor " + t.name + " has an unknown transform");
-    t.random.transform = tr == 1 ? RandomTransform::neg_exp : RandomTransform::none;
+    spec.transform = tr == 1 ? RandomTransform::neg_exp : RandomTransform::none;
+    t.kind = TensorSourceKind::generated;
+    t.generate = random_values(spec);
     writer->add_tensor(std::move(t));
   }
   if (at != shape->size()) return Status(StatusCode::corrupt_file, what + ": the recipe's shapes do not add up");

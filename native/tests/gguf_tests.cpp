@@ -20,6 +20,7 @@
 #include "gguf/writer.h"
 #include "quant/convert.h"
 #include "synth/random_fill.h"
+#include "synth/random_source.h"
 #include "tests/test.h"
 
 namespace petrel {
@@ -252,12 +253,14 @@ PETREL_TEST(gguf_roundtrip_tensors_every_source) {
   GgufWriteTensor t4 = add("q4k.raw", GgmlType::Q4_K, {512}, TensorSourceKind::raw);
   t4.raw = raw.data();
   t4.raw_size = raw.size();
-  GgufWriteTensor t5 = add("rand.f32", GgmlType::F32, {100}, TensorSourceKind::random);
-  t5.random = {7, 0.5, 2.0, RandomTransform::none};
-  GgufWriteTensor t6 = add("rand.q8", GgmlType::Q8_0, {96, 5}, TensorSourceKind::random);
-  t6.random = {9, 0.0, 0.02, RandomTransform::none};
-  GgufWriteTensor t7 = add("rand.negexp", GgmlType::F32, {16}, TensorSourceKind::random);
-  t7.random = {11, 0.0, 1.0, RandomTransform::neg_exp};
+  const RandomSpec spec5{7, 0.5, 2.0, RandomTransform::none};
+  const RandomSpec spec6{9, 0.0, 0.02, RandomTransform::none};
+  GgufWriteTensor t5 = add("rand.f32", GgmlType::F32, {100}, TensorSourceKind::generated);
+  t5.generate = random_values(spec5);
+  GgufWriteTensor t6 = add("rand.q8", GgmlType::Q8_0, {96, 5}, TensorSourceKind::generated);
+  t6.generate = random_values(spec6);
+  GgufWriteTensor t7 = add("rand.negexp", GgmlType::F32, {16}, TensorSourceKind::generated);
+  t7.generate = random_values({11, 0.0, 1.0, RandomTransform::neg_exp});
   for (auto* t : {&t1, &t2, &t3, &t4, &t5, &t6, &t7}) w.add_tensor(*t);
 
   std::vector<std::pair<uint64_t, uint64_t>> progress;
@@ -308,12 +311,12 @@ PETREL_TEST(gguf_roundtrip_tensors_every_source) {
   PETREL_CHECK(d->type->type == GgmlType::Q4_K);
 
   std::vector<float> r(100);
-  random_fill(t5.random, 0, r.data(), r.size());
+  random_fill(spec5, 0, r.data(), r.size());
   const GgufTensorInfo* e = f->find_tensor("rand.f32");
   PETREL_CHECK(e && std::memcmp(e->data, r.data(), 400) == 0);
 
   std::vector<float> r6(480);
-  random_fill(t6.random, 0, r6.data(), r6.size());
+  random_fill(spec6, 0, r6.data(), r6.size());
   expect.assign(15 * 34, 0);
   PETREL_CHECK(quantize_row(GgmlType::Q8_0, r6.data(), expect.data(), 480).ok());
   const GgufTensorInfo* g = f->find_tensor("rand.q8");
@@ -389,13 +392,14 @@ PETREL_TEST(gguf_writer_threads_identical) {
     t.name = "big.q8";
     t.type_id = static_cast<uint32_t>(GgmlType::Q8_0);
     t.shape = {4096, 700};  // 2.8M elements: several pieces per thread
-    t.random = {1234, 0.0, 0.05, RandomTransform::none};
+    t.generate = random_values({1234, 0.0, 0.05, RandomTransform::none});
     w.add_tensor(t);
     GgufWriteTensor u;
     u.name = "big.f32";
     u.type_id = 0;
     u.shape = {1 << 21, 1};
-    u.random = {99, 1.0, 0.5, RandomTransform::none};
+    const RandomSpec u_spec{99, 1.0, 0.5, RandomTransform::none};
+    u.generate = random_values(u_spec);
     w.add_tensor(u);
     std::vector<uint8_t> bytes;
     PETREL_CHECK(w.write_to_memory(&bytes).ok());
@@ -405,7 +409,7 @@ PETREL_TEST(gguf_writer_threads_identical) {
       PETREL_CHECK(parse(bytes, &f).ok());
       const GgufTensorInfo* big = f->find_tensor("big.f32");
       std::vector<float> tail(1000);
-      random_fill(u.random, (1 << 21) - 1000, tail.data(), tail.size());
+      random_fill(u_spec, (1 << 21) - 1000, tail.data(), tail.size());
       PETREL_CHECK(std::memcmp(big->data + big->size - 4000, tail.data(), 4000) == 0);
     } else {
       PETREL_CHECK(bytes == ref);
@@ -617,7 +621,7 @@ PETREL_TEST(gguf_writer_atomic) {
     ::setrlimit(RLIMIT_FSIZE, &small);
     GgufWriter big;
     GgufWriteTensor r = tensor("r", 0, {1 << 18});
-    r.random = {1, 0.0, 1.0, RandomTransform::none};
+    r.generate = random_values({1, 0.0, 1.0, RandomTransform::none});
     big.add_tensor(r);
     st = big.write(path);
     ::setrlimit(RLIMIT_FSIZE, &saved);

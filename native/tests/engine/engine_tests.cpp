@@ -15,6 +15,7 @@
 #include "engine/sampler.h"
 #include "gguf/writer.h"
 #include "petrel/engine.h"
+#include "synth/random_source.h"
 #include "tests/test.h"
 
 namespace petrel {
@@ -195,9 +196,7 @@ std::string write_tiny_qwen3(const std::string& path, const std::string& skip = 
     t.name = name;
     t.type_id = 0;
     t.shape = std::move(shape);
-    t.random.seed = seed++;
-    t.random.mean = mean;
-    t.random.std = std;
+    t.generate = random_values({seed++, mean, std, RandomTransform::none});
     w.add_tensor(std::move(t));
   };
   tensor("token_embd.weight", {kEmbd, kVocab}, 0, 0.4);
