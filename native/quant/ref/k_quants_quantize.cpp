@@ -284,33 +284,13 @@ void quantize_scales_mins_k4(const float* x, Block* y, uint8_t* L, int nmax, flo
   const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
   const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
   for (int j = 0; j < QK_K / 32; ++j) {
-    uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
-    uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
-    ls = std::min<uint8_t>(63, ls);
-    lm = std::min<uint8_t>(63, lm);
-    if (j < 4) {
-      y->scales[j] = ls;
-      y->scales[j + 4] = lm;
-    } else {
-      y->scales[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-      y->scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      y->scales[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
+    const uint8_t ls = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
+    const uint8_t lm = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
+    set_scale_min_k4(j, std::min<uint8_t>(63, ls), std::min<uint8_t>(63, lm), y->scales);
   }
   y->d = fp32_to_fp16(max_scale / 63.f);
   y->dmin = fp32_to_fp16(max_min / 63.f);
-  // Requantize against the scales as stored (sub-blocks with a zero scale keep their levels).
-  for (int j = 0; j < QK_K / 32; ++j) {
-    uint8_t sc, m;
-    get_scale_min_k4(j, y->scales, &sc, &m);
-    const float d = fp16_to_fp32(y->d) * fl(sc);
-    if (d == 0.0f) continue;
-    const float dm = fp16_to_fp32(y->dmin) * fl(m);
-    for (int ii = 0; ii < 32; ++ii) {
-      const int l = nearest_int((x[32 * j + ii] + dm) / d);
-      L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
-    }
-  }
+  levels_k4(x, *y, nmax, L);
 }
 
 }  // namespace
@@ -348,16 +328,7 @@ void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t n) {
     } else {
       y[i].dmin = fp32_to_fp16(0.f);
     }
-    for (int j = 0; j < QK_K / 16; ++j) {
-      const float d = fp16_to_fp32(y[i].d) * fl(y[i].scales[j] & 0xF);
-      if (d == 0.0f) continue;
-      const float dm = fp16_to_fp32(y[i].dmin) * fl(y[i].scales[j] >> 4);
-      for (int ii = 0; ii < 16; ++ii) {
-        const int l = nearest_int((x[16 * j + ii] + dm) / d);
-        L[16 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(3, l)));
-      }
-    }
-    pack_2bit(L, y[i].qs);
+    finish_q2_K(x, L, &y[i]);
     x += QK_K;
   }
 }
@@ -380,47 +351,14 @@ void quantize_row_q3_K(const float* x, BlockQ3_K* y, int64_t n) {
     if (max_scale != 0.0f) {
       const float iscale = -32.f / max_scale;
       for (int j = 0; j < QK_K / 16; ++j) {
-        int8_t l = static_cast<int8_t>(nearest_int(iscale * scales[j]));
-        l = static_cast<int8_t>(std::max(-32, std::min(31, static_cast<int>(l))) + 32);
-        if (j < 8) {
-          y[i].scales[j] = static_cast<uint8_t>(l & 0xF);
-        } else {
-          y[i].scales[j - 8] |= static_cast<uint8_t>((l & 0xF) << 4);
-        }
-        l = static_cast<int8_t>(l >> 4);
-        y[i].scales[j % 4 + 8] |= static_cast<uint8_t>(l << (2 * (j / 4)));
+        const int8_t l = static_cast<int8_t>(nearest_int(iscale * scales[j]));
+        set_scale_q3_K(j, std::max(-32, std::min(31, static_cast<int>(l))) + 32, y[i].scales);
       }
       y[i].d = fp32_to_fp16(1 / iscale);
     } else {
       y[i].d = fp32_to_fp16(0.f);
     }
-    for (int j = 0; j < QK_K / 16; ++j) {
-      int sc = j < 8 ? (y[i].scales[j] & 0xF) : (y[i].scales[j - 8] >> 4);
-      sc = (sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-      const float d = fp16_to_fp32(y[i].d) * fl(sc);
-      if (d == 0.0f) continue;
-      for (int ii = 0; ii < 16; ++ii) {
-        const int l = nearest_int(x[16 * j + ii] / d);
-        L[16 * j + ii] = static_cast<int8_t>(std::max(-4, std::min(3, l)) + 4);
-      }
-    }
-    // High bits: the first 32 values go to bit 0 of hmask[0..31], the next 32 to bit 1, ...
-    std::memset(y[i].hmask, 0, QK_K / 8);
-    int m = 0;
-    uint8_t hm = 1;
-    for (int j = 0; j < QK_K; ++j) {
-      if (L[j] > 3) {
-        y[i].hmask[m] |= hm;
-        L[j] = static_cast<int8_t>(L[j] - 4);
-      }
-      if (++m == QK_K / 8) {
-        m = 0;
-        hm = static_cast<uint8_t>(hm << 1);
-      }
-    }
-    uint8_t Lu[QK_K];
-    for (int j = 0; j < QK_K; ++j) Lu[j] = static_cast<uint8_t>(L[j]);
-    pack_2bit(Lu, y[i].qs);
+    finish_q3_K(x, L, &y[i]);
     x += QK_K;
   }
 }
@@ -430,11 +368,7 @@ void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) {
   uint8_t L[QK_K];
   for (int64_t i = 0; i < nb; ++i) {
     quantize_scales_mins_k4(x, &y[i], L, 15, -1.f, 20);
-    uint8_t* q = y[i].qs;
-    for (int j = 0; j < QK_K; j += 64) {
-      for (int l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
-      q += 32;
-    }
+    pack_q4_K(L, y[i].qs);
     x += QK_K;
   }
 }
@@ -444,28 +378,7 @@ void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n) {
   uint8_t L[QK_K];
   for (int64_t i = 0; i < nb; ++i) {
     quantize_scales_mins_k4(x, &y[i], L, 31, -0.5f, 15);
-    uint8_t* qh = y[i].qh;
-    uint8_t* ql = y[i].qs;
-    std::memset(qh, 0, QK_K / 8);
-    uint8_t m1 = 1, m2 = 2;
-    for (int n64 = 0; n64 < QK_K; n64 += 64) {
-      for (int j = 0; j < 32; ++j) {
-        int l1 = L[n64 + j];
-        if (l1 > 15) {
-          l1 -= 16;
-          qh[j] |= m1;
-        }
-        int l2 = L[n64 + j + 32];
-        if (l2 > 15) {
-          l2 -= 16;
-          qh[j] |= m2;
-        }
-        ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
-      }
-      m1 = static_cast<uint8_t>(m1 << 2);
-      m2 = static_cast<uint8_t>(m2 << 2);
-      ql += 32;
-    }
+    pack_q5_K(L, y[i].qh, y[i].qs);
     x += QK_K;
   }
 }

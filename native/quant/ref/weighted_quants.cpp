@@ -247,31 +247,10 @@ void weighted_scales_mins_k4(const float* x, const float* qw, Block* y, uint8_t*
   }
   const float d_block = make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
   const float m_block = make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
-  for (int j = 0; j < QK_K / 32; ++j) {
-    const uint8_t ls = std::min<uint8_t>(63, Ls[j]);
-    const uint8_t lm = std::min<uint8_t>(63, Lm[j]);
-    if (j < 4) {
-      y->scales[j] = ls;
-      y->scales[j + 4] = lm;
-    } else {
-      y->scales[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-      y->scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-      y->scales[j - 0] |= static_cast<uint8_t>((lm >> 4) << 6);
-    }
-  }
+  for (int j = 0; j < QK_K / 32; ++j) set_scale_min_k4(j, std::min<uint8_t>(63, Ls[j]), std::min<uint8_t>(63, Lm[j]), y->scales);
   y->d = fp32_to_fp16(d_block);
   y->dmin = fp32_to_fp16(m_block);
-  for (int j = 0; j < QK_K / 32; ++j) {
-    uint8_t sc, m;
-    get_scale_min_k4(j, y->scales, &sc, &m);
-    const float d = fp16_to_fp32(y->d) * fl(sc);
-    if (d == 0.0f) continue;
-    const float dm = fp16_to_fp32(y->dmin) * fl(m);
-    for (int ii = 0; ii < 32; ++ii) {
-      const int l = nearest_int((x[32 * j + ii] + dm) / d);
-      L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
-    }
-  }
+  levels_k4(x, *y, nmax, L);
 }
 
 }  // namespace
@@ -354,23 +333,10 @@ void quantize_row_q2_K_w(const float* x, BlockQ2_K* y, int64_t n_per_row, const 
       for (int l = 0; l < QK_K / 16; ++l) sw[j] += weight[l];
       scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36);
     }
-    float dm = make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
-    float mm = make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
-    y[i].d = fp32_to_fp16(dm);
-    y[i].dmin = fp32_to_fp16(mm);
-    dm = fp16_to_fp32(y[i].d);
-    mm = fp16_to_fp32(y[i].dmin);
+    y[i].d = fp32_to_fp16(make_qp_quants(QK_K / 16, 15, scales, Ls, sw));
+    y[i].dmin = fp32_to_fp16(make_qp_quants(QK_K / 16, 15, mins, Lm, sw));
     for (int j = 0; j < QK_K / 16; ++j) y[i].scales[j] = static_cast<uint8_t>(Ls[j] | (Lm[j] << 4));
-    for (int j = 0; j < QK_K / 16; ++j) {
-      const float d = dm * fl(y[i].scales[j] & 0xF);
-      if (d == 0.0f) continue;
-      const float m = mm * fl(y[i].scales[j] >> 4);
-      for (int ii = 0; ii < 16; ++ii) {
-        const int l = nearest_int((x[16 * j + ii] + m) / d);
-        L[16 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(3, l)));
-      }
-    }
-    pack_2bit(L, y[i].qs);
+    finish_q2_K(x, L, &y[i]);
     x += QK_K;
   }
 }
@@ -392,42 +358,9 @@ void quantize_row_q3_K_w(const float* x, BlockQ3_K* y, int64_t n_per_row, const 
     }
     std::memset(y[i].scales, 0, 12);
     const float d_block = make_qx_quants_w(QK_K / 16, 32, scales, Ls, sw);
-    for (int j = 0; j < QK_K / 16; ++j) {
-      int l = Ls[j];
-      if (j < 8) {
-        y[i].scales[j] = static_cast<uint8_t>(l & 0xF);
-      } else {
-        y[i].scales[j - 8] |= static_cast<uint8_t>((l & 0xF) << 4);
-      }
-      l >>= 4;
-      y[i].scales[j % 4 + 8] |= static_cast<uint8_t>(l << (2 * (j / 4)));
-    }
+    for (int j = 0; j < QK_K / 16; ++j) set_scale_q3_K(j, Ls[j], y[i].scales);
     y[i].d = fp32_to_fp16(d_block);
-    for (int j = 0; j < QK_K / 16; ++j) {
-      int8_t sc = static_cast<int8_t>(j < 8 ? y[i].scales[j] & 0xF : y[i].scales[j - 8] >> 4);
-      sc = static_cast<int8_t>((sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
-      const float d = fp16_to_fp32(y[i].d) * fl(sc);
-      if (d == 0.0f) continue;
-      for (int ii = 0; ii < 16; ++ii) {
-        const int l = nearest_int(x[16 * j + ii] / d);
-        L[16 * j + ii] = static_cast<int8_t>(std::max(-4, std::min(3, l)) + 4);
-      }
-    }
-    std::memset(y[i].hmask, 0, QK_K / 8);
-    // The high bit of the first 8 quants goes to bit 0, the next 8 to bit 1, ...
-    int m = 0;
-    uint8_t hm = 1;
-    for (int j = 0; j < QK_K; ++j) {
-      if (L[j] > 3) {
-        y[i].hmask[m] |= hm;
-        L[j] = static_cast<int8_t>(L[j] - 4);
-      }
-      if (++m == QK_K / 8) {
-        m = 0;
-        hm = static_cast<uint8_t>(hm << 1);
-      }
-    }
-    pack_2bit(reinterpret_cast<const uint8_t*>(L), y[i].qs);
+    finish_q3_K(x, L, &y[i]);
     x += QK_K;
   }
 }
@@ -436,11 +369,7 @@ void quantize_row_q4_K_w(const float* x, BlockQ4_K* y, int64_t n_per_row, const 
   uint8_t L[QK_K];
   for (int64_t i = 0; i < n_per_row / QK_K; ++i) {
     weighted_scales_mins_k4(x, qw + QK_K * i, &y[i], L, 15);
-    uint8_t* q = y[i].qs;
-    for (int j = 0; j < QK_K; j += 64) {
-      for (int l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
-      q += 32;
-    }
+    pack_q4_K(L, y[i].qs);
     x += QK_K;
   }
 }
@@ -449,28 +378,7 @@ void quantize_row_q5_K_w(const float* x, BlockQ5_K* y, int64_t n_per_row, const 
   uint8_t L[QK_K];
   for (int64_t i = 0; i < n_per_row / QK_K; ++i) {
     weighted_scales_mins_k4(x, qw + QK_K * i, &y[i], L, 31);
-    uint8_t* qh = y[i].qh;
-    uint8_t* ql = y[i].qs;
-    std::memset(qh, 0, QK_K / 8);
-    uint8_t m1 = 1, m2 = 2;
-    for (int n = 0; n < QK_K; n += 64) {
-      for (int j = 0; j < 32; ++j) {
-        int l1 = L[n + j];
-        if (l1 > 15) {
-          l1 -= 16;
-          qh[j] |= m1;
-        }
-        int l2 = L[n + j + 32];
-        if (l2 > 15) {
-          l2 -= 16;
-          qh[j] |= m2;
-        }
-        ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
-      }
-      m1 = static_cast<uint8_t>(m1 << 2);
-      m2 = static_cast<uint8_t>(m2 << 2);
-      ql += 32;
-    }
+    pack_q5_K(L, y[i].qh, y[i].qs);
     x += QK_K;
   }
 }
