@@ -15,39 +15,11 @@
 
 #include "backend/cpu/ops/cpu_backend.h"
 #include "engine/engine_impl.h"
+#include "engine/fnv1a.h"
 #include "model/qwen35/moe_model.h"
 
 namespace petrel {
 namespace {
-
-// FNV-1a, over the fields that decide the state layout and the meaning of the weights' shapes
-// (the fingerprint), and over sampled file bytes (the weights digest).
-class Fnv {
- public:
-  void bytes(const uint8_t* p, uint64_t n) {
-    for (uint64_t i = 0; i < n; ++i) {
-      h_ ^= p[i];
-      h_ *= 0x100000001b3ull;
-    }
-  }
-  void add(uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-      h_ ^= (v >> (8 * i)) & 0xff;
-      h_ *= 0x100000001b3ull;
-    }
-  }
-  void add(const std::string& s) {
-    for (unsigned char c : s) {
-      h_ ^= c;
-      h_ *= 0x100000001b3ull;
-    }
-    add(s.size());
-  }
-  uint64_t value() const { return h_; }
-
- private:
-  uint64_t h_ = 0xcbf29ce484222325ull;
-};
 
 ModelInfo make_info(const Model::Impl& m, const ModelOptions& options) {
   const qwen35::Hparams& hp = m.hp;
@@ -105,7 +77,7 @@ bool experts_fit_memory(uint64_t expert_bytes) {
 }  // namespace
 
 uint64_t model_fingerprint(const qwen35::Hparams& hp, uint64_t n_tensors) {
-  Fnv f;
+  Fnv1a f;
   f.add(std::string(qwen35::arch_name(hp.arch)));
   f.add(static_cast<uint64_t>(hp.n_layer));
   f.add(static_cast<uint64_t>(hp.n_embd));
@@ -133,7 +105,7 @@ uint64_t model_fingerprint(const qwen35::Hparams& hp, uint64_t n_tensors) {
 // read per tensor, once (a few thousand for the largest models).
 uint64_t model_weights_digest(const GgufModel& gguf) {
   constexpr uint64_t kSample = 64;
-  Fnv f;
+  Fnv1a f;
   for (size_t i = 0; i < gguf.n_files(); ++i) {
     const GgufFile& file = gguf.file(i);
     f.add(file.file_size());

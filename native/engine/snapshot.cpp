@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "engine/engine_impl.h"
+#include "engine/fnv1a.h"
 
 namespace petrel {
 namespace {
@@ -37,13 +38,10 @@ constexpr char kMagic[8] = {'P', 'T', 'R', 'L', 'S', 'N', 'A', 'P'};
 constexpr uint32_t kVersion = 3;
 constexpr uint32_t kHeaderBytes = 64;
 
-uint64_t fnv1a(const uint8_t* p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
+uint64_t checksum(const uint8_t* p, size_t n) {
+  Fnv1a f;
+  f.bytes(p, n);
+  return f.value();
 }
 
 class Writer {
@@ -144,7 +142,7 @@ Status Session::snapshot(std::vector<uint8_t>* out) const {
         }
       }
     }
-    w.pod(fnv1a(blob.data(), blob.size()));
+    w.pod(checksum(blob.data(), blob.size()));
     out->swap(blob);
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::out_of_memory, "snapshot: not enough memory");
@@ -171,7 +169,7 @@ Status Session::restore(const uint8_t* data, size_t size, bool* other_model) {
     return Status(StatusCode::unsupported, "snapshot: version " + std::to_string(version) + " is not supported (petrel reads version " +
                                                std::to_string(kVersion) + "; take the snapshot again)");
   }
-  if (fnv1a(data, size - sizeof stored_sum) != stored_sum) return corrupt("checksum mismatch (the data is damaged)");
+  if (checksum(data, size - sizeof stored_sum) != stored_sum) return corrupt("checksum mismatch (the data is damaged)");
   if (!r.pod(&header_bytes) || header_bytes != kHeaderBytes || !r.pod(&fingerprint) || !r.pod(&n_pos) ||
       !r.pod(&saved_ctx) || !r.pod(&n_history) || !r.pod(&n_layer) || !r.pod(&n_logits) || !r.pod(&digest)) {
     return corrupt("bad header");
