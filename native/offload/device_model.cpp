@@ -14,8 +14,6 @@ double roofline(double bytes, double bandwidth, double macs, double rate) {
 
 }  // namespace
 
-const char* prefill_strategy_name(PrefillStrategy s) { return s == PrefillStrategy::stream ? "stream" : "split"; }
-
 double gpu_expert_seconds(const DeviceModel& d, const ModelCost& m, int64_t n_experts, int64_t rows) {
   if (n_experts <= 0) return 0.0;
   return roofline(static_cast<double>(n_experts) * m.expert_bytes, d.gpu_bandwidth,

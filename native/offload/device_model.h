@@ -87,7 +87,6 @@ StreamCost stream_step_seconds(const DeviceModel& d, const ModelCost& m, const L
                                double nonexpert_per_layer, double link_wait);
 
 enum class PrefillStrategy { split, stream };
-const char* prefill_strategy_name(PrefillStrategy s);
 
 struct PrefillChoice {
   PrefillStrategy strategy = PrefillStrategy::split;
