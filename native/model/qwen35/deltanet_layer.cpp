@@ -1,7 +1,8 @@
 // Gated DeltaNet layer (qwen35-gguf.md §3.2): fused QKV projection, causal depthwise conv + SiLU
 // over a rolling history, per-head decay g = ssm_a · softplus(α + dt_bias) and β = sigmoid(b),
 // the gated delta rule (the backend l2-normalises q/k, pairs V heads with K heads tiled or grouped,
-// and scales by 1/sqrt(dk)), gated RMSNorm with SiLU(z) and the shared ssm_norm, then ssm_out.
+// and scales by 1/sqrt(dk); gated_delta_rule_reference.h states it token by token), gated RMSNorm
+// with SiLU(z) and the shared ssm_norm, then ssm_out.
 // qwen3next reads β and α from one ssm_ba projection whose rows are grouped per K head.
 #include <cstring>
 

@@ -1,9 +1,8 @@
 // CPU backend tests (run: petrel_tests cpu_): every Backend operation of make_cpu_backend against
-// a naive double-precision reference written here; matmul for every weight type convert.h can
-// quantize; the chunked delta_net against the token-by-token recurrence (tiled and grouped heads,
-// Hv = 2 Hk and 3 Hk, non-zero entering state, chunk boundaries); attention over a cache with
-// earlier tokens; conv state carried across calls; bit-identical results for 1, 2 and 3 threads;
-// and the thread pool itself.
+// a naive double-precision reference written here (delta_net: gated_delta_rule_tests.cpp, against
+// model/qwen35/gated_delta_rule_reference.h); matmul for every weight type convert.h can quantize;
+// attention over a cache with earlier tokens; conv state carried across calls; bit-identical
+// results for 1, 2 and 3 threads; and the thread pool itself.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -20,6 +19,7 @@
 #include "backend/cpu/ops/ops.h"
 #include "backend/cpu/ops/thread_pool.h"
 #include "quant/convert.h"
+#include "tests/engine/delta_net_case.h"
 #include "tests/test.h"
 
 namespace petrel {
@@ -49,18 +49,6 @@ std::vector<float> random_vec(Rng& rng, size_t n, float amp = 1.0f) {
       }                                                                                                   \
     }                                                                                                     \
   } while (0)
-
-double max_abs(const std::vector<float>& v) {
-  double m = 0;
-  for (float x : v) m = std::max(m, static_cast<double>(std::fabs(x)));
-  return m;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
-  return m;
-}
 
 bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -522,137 +510,6 @@ PETREL_TEST(cpu_conv1d_silu) {
   PETREL_CHECK(bit_equal(state2, state));
 }
 
-// ---- delta_net ------------------------------------------------------------------------------------
-
-struct DeltaCase {
-  DeltaNetShape shape;
-  int64_t n;
-  std::vector<float> q, k, v, g, beta, state0;
-};
-
-DeltaCase make_delta_case(int hk, int hv, int dk, int dv, bool grouped, int64_t n, uint64_t seed,
-                          bool strong_decay = false) {
-  DeltaCase c{{hk, hv, dk, dv, grouped, 1e-6f}, n, {}, {}, {}, {}, {}, {}};
-  Rng rng(seed);
-  c.q = random_vec(rng, static_cast<size_t>(n * hk * dk), 2.0f);
-  c.k = random_vec(rng, static_cast<size_t>(n * hk * dk), 2.0f);
-  c.v = random_vec(rng, static_cast<size_t>(n * hv * dv));
-  c.g.resize(static_cast<size_t>(n * hv));
-  c.beta.resize(c.g.size());
-  for (size_t i = 0; i < c.g.size(); ++i) {
-    // g = -exp(A_log) * softplus(a + dt_bias), beta = sigmoid(b), as the model computes them.
-    const float a = 3.0f * rng.sym(), a_log = rng.sym();
-    c.g[i] = -std::exp(a_log) * std::log1p(std::exp(a));
-    if (strong_decay && rng.uniform() < 0.2f) c.g[i] = -80.0f * rng.uniform();
-    c.beta[i] = 1.0f / (1.0f + std::exp(-3.0f * rng.sym()));
-  }
-  c.state0 = random_vec(rng, static_cast<size_t>(hv * dk * dv), 0.5f);
-  return c;
-}
-
-// Naive double-precision §2.6 recurrence; updates state, returns outputs.
-std::vector<float> delta_reference(const DeltaCase& c, std::vector<double>& s) {
-  const int hk = c.shape.n_k_heads, hv = c.shape.n_v_heads, dk = c.shape.d_k, dv = c.shape.d_v;
-  std::vector<float> out(static_cast<size_t>(c.n * hv * dv));
-  auto l2 = [&](const float* x, std::vector<double>& y, double post) {
-    double ss = 0;
-    for (int i = 0; i < dk; ++i) ss += static_cast<double>(x[i]) * x[i];
-    const double inv = 1.0 / std::max(std::sqrt(ss), static_cast<double>(c.shape.eps));
-    for (int i = 0; i < dk; ++i) y[i] = x[i] * inv * post;
-  };
-  std::vector<double> qn(dk), kn(dk), m(dv);
-  for (int64_t t = 0; t < c.n; ++t) {
-    for (int p = 0; p < hv; ++p) {
-      const int kh = c.shape.grouped_heads ? p / (hv / hk) : p % hk;
-      l2(&c.q[(t * hk + kh) * dk], qn, 1.0 / std::sqrt(static_cast<double>(dk)));
-      l2(&c.k[(t * hk + kh) * dk], kn, 1.0);
-      double* S = &s[static_cast<size_t>(p) * dk * dv];
-      const double alpha = std::exp(static_cast<double>(c.g[t * hv + p])), b = c.beta[t * hv + p];
-      std::fill(m.begin(), m.end(), 0.0);
-      for (int i = 0; i < dk; ++i) {
-        for (int j = 0; j < dv; ++j) {
-          S[i * dv + j] *= alpha;
-          m[j] += kn[i] * S[i * dv + j];
-        }
-      }
-      for (int j = 0; j < dv; ++j) m[j] = b * (c.v[(t * hv + p) * dv + j] - m[j]);
-      for (int j = 0; j < dv; ++j) {
-        double o = 0;
-        for (int i = 0; i < dk; ++i) {
-          S[i * dv + j] += kn[i] * m[j];
-          o += qn[i] * S[i * dv + j];
-        }
-        out[(t * hv + p) * dv + j] = static_cast<float>(o);
-      }
-    }
-  }
-  return out;
-}
-
-// Runs the backend over the case in calls of `step` tokens (step >= n: one chunked call;
-// step == 1: the recurrent path token by token). Returns outputs; state updated in place.
-std::vector<float> delta_run(Backend& be, const DeltaCase& c, int64_t step, std::vector<float>& state) {
-  const int hk = c.shape.n_k_heads, hv = c.shape.n_v_heads, dk = c.shape.d_k, dv = c.shape.d_v;
-  std::vector<float> out(static_cast<size_t>(c.n * hv * dv));
-  for (int64_t t0 = 0; t0 < c.n; t0 += step) {
-    const int64_t len = std::min(step, c.n - t0);
-    be.delta_net(c.shape, &c.q[t0 * hk * dk], &c.k[t0 * hk * dk], &c.v[t0 * hv * dv], &c.g[t0 * hv], &c.beta[t0 * hv],
-                 state.data(), len, &out[t0 * hv * dv]);
-  }
-  return out;
-}
-
-void check_delta(Backend& be, const DeltaCase& c, double tol, bool against_double) {
-  const std::string what = "delta_net hk=" + std::to_string(c.shape.n_k_heads) + " hv=" + std::to_string(c.shape.n_v_heads) +
-                           (c.shape.grouped_heads ? " grouped" : " tiled") + " dk=" + std::to_string(c.shape.d_k) +
-                           " dv=" + std::to_string(c.shape.d_v) + " n=" + std::to_string(c.n);
-  std::vector<float> s_rec = c.state0, s_chunk = c.state0;
-  std::vector<float> o_rec = delta_run(be, c, 1, s_rec);
-  std::vector<float> o_chunk = delta_run(be, c, c.n, s_chunk);
-  const double o_scale = std::max(1.0, max_abs(o_rec)), s_scale = std::max(1.0, max_abs(s_rec));
-  CHECK_CLOSE_VEC(o_chunk, o_rec, tol * o_scale, what + " chunked vs recurrent output");
-  CHECK_CLOSE_VEC(s_chunk, s_rec, tol * s_scale, what + " chunked vs recurrent state");
-  if (against_double) {
-    std::vector<double> s_ref(c.state0.begin(), c.state0.end());
-    std::vector<float> o_ref = delta_reference(c, s_ref);
-    std::vector<float> s_ref_f(s_ref.begin(), s_ref.end());
-    CHECK_CLOSE_VEC(o_rec, o_ref, tol * o_scale, what + " recurrent vs double");
-    CHECK_CLOSE_VEC(o_chunk, o_ref, tol * o_scale, what + " chunked vs double");
-    CHECK_CLOSE_VEC(s_chunk, s_ref_f, tol * s_scale, what + " chunked state vs double");
-  }
-}
-
-PETREL_TEST(cpu_delta_net_every_length) {
-  auto be = make_cpu_backend(2);
-  for (int64_t n = 1; n <= 200; ++n) check_delta(*be, make_delta_case(2, 4, 16, 8, true, n, 1000 + n), 2e-5, n % 13 == 1);
-}
-
-PETREL_TEST(cpu_delta_net_head_mappings) {
-  auto be = make_cpu_backend(3);
-  uint64_t seed = 5000;
-  for (bool grouped : {false, true}) {
-    for (int ratio : {1, 2, 3}) {
-      for (int64_t n : {2, 63, 64, 65, 130}) {
-        check_delta(*be, make_delta_case(2, 2 * ratio, 32, 24, grouped, n, ++seed), 2e-5, true);
-      }
-    }
-  }
-  // Full-size heads (d_k = d_v = 128) across a chunk boundary, and strong decay (underflow).
-  check_delta(*be, make_delta_case(1, 2, 128, 128, false, 130, ++seed), 2e-5, true);
-  check_delta(*be, make_delta_case(2, 4, 32, 32, false, 150, ++seed, true), 2e-5, true);
-}
-
-PETREL_TEST(cpu_delta_net_mapping_is_distinct) {
-  // Tiled and grouped differ when Hv > Hk (guards against one ignoring the flag).
-  auto be = make_cpu_backend(1);
-  DeltaCase c = make_delta_case(2, 4, 16, 8, false, 3, 77);
-  std::vector<float> s1 = c.state0, s2 = c.state0;
-  std::vector<float> tiled = delta_run(*be, c, 3, s1);
-  c.shape.grouped_heads = true;
-  std::vector<float> grouped = delta_run(*be, c, 3, s2);
-  PETREL_CHECK(max_abs_diff(tiled, grouped) > 1e-3);
-}
-
 // ---- thread-count independence --------------------------------------------------------------------
 
 PETREL_TEST(cpu_ops_identical_for_1_2_3_threads) {
@@ -682,10 +539,10 @@ PETREL_TEST(cpu_ops_identical_for_1_2_3_threads) {
     be->conv1d_silu(x.data(), cw.data(), cs.data(), 9, 300, 4, cy.data());
     r.push_back(cy);
     r.push_back(cs);
-    DeltaCase c = make_delta_case(2, 6, 32, 16, false, 70, 3);
+    test::DeltaCase c = test::make_delta_case(2, 6, 32, 16, false, 70, 3);
     std::vector<float> st = c.state0;
-    r.push_back(delta_run(*be, c, 70, st));
-    r.push_back(delta_run(*be, c, 1, st));
+    r.push_back(test::delta_run(*be, c, 70, st));
+    r.push_back(test::delta_run(*be, c, 1, st));
     r.push_back(st);
   }
   for (int t = 1; t < 3; ++t) {
