@@ -25,6 +25,16 @@ beforeAll(() => {
 });
 
 const PROMPT = [5, 300, 17, 42, 255, 100, 7, 480, 3, 64, 128, 9];
+// Bounds: four times the largest value measured over the dense and MoE checkpoints with every kernel
+// table (PETREL_CPU_KERNELS=generic, avx2, avx512), rounded up, so float32 round-off in another
+// summation order passes and an error beyond it does not.
+/** petrel f32 against the float64 checkpoint forward: max |Δlogit| / max |logit|. */
+const REF_MAX_REL = 4e-6;
+/** petrel against llama.cpp, f32 file: mean KL and max |Δlogit|. */
+const F32_MEAN_KL = 1e-11;
+const F32_MAX_DLOGIT = 4e-4;
+/** petrel against llama.cpp, q8_0 file (llama.cpp rounds activations to 8 bits; petrel need not): mean KL. */
+const Q8_MEAN_KL = 2e-4;
 
 async function convert(f: HfFixture, type: string): Promise<string> {
   const out = path.join(tmp.dir, `${path.basename(f.dir)}-${type}.gguf`);
@@ -97,7 +107,8 @@ describe('converted f32: petrel engine vs a float64 forward of the original chec
         }
       }
       expect(maxRef).toBeGreaterThan(1);
-      expect(maxDiff / maxRef, `${which}: max |Δ| ${maxDiff} of ${maxRef}`).toBeLessThan(1e-4);
+      console.log(`${which} f32 vs float64 checkpoint forward: max |Δlogit| / max |logit| ${(maxDiff / maxRef).toExponential(2)}`);
+      expect(maxDiff / maxRef, `${which}: max |Δ| ${maxDiff} of ${maxRef}`).toBeLessThan(REF_MAX_REL);
     });
   }
 });
@@ -120,8 +131,9 @@ describe('llama.cpp on the converted files gives the logits petrel gives', () =>
             kl += klDivergence(logSoftmax(theirs[t]!), logSoftmax(o));
             for (let v = 0; v < ours.nVocab; v++) maxDiff = Math.max(maxDiff, Math.abs(o[v]! - theirs[t]![v]!));
           }
-          expect(kl / PROMPT.length, `${which} ${type} mean KL`).toBeLessThan(1e-3);
-          if (type === 'f32') expect(maxDiff).toBeLessThan(1e-3);
+          console.log(`${which} ${type} vs llama.cpp: mean KL ${(kl / PROMPT.length).toExponential(2)}, max |Δlogit| ${maxDiff.toExponential(2)}`);
+          expect(kl / PROMPT.length, `${which} ${type} mean KL`).toBeLessThan(type === 'f32' ? F32_MEAN_KL : Q8_MEAN_KL);
+          if (type === 'f32') expect(maxDiff).toBeLessThan(F32_MAX_DLOGIT);
         } finally {
           await oracle.dispose();
         }

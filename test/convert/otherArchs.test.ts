@@ -15,6 +15,11 @@ afterAll(() => tmp.cleanup());
 
 const H = 256;
 const VOCAB = 512;
+// petrel against llama.cpp on the converted f32 files: four times the largest mean KL and max |Δlogit|
+// measured over the three archs with every kernel table (PETREL_CPU_KERNELS=generic, avx2, avx512),
+// rounded up, so float32 round-off in another summation order passes and an error beyond it does not.
+const MEAN_KL = 7e-12;
+const MAX_DLOGIT = 3e-5;
 
 function checkpoint(arch: 'qwen3next' | 'qwen3' | 'qwen3moe', seed: number): string {
   const { out, add, normal, w } = tensorMaker(seed);
@@ -115,8 +120,9 @@ describe('other Qwen archs: converted f32, petrel vs llama.cpp', () => {
           kl += klDivergence(logSoftmax(theirs[t]!), logSoftmax(o));
           for (let v = 0; v < n; v++) maxDiff = Math.max(maxDiff, Math.abs(o[v]! - theirs[t]![v]!));
         }
-        expect(kl / PROMPT.length).toBeLessThan(1e-4);
-        expect(maxDiff).toBeLessThan(1e-3);
+        console.log(`${arch} f32 vs llama.cpp: mean KL ${(kl / PROMPT.length).toExponential(2)}, max |Δlogit| ${maxDiff.toExponential(2)}`);
+        expect(kl / PROMPT.length).toBeLessThan(MEAN_KL);
+        expect(maxDiff).toBeLessThan(MAX_DLOGIT);
       } finally {
         model.dispose();
         await oracle.dispose();

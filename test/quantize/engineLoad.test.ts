@@ -1,6 +1,6 @@
 // llama.cpp loads what petrel quantize writes and computes what petrel's engine computes on it:
-// for every type, next-token log-probabilities (mean KL < 1e-3) and greedy continuations (a first
-// difference only where llama.cpp's own top-two gap is < 0.05), the engine issue's tolerances.
+// for every type, next-token log-probabilities (mean KL, bound below) and greedy continuations (a
+// first difference only where llama.cpp's own top-two gap is < 0.05).
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/engine/index.js';
@@ -12,6 +12,9 @@ import { makeTempDir } from '../synth/helpers.js';
 const TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q2_k', 'q3_k_s', 'q3_k_m', 'q3_k_l', 'q4_k_s', 'q4_k_m',
   'q5_k_s', 'q5_k_m', 'q6_k', 'iq4_nl', 'iq4_xs', 'f16', 'bf16'];
 const GREEDY = 16;
+// About four times the largest mean KL measured over the types with every kernel table
+// (PETREL_CPU_KERNELS=generic, avx2, avx512); q4_1 and q5_1 set it, the same on every table.
+const MEAN_KL = 1e-3;
 
 const tmp = makeTempDir('petrel-quantize-engine-');
 afterAll(() => tmp.cleanup());
@@ -41,7 +44,8 @@ describe('petrel-quantized tiny-moe: petrel engine vs llama.cpp', () => {
         for (let t = 0; t < prompt.length; t++) {
           kl += klDivergence(logSoftmax(theirs[t]!), logSoftmax(ours.subarray(t * nVocab, (t + 1) * nVocab)));
         }
-        expect(kl / prompt.length, `${type} mean KL`).toBeLessThan(1e-3);
+        console.log(`${type}: mean KL ${(kl / prompt.length).toExponential(2)}`);
+        expect(kl / prompt.length, `${type} mean KL`).toBeLessThan(MEAN_KL);
 
         const expected = await oracle.greedy(prompt, GREEDY);
         const gen = model.createSession({ contextLength: 128, kvCacheType: 'f32' });
