@@ -64,8 +64,8 @@ uint64_t usable_memory_bytes() {
   return bytes;
 }
 
-// Stacked MoE experts are handed to Backend::prepare_weight (the CPU backend repacks them, ~2x
-// faster prefill products without the per-task repack) only when they take at most half of the
+// Stacked MoE experts are handed to Backend::prepare_weight (the CPU backend repacks them: faster
+// prefill products without the per-task repack, docs/PERFORMANCE.md#single-kernels) only when they take at most half of the
 // memory this process may use: the repacked copy is anonymous memory, which the kernel cannot
 // drop under pressure as it can the file's pages, so a model near the machine's size keeps its
 // experts mapped.

@@ -60,7 +60,7 @@ int32_t argmax(const float* logits, int32_t n) {
 
 // The k first ids of [0, n) in the order `before`, sorted: one pass keeping the k best in a heap
 // whose top is the worst of them, so most ids cost one comparison of two floats (a partial sort
-// of all 248K ids through the comparator took ~1 ms per token, 5% of a 0.8B decode step).
+// of all 248K ids through the comparator cost a noticeable part of a decode step; docs/PERFORMANCE.md#single-kernels).
 template <typename Before>
 void top_k_ids(const float* logits, int32_t n, size_t k, Before before, std::vector<int32_t>& ids) {
   ids.clear();

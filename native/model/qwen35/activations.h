@@ -1,7 +1,7 @@
 // Scalar activation functions and the tiny elementwise steps between backend operations
 // (residual adds, gates). They are O(n) over activations, never over weights, so they stay plain
 // loops here; everything that touches weights or the sequence goes through the Backend.
-// The formulas match ggml's CPU ops in float32 (qwen35-gguf.md §3).
+// The formulas match ggml's CPU ops in float32 (docs/MODEL.md#gates).
 #pragma once
 
 #include <cmath>

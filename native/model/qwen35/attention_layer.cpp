@@ -1,4 +1,4 @@
-// Softmax attention layer (qwen35-gguf.md §3.1).
+// Softmax attention layer (docs/MODEL.md#gated-full-attention).
 // Hybrid archs (qwen35, qwen35moe, qwen3next): attn_q rows interleave per head [q_h | gate_h];
 // the output is gated by sigmoid(gate) before attn_output. qwen3 / qwen3moe: plain q rows, no gate.
 // Both: per-head RMSNorm of q and k (before RoPE), NEOX RoPE on the first n_rot dims (IMROPE with

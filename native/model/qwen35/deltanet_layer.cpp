@@ -1,4 +1,4 @@
-// Gated DeltaNet layer (qwen35-gguf.md §3.2): fused QKV projection, causal depthwise conv + SiLU
+// Gated DeltaNet layer (docs/MODEL.md#gated-deltanet-layer): fused QKV projection, causal depthwise conv + SiLU
 // over a rolling history, per-head decay g = ssm_a · softplus(α + dt_bias) and β = sigmoid(b),
 // the gated delta rule (the backend l2-normalises q/k, pairs V heads with K heads tiled or grouped,
 // and scales by 1/sqrt(dk); gated_delta_rule_reference.h states it token by token), gated RMSNorm

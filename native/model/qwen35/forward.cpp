@@ -1,4 +1,4 @@
-// The model loop (qwen35-gguf.md §3.0): embedding lookup, pre-norm residual blocks with a
+// The model loop (docs/MODEL.md#decoder-stack): embedding lookup, pre-norm residual blocks with a
 // DeltaNet or attention mixer and a dense or MoE FFN, final RMSNorm, LM head. No embedding scale,
 // no logit soft-cap. Logits are computed only for the rows the caller asked for.
 #include "model/qwen35/forward.h"

@@ -1,4 +1,4 @@
-// The forward pass of the Qwen3.5 family (qwen35-gguf.md §3.0) over a batch of tokens of one
+// The forward pass of the Qwen3.5 family (docs/MODEL.md#decoder-stack) over a batch of tokens of one
 // sequence: prefill (many tokens) and decode (one token) are the same code with a different
 // n_tokens. Layer bodies live in attention_layer.cpp, deltanet_layer.cpp, ffn.cpp and moe.cpp;
 // each names its intermediates after llama.cpp's callback names (attn_norm, Qcur_normed,

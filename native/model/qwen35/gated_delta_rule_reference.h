@@ -1,4 +1,4 @@
-// The gated delta rule one token at a time, in double (qwen35-math.md §2.5-2.6): the plain
+// The gated delta rule one token at a time, in double (docs/MODEL.md#delta-rule): the plain
 // recurrence that every backend's delta_net must reproduce, whatever form it computes in (the CPU
 // backend: the chunked WY form for prefill, a fused step for decode). The forward pass never
 // calls it; the tests compare the backends with it.

@@ -1,4 +1,4 @@
-// Reads the Qwen3.5-family hyperparameters from GGUF metadata (qwen35-gguf.md §1), with
+// Reads the Qwen3.5-family hyperparameters from GGUF metadata (docs/GGUF.md#metadata-keys), with
 // llama.cpp's defaults for optional keys, and rejects anything the forward pass could not run
 // exactly (inconsistent head counts, RoPE scaling we do not implement, ...), naming the key.
 #include "model/qwen35/hparams.h"

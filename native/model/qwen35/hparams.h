@@ -1,4 +1,4 @@
-// Hyperparameters of the Qwen3.5 family as GGUF metadata states them (qwen35-gguf.md §1):
+// Hyperparameters of the Qwen3.5 family as GGUF metadata states them (docs/GGUF.md#metadata-keys):
 // qwen35 / qwen35moe / qwen3next (hybrid Gated DeltaNet + gated attention) and qwen3 / qwen3moe
 // (attention only, ungated; the same code with every layer an attention layer).
 // Everything is read and checked here once, so the forward pass can trust the numbers.

@@ -1,4 +1,4 @@
-// Mixture-of-experts FFN (qwen35-gguf.md §3.3; llama.cpp build_moe_ffn with softmax gating,
+// Mixture-of-experts FFN (docs/MODEL.md#moe-ffn; llama.cpp build_moe_ffn with softmax gating,
 // norm_w = true, no weight scale), in four steps:
 //   route    p = softmax(W_r x) over ALL experts, the top-k experts, w_i = p_i / max(Σ_top-k p, 2^-14)
 //   group    the (token, expert) pairs as rows of x_e, grouped by expert

@@ -61,7 +61,7 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
   float best = scale * sumlx;
   // The 18 trial scales are independent until the comparison, so their sums run side by side in
   // 4-lane vectors (each lane adds its terms in ggml's order, with the same roundings); the
-  // comparisons then go through the trials in ggml's order. Same bits, about 3x faster.
+  // comparisons then go through the trials in ggml's order. Same bits, faster (docs/PERFORMANCE.md#quantization).
   constexpr int kTrials = 18, kVecs = (kTrials + 3) / 4;
   alignas(16) float iscales[kVecs * 4] = {};
   for (int t = 0, is = -9; is <= 9; ++is) {

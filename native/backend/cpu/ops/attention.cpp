@@ -1,7 +1,7 @@
 // Causal GQA softmax attention over F16 or F32 KV caches, as dense products.
 // The caches are head-major ([n_head_kv][kv_capacity][head_dim]): a unit reads one contiguous run
 // of keys and one of values, which the hardware prefetchers follow (with the cache position-major,
-// each head's rows alternated with the other heads' and decode at depth read memory ~25% slower).
+// each head's rows alternated with the other heads' and decode at depth read memory more slowly; docs/PERFORMANCE.md#single-kernels).
 //
 // The unit of work is (block of query tokens, kv head): the block's tokens times the `group`
 // query heads sharing that kv head form the rows of one query matrix Q (at most kMaxRows), so

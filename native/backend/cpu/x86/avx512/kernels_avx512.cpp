@@ -1,8 +1,8 @@
 // AVX-512 kernel table (Ice Lake / Sapphire Rapids / Zen 4 and later). Built with AVX-512
 // F/BW/VL/DQ/VNNI flags, exactly what dispatch.cpp requires (plus the AVX2 / FMA / F16C base).
 // Helpers are static (see kernels.h).
-// The core library globs backend/cpu/ recursively, so this file is also compiled for other
-// architectures: there it must be empty.
+// native/CMakeLists.txt compiles this folder (globbed on its own, not recursively), with these
+// flags, for x86-64 targets only; the #if keeps the file empty should it be built for another.
 #if defined(__x86_64__)
 
 // GCC 12's AVX-512 headers trip false -W(maybe-)uninitialized warnings (their _mm512_undefined_*
