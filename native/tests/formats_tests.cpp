@@ -359,7 +359,8 @@ PETREL_TEST(formats_convert_arguments) {
 PETREL_TEST(formats_cuda_dequantize_q8_0) {
   const CudaProbe& probe = cuda_probe();
   if (!cuda_available()) {
-    std::printf("  cuda: not available (%s); skipped\n", probe.reason.c_str());
+    std::printf("  cuda: not available (%s)\n", probe.reason.c_str());
+    test::skip("no CUDA device");
     return;
   }
   std::printf("  cuda: %s, device 0 = %s\n", probe.library_path.c_str(), probe.device_names[0].c_str());

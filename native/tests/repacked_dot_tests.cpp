@@ -149,7 +149,7 @@ PETREL_TEST(q6_K_x8_all_variants) {
 void check_avx512_matches_avx2(const Format& f, Rng& rng) {
   const cpu::CpuKernels *avx2 = nullptr, *avx512 = nullptr;
   if (!cpu::find_cpu_kernels("avx2", &avx2).ok() || !cpu::find_cpu_kernels("avx512", &avx512).ok()) {
-    std::printf("  %s: avx512 vs avx2 skipped (this CPU does not run both)\n", f.name);
+    test::skip("this CPU does not run both the avx2 and the avx512 kernel tables");
     return;
   }
   const int64_t cols = 1024, nb = cols / QK_K;

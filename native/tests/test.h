@@ -19,6 +19,9 @@ struct Case {
 
 std::vector<Case>& registry();
 void fail(const char* file, int line, const std::string& what);
+// Marks the running case skipped with `reason` (the caller returns right after): where this
+// machine cannot run it. The runner prints "SKIP <case>: <reason>" and counts it apart from passes.
+void skip(const std::string& reason);
 
 // Deterministic xorshift64* stream for test data (same values on every machine and compiler).
 struct Rng {
