@@ -1,5 +1,5 @@
 // A float64 forward pass of a Qwen3.5 (dense or MoE) checkpoint in its Hugging Face layout, written
-// from ../shared/docs/qwen35-math.md only (transformers' Qwen3_5 modeling): zero-centred (1 + w)
+// from transformers' Qwen3_5 modelling only (docs/MODEL.md; layout in docs/GGUF.md#converter-conventions): zero-centred (1 + w)
 // RMSNorms, grouped value heads (v-head h uses k-head h // r), A_log and dt_bias as stored, the conv
 // weight [C, 1, K], fused experts gate_up_proj [E, 2I, H] / down_proj [E, H, I]. It shares nothing with
 // the converter (no GGUF names, no reordering), so converted logits that match it show the

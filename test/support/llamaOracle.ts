@@ -1,6 +1,6 @@
 // llama.cpp as a correctness oracle: node-llama-cpp's prebuilt CPU build loads the same GGUF file
 // and gives its raw logits for every position of a token sequence.
-// Precision settings follow ../shared/docs/qwen35-gguf.md §8: F32 KV cache and flash attention off
+// Precision settings follow docs/MODEL.md#matching-llamacpp: F32 KV cache and flash attention off
 // reproduce the model's math at float32 round-off; llama.cpp's defaults (F16 KV, FA on) add ~1e-4.
 import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 

@@ -1,5 +1,5 @@
 // A plain, slow float64 forward pass of the Qwen3.5 family, written directly from
-// ../shared/docs/qwen35-math.md and qwen35-gguf.md §3 (the GGUF conventions). It is the engine's
+// docs/MODEL.md and docs/GGUF.md#converter-conventions (the GGUF conventions). It is the engine's
 // independent oracle: no code is shared with native/, and every step is the textbook formula.
 //
 // Supported GGUF archs: qwen35, qwen35moe (tiled V→K head mapping), qwen3next (grouped mapping,
@@ -84,7 +84,7 @@ export function loadReferenceModel(gguf: NativeGguf): ReferenceModel {
     return h.map((x) => matVec(output, rmsNorm(x, raw('output_norm.weight'), eps)));
   }
 
-  // ---- gated full attention (qwen35-math §3; gguf §3.1) ------------------------------------
+  // ---- gated full attention (docs/MODEL.md#gated-full-attention) ------------------------------------
   function attention(p: string, xs: Vec[]): Vec[] {
     const wq = matrix(p + 'attn_q.weight');
     const wk = matrix(p + 'attn_k.weight');
@@ -155,7 +155,7 @@ export function loadReferenceModel(gguf: NativeGguf): ReferenceModel {
     return y;
   }
 
-  // ---- Gated DeltaNet (qwen35-math §2; gguf §3.2) -------------------------------------------
+  // ---- Gated DeltaNet (docs/MODEL.md#gated-deltanet-layer) -------------------------------------------
   function deltaNet(p: string, xs: Vec[]): Vec[] {
     const hk = num('ssm.group_count');
     const hv = num('ssm.time_step_rank');

@@ -1,5 +1,5 @@
 // The synthetic models have exactly the tensors, shapes, types and metadata keys that llama.cpp's
-// converter writes for Qwen3.5 (qwen35-gguf.md §1–2, qwen35-math.md §6). No addon needed.
+// converter writes for Qwen3.5 (docs/GGUF.md#metadata-keys, docs/GGUF.md#tensors, docs/GGUF.md#published-shapes). No addon needed.
 import { describe, expect, it } from 'vitest';
 import { buildSynthModel, PRESETS, resolvePreset } from '../../src/synth/index.js';
 import type { GgufKv } from '../../src/native/index.js';
