@@ -162,12 +162,6 @@ float finish(const RandomSpec& spec, double z) {
 
 }  // namespace
 
-double random_normal(uint64_t seed, uint64_t i) {
-  double z0, z1;
-  normal_pair(seed_key(seed), i / 2, &z0, &z1);
-  return (i & 1) ? z1 : z0;
-}
-
 void random_fill(const RandomSpec& spec, uint64_t first, float* out, size_t n) {
   const uint64_t key = seed_key(spec.seed);
   size_t k = 0;

@@ -22,9 +22,6 @@ struct RandomSpec {
   RandomTransform transform = RandomTransform::none;
 };
 
-// The standard normal deviate of element i for seed s.
-double random_normal(uint64_t seed, uint64_t i);
-
 // out[k] = float(value of element first + k), for k < n.
 void random_fill(const RandomSpec& spec, uint64_t first, float* out, size_t n);
 
