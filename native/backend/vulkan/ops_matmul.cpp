@@ -8,48 +8,131 @@ namespace petrel::vk {
 namespace {
 
 constexpr uint32_t kMatVecWorkgroup = 64;
-constexpr uint64_t kQ4KBlockBytes = 144;
+
+// What the host needs of a weight type the shaders take.
+struct WeightType {
+  GgmlType type;
+  const char* suffix;     // of the shader names: ggml's spelling of the type
+  uint32_t block_values;  // values per block (1 for the float types)
+  uint32_t block_bytes;
+  uint32_t unit;          // values per decode_unit (dequant.glsl's UNIT)
+};
+
+constexpr WeightType kWeightTypes[] = {
+    {GgmlType::F32, "f32", 1, 4, 4},         {GgmlType::F16, "f16", 1, 2, 4},
+    {GgmlType::BF16, "bf16", 1, 2, 4},       {GgmlType::Q4_0, "q4_0", 32, 18, 32},
+    {GgmlType::Q8_0, "q8_0", 32, 34, 32},    {GgmlType::Q4_K, "q4_K", 256, 144, 32},
+    {GgmlType::Q5_K, "q5_K", 256, 176, 32},  {GgmlType::Q6_K, "q6_K", 256, 210, 32},
+    {GgmlType::IQ4_XS, "iq4_xs", 256, 136, 32},
+};
+
+const WeightType* weight_type(GgmlType type) {
+  for (const WeightType& t : kWeightTypes) {
+    if (t.type == type) return &t;
+  }
+  return nullptr;
+}
+
+// A weight operand's shape, checked against its span.
+struct WeightShape {
+  const WeightType* type = nullptr;
+  uint64_t rows = 0, cols = 0;
+  uint64_t row_bytes = 0;
+  uint64_t units = 0;  // decode units per row
+};
+
+Status check_weight(const std::string& op, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols,
+                    int64_t n_matrices, WeightShape* out) {
+  const WeightType* t = weight_type(type);
+  if (t == nullptr) {
+    const GgmlTypeInfo* info = ggml_type_info(static_cast<uint32_t>(type));
+    return Status(StatusCode::unsupported,
+                  "vulkan: no " + op + " shader for " + (info != nullptr ? info->name : "this type"));
+  }
+  if (rows <= 0 || cols <= 0 || n_matrices <= 0 || cols % t->block_values != 0) {
+    return bad_op(op + ": " + t->suffix + " rows must be a positive number of " + std::to_string(t->block_values) +
+                  "-value blocks");
+  }
+  // The shaders index rows, columns and bytes inside one binding with 32 bits.
+  if (rows > UINT32_MAX || cols > UINT32_MAX / 4 || n_matrices > UINT32_MAX) return bad_op(op + ": weight too large");
+  WeightShape s{t, static_cast<uint64_t>(rows), static_cast<uint64_t>(cols), 0, 0};
+  s.row_bytes = s.cols / t->block_values * t->block_bytes;
+  s.units = (s.cols + t->unit - 1) / t->unit;
+  if (w.buffer == nullptr || w.bytes / s.row_bytes / s.rows < static_cast<uint64_t>(n_matrices)) {
+    return bad_op(op + ": weight span smaller than its shape");
+  }
+  *out = s;
+  return Status::ok_status();
+}
+
+// Weight rows one binding holds, leaving room for the alignment below the first row's word and
+// the word the last row ends in.
+Status rows_per_binding(const VulkanOps& ops, const std::string& op, uint64_t row_bytes, uint64_t* out) {
+  const uint64_t slack = std::max<uint64_t>(ops.context().info().min_storage_buffer_offset_alignment, 4) + 8;
+  if (ops.max_binding_bytes() < slack + row_bytes) return bad_op(op + ": one weight row is larger than a binding");
+  *out = (ops.max_binding_bytes() - slack) / row_bytes;
+  return Status::ok_status();
+}
+
+// Binds bytes [first, first + bytes) of `buffer` from the word at or below `first` (the binding
+// rule takes 4-byte-aligned spans, and rows of 18-, 34- and 210-byte blocks or 16-bit values may
+// start inside a word) to the end of the word holding the last byte, where the buffer has it (the
+// shaders read whole words). *byte_offset: where `first` lies inside the binding.
+Status bind_bytes(const VulkanOps& ops, const Buffer* buffer, uint64_t first, uint64_t bytes, Binding* b,
+                  uint32_t* byte_offset) {
+  const uint64_t start = first / 4 * 4;
+  const uint64_t end = std::min<uint64_t>((first + bytes + 3) / 4 * 4, std::max(buffer->size(), first + bytes));
+  uint32_t words = 0;
+  PETREL_RETURN_IF_ERROR(ops.bind(DeviceSpan{buffer, start, end - start}, b, &words));
+  *byte_offset = words * 4 + static_cast<uint32_t>(first - start);
+  return Status::ok_status();
+}
+
+std::string shader_name(const char* op, const WeightType& t) { return std::string(op) + "_" + t.suffix; }
+
+// Invocations per weight row of the matrix-vector shaders: a power of two up to the workgroup,
+// leaving each invocation at least two units where the row has them (fewer invocations per row
+// means more rows per workgroup, not idle invocations).
+uint32_t threads_per_row(uint64_t units) {
+  uint32_t t = 1;
+  while (t * 2 <= kMatVecWorkgroup && t * 4 <= units) t *= 2;
+  return t;
+}
 
 }  // namespace
 
+bool matmul_supports(GgmlType type) { return weight_type(type) != nullptr; }
+
 Status mat_vec(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
                int64_t n_tokens, DeviceSpan y) {
-  if (type != GgmlType::Q4_K) {
-    const GgmlTypeInfo* t = ggml_type_info(static_cast<uint32_t>(type));
-    return Status(StatusCode::unsupported,
-                  std::string("vulkan: no matrix-vector shader for ") + (t != nullptr ? t->name : "this type") + " yet");
-  }
-  if (rows <= 0 || cols <= 0 || cols % 256 != 0) return bad_op("mat_vec: Q4_K rows must be a multiple of 256 values");
+  WeightShape s;
+  PETREL_RETURN_IF_ERROR(check_weight("mat_vec", type, w, rows, cols, 1, &s));
   if (n_tokens < 1 || n_tokens > kMatVecMaxTokens) {
     return bad_op("mat_vec takes 1.." + std::to_string(kMatVecMaxTokens) + " tokens");
   }
-  const uint64_t row_bytes = static_cast<uint64_t>(cols) / 256 * kQ4KBlockBytes;
-  if (w.bytes < row_bytes * static_cast<uint64_t>(rows) ||
-      x.bytes < static_cast<uint64_t>(cols) * 4 * static_cast<uint64_t>(n_tokens) ||
-      y.bytes < static_cast<uint64_t>(rows) * 4 * static_cast<uint64_t>(n_tokens)) {
-    return bad_op("mat_vec operands smaller than their shape");
-  }
+  const uint64_t nt = static_cast<uint64_t>(n_tokens);
+  if (x.bytes < s.cols * 4 * nt || y.bytes < s.rows * 4 * nt) return bad_op("mat_vec operands smaller than their shape");
+  const uint32_t tpr = threads_per_row(s.units);
   const Pipeline* p = nullptr;
-  PETREL_RETURN_IF_ERROR(ops.pipeline("mul_mat_vec_q4_K", kMatVecWorkgroup, &p));
-  // Rows per dispatch: as many as one binding holds, leaving room for the alignment remainder.
-  const uint64_t align = std::max<uint64_t>(ops.context().info().min_storage_buffer_offset_alignment, 4);
-  if (ops.max_binding_bytes() <= align + row_bytes) return bad_op("mat_vec: one weight row is larger than a binding");
-  const uint64_t rows_per_bind = (ops.max_binding_bytes() - align) / row_bytes;
+  PETREL_RETURN_IF_ERROR(ops.pipeline(shader_name("mul_mat_vec", *s.type).c_str(), kMatVecWorkgroup, &p, {tpr}));
+  uint64_t rows_per_bind = 0;
+  PETREL_RETURN_IF_ERROR(rows_per_binding(ops, "mat_vec", s.row_bytes, &rows_per_bind));
   std::vector<Binding> b(3);
   struct {
-    uint32_t n_cols, n_rows, n_tokens, w_offset, x_offset, x_stride, y_offset, y_stride;
-  } push{static_cast<uint32_t>(cols), 0, static_cast<uint32_t>(n_tokens), 0, 0, static_cast<uint32_t>(cols), 0,
-         static_cast<uint32_t>(rows)};
+    uint32_t n_cols, n_rows, n_tokens, w_offset, row_bytes, x_offset, x_stride, y_offset, y_stride;
+  } push{static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(nt), 0, static_cast<uint32_t>(s.row_bytes),
+         0, static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(s.rows)};
   PETREL_RETURN_IF_ERROR(ops.bind(x, &b[1], &push.x_offset));
   uint32_t y_base = 0;
   PETREL_RETURN_IF_ERROR(ops.bind(y, &b[2], &y_base));
-  for (uint64_t r0 = 0; r0 < static_cast<uint64_t>(rows); r0 += rows_per_bind) {
-    const uint64_t n = std::min<uint64_t>(rows_per_bind, static_cast<uint64_t>(rows) - r0);
-    PETREL_RETURN_IF_ERROR(ops.bind(DeviceSpan{w.buffer, w.offset + r0 * row_bytes, n * row_bytes}, &b[0], &push.w_offset));
+  const uint32_t rows_per_group = kMatVecWorkgroup / tpr;
+  for (uint64_t r0 = 0; r0 < s.rows; r0 += rows_per_bind) {
+    const uint64_t n = std::min(rows_per_bind, s.rows - r0);
+    PETREL_RETURN_IF_ERROR(bind_bytes(ops, w.buffer, w.offset + r0 * s.row_bytes, n * s.row_bytes, &b[0], &push.w_offset));
     push.n_rows = static_cast<uint32_t>(n);
     push.y_offset = y_base + static_cast<uint32_t>(r0);
     uint32_t groups[3];
-    ops.grid(n, groups);
+    ops.grid((n + rows_per_group - 1) / rows_per_group, groups);
     rec.dispatch(ops.pipelines(), *p, b, &push, sizeof(push), groups);
   }
   return Status::ok_status();

@@ -1,4 +1,10 @@
-// Products with weight matrices in their file formats, dequantized in registers.
+// Weights in their file formats: products with float activations and row lookup, dequantized in
+// registers (shaders/dequant.glsl). Types: F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS;
+// any other is unsupported. A weight {cols, rows} is `rows` rows of `cols` values, as in
+// backend.h; quantized rows are whole blocks (32 values for Q4_0 and Q8_0, 256 for the K-quants
+// and IQ4_XS), float rows any length. A weight may start at any 4-byte-aligned offset, its rows
+// need not (18-, 34- and 210-byte blocks), and it may be larger than one binding (bound in row
+// ranges, one dispatch each).
 #pragma once
 
 #include <cstdint>
@@ -11,9 +17,11 @@ namespace petrel::vk {
 // Activation rows per matrix-vector dispatch (the shaders' MAX_TOKENS).
 constexpr int64_t kMatVecMaxTokens = 8;
 
+// Whether the matrix shaders take weights of `type`.
+bool matmul_supports(GgmlType type);
+
 // y[t][r] = sum_c W[r][c] x[t][c] for a weight of `rows` rows of `cols` values in `type` and
 // n_tokens (1..kMatVecMaxTokens) float rows x [n_tokens][cols]; y is [n_tokens][rows].
-// Types so far: Q4_K.
 Status mat_vec(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
                int64_t n_tokens, DeviceSpan y);
 

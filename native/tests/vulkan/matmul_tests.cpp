@@ -1,10 +1,9 @@
-// Matrix-vector shaders against float64 products of the reference-dequantized weights.
+// Matrix-vector and matrix-matrix shaders against float64 products of the reference-dequantized
+// weights, for every weight type.
 #include <cmath>
 
 #include "backend/vulkan/ops_matmul.h"
-#include "quant/blocks.h"
-#include "quant/ref/ref.h"
-#include "tests/vulkan/vulkan_test_support.h"
+#include "tests/vulkan/weight_test_support.h"
 
 namespace petrel::vk {
 namespace {
@@ -12,63 +11,57 @@ namespace {
 using namespace testing;
 using test::Rng;
 
-// Q4_K rows of random values and float64 dot products of their dequantized values.
-struct Q4KCase {
-  int64_t rows, cols;
-  std::vector<uint8_t> w;       // rows * cols / 256 blocks
-  std::vector<float> w_values;  // dequantized, [rows][cols]
+// A row length per type that reaches an edge of the shaders: a partial last unit (float types),
+// rows that start inside a word (Q4_0 with 3 blocks, Q8_0 with 5, Q6_K with 3 super-blocks, F16
+// and BF16 with an odd count), and from 1 to 64 invocations per row.
+struct TypeShape {
+  GgmlType type;
+  int64_t cols;
+};
+const TypeShape kShapes[] = {
+    {GgmlType::F32, 45},    {GgmlType::F16, 1031},  {GgmlType::BF16, 69},
+    {GgmlType::Q4_0, 96},   {GgmlType::Q8_0, 160},  {GgmlType::Q4_K, 768},
+    {GgmlType::Q5_K, 512},  {GgmlType::Q6_K, 768},  {GgmlType::IQ4_XS, 2048},
 };
 
-Q4KCase q4_K_case(Rng& rng, int64_t rows, int64_t cols) {
-  Q4KCase c{rows, cols, std::vector<uint8_t>(static_cast<size_t>(rows * cols / 256) * sizeof(BlockQ4_K)),
-            std::vector<float>(static_cast<size_t>(rows * cols))};
-  const auto values = random_floats(rng, static_cast<size_t>(rows * cols));
-  auto* blocks = reinterpret_cast<BlockQ4_K*>(c.w.data());
-  ref::quantize_row_q4_K(values.data(), blocks, rows * cols);
-  ref::dequantize_row_q4_K(blocks, c.w_values.data(), rows * cols);
-  return c;
-}
-
-std::vector<double> mat_vec_reference(const Q4KCase& c, const std::vector<float>& x, int64_t n_tokens) {
-  std::vector<double> y(static_cast<size_t>(n_tokens * c.rows));
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    for (int64_t r = 0; r < c.rows; ++r) {
-      double s = 0;
-      for (int64_t k = 0; k < c.cols; ++k) s += static_cast<double>(c.w_values[r * c.cols + k]) * x[t * c.cols + k];
-      y[t * c.rows + r] = s;
-    }
-  }
-  return y;
-}
-
-// The device's y for c and x, or an empty vector when a step failed (the failure is reported).
-std::vector<float> run_mat_vec(Device& dev, const Q4KCase& c, const std::vector<float>& x, int64_t n_tokens) {
-  auto wb = device_buffer(*dev.ctx, c.w.data(), c.w.size());
-  auto xb = device_buffer(*dev.ctx, x.data(), x.size() * 4);
+// The device's y = W x for x [n_tokens][c.cols], with w 4 bytes and x 12 bytes into their buffers
+// (offsets below the binding alignment). `op` is mat_vec, mat_mat or matmul.
+template <typename Op>
+std::vector<float> run_product(Device& dev, Op op, const WeightCase& c, const std::vector<float>& x, int64_t n_tokens,
+                               size_t* commands = nullptr) {
+  auto wb = buffer_at(*dev.ctx, c.bytes.data(), c.bytes.size(), 4);
+  auto xb = buffer_at(*dev.ctx, x.data(), x.size() * 4, 12);
   auto yb = device_buffer(*dev.ctx, nullptr, static_cast<uint64_t>(n_tokens * c.rows) * 4);
   PETREL_CHECK(wb && xb && yb);
   if (!(wb && xb && yb)) return {};
-  std::unique_ptr<Recording> rec;
-  PETREL_CHECK(Recording::create(*dev.ctx, &rec).ok());
-  const Status st = mat_vec(*dev.ops, *rec, GgmlType::Q4_K, {wb.get(), 0, c.w.size()}, c.rows, c.cols,
-                                     {xb.get(), 0, x.size() * 4}, n_tokens, {yb.get(), 0, yb->size()});
-  PETREL_CHECK(st.ok());
-  PETREL_CHECK(rec->finish().ok());
-  PETREL_CHECK(rec->run().ok());
-  std::vector<float> y(static_cast<size_t>(n_tokens * c.rows));
-  PETREL_CHECK(download(*dev.ctx, *yb, 0, y.data(), y.size() * 4).ok());
-  return y;
+  const bool ok = run_op(dev, [&](Recording& rec) {
+    return op(*dev.ops, rec, c.type, DeviceSpan{wb.get(), 4, c.bytes.size()}, c.rows, c.cols,
+              DeviceSpan{xb.get(), 12, x.size() * 4}, n_tokens, DeviceSpan{yb.get(), 0, yb->size()});
+  }, commands);
+  if (!ok) return {};
+  return read_floats(dev, *yb, static_cast<size_t>(n_tokens * c.rows));
 }
 
-PETREL_TEST(vulkan_mat_vec_q4_K_matches_reference) {
+// Float sums of up to 2048 products of magnitude ~1, in another order than the reference's.
+constexpr double kProductTolerance = 1e-4;
+
+bool product_matches(const std::vector<float>& got, const WeightCase& c, const std::vector<float>& x,
+                     int64_t n_tokens) {
+  if (got.empty() || close(got, product(c, x.data(), n_tokens), kProductTolerance)) return !got.empty();
+  std::fprintf(stderr, "  %s, %lld x %lld, %lld tokens\n", type_name(c.type).c_str(), static_cast<long long>(c.rows),
+               static_cast<long long>(c.cols), static_cast<long long>(n_tokens));
+  return false;
+}
+
+PETREL_TEST(vulkan_mat_vec_matches_reference_for_each_type) {
   NEED_DEVICE();
   Rng rng(4);
-  for (int64_t n_tokens : {1, 3, 8}) {
-    const Q4KCase c = q4_K_case(rng, 37, 768);
-    const auto x = random_floats(rng, static_cast<size_t>(n_tokens * c.cols));
-    const auto y = run_mat_vec(dev, c, x, n_tokens);
-    // Float sums of 768 products of magnitude ~1: the order differs from the reference's.
-    PETREL_CHECK(!y.empty() && close(y, mat_vec_reference(c, x, n_tokens), 1e-4));
+  for (const TypeShape& shape : kShapes) {
+    const WeightCase c = weight_case(rng, shape.type, 37, shape.cols);  // 37: no multiple of rows per workgroup
+    for (int64_t n_tokens : {1, 3, 8}) {
+      const auto x = random_floats(rng, static_cast<size_t>(n_tokens * c.cols));
+      PETREL_CHECK(product_matches(run_product(dev, mat_vec, c, x, n_tokens), c, x, n_tokens));
+    }
   }
   CHECK_NO_VALIDATION_MESSAGES();
 }
@@ -76,13 +69,19 @@ PETREL_TEST(vulkan_mat_vec_q4_K_matches_reference) {
 PETREL_TEST(vulkan_mat_vec_splits_a_weight_larger_than_one_binding) {
   NEED_DEVICE();
   Rng rng(5);
-  const Q4KCase c = q4_K_case(rng, 50, 512);  // 288 bytes per row
-  const auto x = random_floats(rng, static_cast<size_t>(2 * c.cols));
   const uint64_t saved = dev.ops->max_binding_bytes();
-  dev.ops->set_max_binding_bytes(4096);  // 14 rows per binding: four dispatches
-  const auto y = run_mat_vec(dev, c, x, 2);
+  dev.ops->set_max_binding_bytes(8192);  // x (4 KiB) still fits one binding
+  // 288-byte rows (28 per binding); 420-byte rows, every other one starting inside a word; 602-byte
+  // rows of odd length.
+  for (const TypeShape shape : {TypeShape{GgmlType::Q4_K, 512}, TypeShape{GgmlType::Q6_K, 512},
+                                TypeShape{GgmlType::F16, 301}}) {
+    const WeightCase c = weight_case(rng, shape.type, 70, shape.cols);
+    const auto x = random_floats(rng, static_cast<size_t>(2 * c.cols));
+    size_t commands = 0;
+    PETREL_CHECK(product_matches(run_product(dev, mat_vec, c, x, 2, &commands), c, x, 2));
+    PETREL_CHECK(commands >= 3);
+  }
   dev.ops->set_max_binding_bytes(saved);
-  PETREL_CHECK(!y.empty() && close(y, mat_vec_reference(c, x, 2), 1e-4));
   CHECK_NO_VALIDATION_MESSAGES();
 }
 
