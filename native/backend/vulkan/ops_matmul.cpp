@@ -8,6 +8,11 @@ namespace petrel::vk {
 namespace {
 
 constexpr uint32_t kMatVecWorkgroup = 64;
+// mul_mat.glsl's tile: BM tokens x BN weight rows, WG invocations, and its shared tiles
+// (ws[BK][BN] and xs[BK][BM + 1] floats).
+constexpr uint64_t kTileTokens = 64, kTileRows = 64, kTileK = 32;
+constexpr uint32_t kMatMatWorkgroup = 256;
+constexpr uint64_t kMatMatSharedBytes = (kTileK * kTileRows + kTileK * (kTileTokens + 1)) * 4;
 
 // What the host needs of a weight type the shaders take.
 struct WeightType {
@@ -136,6 +141,54 @@ Status mat_vec(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int6
     rec.dispatch(ops.pipelines(), *p, b, &push, sizeof(push), groups);
   }
   return Status::ok_status();
+}
+
+Status mat_mat(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
+               int64_t n_tokens, DeviceSpan y) {
+  WeightShape s;
+  PETREL_RETURN_IF_ERROR(check_weight("mat_mat", type, w, rows, cols, 1, &s));
+  if (n_tokens < 1 || n_tokens > UINT32_MAX) return bad_op("mat_mat of no tokens");
+  const uint64_t nt = static_cast<uint64_t>(n_tokens);
+  if (x.bytes / 4 / s.cols < nt || y.bytes / 4 / s.rows < nt) return bad_op("mat_mat operands smaller than their shape");
+  const DeviceInfo& info = ops.context().info();
+  if (info.max_shared_memory < kMatMatSharedBytes) {
+    return Status(StatusCode::unsupported, "vulkan: mat_mat needs " + std::to_string(kMatMatSharedBytes) +
+                                               " bytes of shared memory, the device has " +
+                                               std::to_string(info.max_shared_memory));
+  }
+  const uint64_t token_tiles = (nt + kTileTokens - 1) / kTileTokens;
+  if (token_tiles > info.max_workgroup_count[1]) return bad_op("mat_mat of too many tokens");
+  // The seam for a cooperative-matrix variant: the same tiles, bindings and push constants under
+  // another shader name, chosen here from the device's features.
+  const Pipeline* p = nullptr;
+  PETREL_RETURN_IF_ERROR(ops.pipeline(shader_name("mul_mat", *s.type).c_str(), kMatMatWorkgroup, &p));
+  uint64_t rows_per_bind = 0;
+  PETREL_RETURN_IF_ERROR(rows_per_binding(ops, "mat_mat", s.row_bytes, &rows_per_bind));
+  rows_per_bind = std::min<uint64_t>(rows_per_bind, uint64_t{info.max_workgroup_count[0]} * kTileRows);
+  std::vector<Binding> b(3);
+  struct {
+    uint32_t n_cols, n_rows, n_tokens, w_offset, row_bytes, x_offset, x_stride, y_offset, y_stride;
+  } push{static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(nt), 0, static_cast<uint32_t>(s.row_bytes),
+         0, static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(s.rows)};
+  PETREL_RETURN_IF_ERROR(ops.bind(x, &b[1], &push.x_offset));
+  uint32_t y_base = 0;
+  PETREL_RETURN_IF_ERROR(ops.bind(y, &b[2], &y_base));
+  for (uint64_t r0 = 0; r0 < s.rows; r0 += rows_per_bind) {
+    const uint64_t n = std::min(rows_per_bind, s.rows - r0);
+    PETREL_RETURN_IF_ERROR(bind_bytes(ops, w.buffer, w.offset + r0 * s.row_bytes, n * s.row_bytes, &b[0], &push.w_offset));
+    push.n_rows = static_cast<uint32_t>(n);
+    push.y_offset = y_base + static_cast<uint32_t>(r0);
+    const uint32_t groups[3] = {static_cast<uint32_t>((n + kTileRows - 1) / kTileRows),
+                                static_cast<uint32_t>(token_tiles), 1};
+    rec.dispatch(ops.pipelines(), *p, b, &push, sizeof(push), groups);
+  }
+  return Status::ok_status();
+}
+
+Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
+              int64_t n_tokens, DeviceSpan y) {
+  if (n_tokens >= 1 && n_tokens <= kMatVecMaxTokens) return mat_vec(ops, rec, type, w, rows, cols, x, n_tokens, y);
+  return mat_mat(ops, rec, type, w, rows, cols, x, n_tokens, y);
 }
 
 }  // namespace petrel::vk

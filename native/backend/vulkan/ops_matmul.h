@@ -25,4 +25,14 @@ bool matmul_supports(GgmlType type);
 Status mat_vec(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
                int64_t n_tokens, DeviceSpan y);
 
+// The same product for any number of tokens (prefill): tiles of 64 tokens x 64 weight rows, the
+// weight tile dequantized into shared memory. Portable (no cooperative-matrix or subgroup
+// feature); unsupported on a device with less than 16.5 KiB of shared memory.
+Status mat_mat(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
+               int64_t n_tokens, DeviceSpan y);
+
+// The product as the model calls it: mat_vec for up to kMatVecMaxTokens tokens, else mat_mat.
+Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
+              int64_t n_tokens, DeviceSpan y);
+
 }  // namespace petrel::vk

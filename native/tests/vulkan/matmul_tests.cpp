@@ -42,12 +42,9 @@ std::vector<float> run_product(Device& dev, Op op, const WeightCase& c, const st
   return read_floats(dev, *yb, static_cast<size_t>(n_tokens * c.rows));
 }
 
-// Float sums of up to 2048 products of magnitude ~1, in another order than the reference's.
-constexpr double kProductTolerance = 1e-4;
-
 bool product_matches(const std::vector<float>& got, const WeightCase& c, const std::vector<float>& x,
                      int64_t n_tokens) {
-  if (got.empty() || close(got, product(c, x.data(), n_tokens), kProductTolerance)) return !got.empty();
+  if (!got.empty() && matches(got, product(c, x.data(), n_tokens))) return true;
   std::fprintf(stderr, "  %s, %lld x %lld, %lld tokens\n", type_name(c.type).c_str(), static_cast<long long>(c.rows),
                static_cast<long long>(c.cols), static_cast<long long>(n_tokens));
   return false;
@@ -82,6 +79,47 @@ PETREL_TEST(vulkan_mat_vec_splits_a_weight_larger_than_one_binding) {
     PETREL_CHECK(commands >= 3);
   }
   dev.ops->set_max_binding_bytes(saved);
+  CHECK_NO_VALIDATION_MESSAGES();
+}
+
+PETREL_TEST(vulkan_mat_mat_matches_reference_for_each_type) {
+  NEED_DEVICE();
+  Rng rng(6);
+  for (const TypeShape& shape : kShapes) {
+    // 70 rows and 70 tokens: a full and a partial tile each way; 1 token: a tile almost empty.
+    const WeightCase c = weight_case(rng, shape.type, 70, shape.cols);
+    for (int64_t n_tokens : {1, 70}) {
+      const auto x = random_floats(rng, static_cast<size_t>(n_tokens * c.cols));
+      PETREL_CHECK(product_matches(run_product(dev, mat_mat, c, x, n_tokens), c, x, n_tokens));
+    }
+  }
+  CHECK_NO_VALIDATION_MESSAGES();
+}
+
+PETREL_TEST(vulkan_mat_mat_splits_a_weight_larger_than_one_binding) {
+  NEED_DEVICE();
+  Rng rng(7);
+  const uint64_t saved = dev.ops->max_binding_bytes();
+  // 57 rows of 210 bytes per binding: splits inside a tile, the second one inside a word.
+  dev.ops->set_max_binding_bytes(12100);
+  const WeightCase c = weight_case(rng, GgmlType::Q6_K, 130, 256);
+  const auto x = random_floats(rng, static_cast<size_t>(9 * c.cols));
+  size_t commands = 0;
+  PETREL_CHECK(product_matches(run_product(dev, mat_mat, c, x, 9, &commands), c, x, 9));
+  PETREL_CHECK_EQ(commands, 3u);
+  dev.ops->set_max_binding_bytes(saved);
+  CHECK_NO_VALIDATION_MESSAGES();
+}
+
+// matmul takes mat_vec up to 8 tokens and mat_mat from 9; both sides of the switch match.
+PETREL_TEST(vulkan_matmul_matches_reference_on_both_sides_of_its_switch) {
+  NEED_DEVICE();
+  Rng rng(8);
+  const WeightCase c = weight_case(rng, GgmlType::Q4_K, 37, 512);
+  for (int64_t n_tokens : {kMatVecMaxTokens, kMatVecMaxTokens + 1}) {
+    const auto x = random_floats(rng, static_cast<size_t>(n_tokens * c.cols));
+    PETREL_CHECK(product_matches(run_product(dev, matmul, c, x, n_tokens), c, x, n_tokens));
+  }
   CHECK_NO_VALIDATION_MESSAGES();
 }
 

@@ -104,18 +104,49 @@ inline std::unique_ptr<Buffer> buffer_at(VulkanContext& ctx, const void* data, s
   return device_buffer(ctx, padded.data(), padded.size());
 }
 
-// y[t][r] = sum_c W_m[r][c] x[t][c] in float64 for matrix m of c.
-inline std::vector<double> product(const WeightCase& c, const float* x, int64_t n_tokens, int64_t m = 0) {
-  std::vector<double> y(static_cast<size_t>(n_tokens * c.rows));
+// y[t][r] = sum_c W_m[r][c] x[t][c] in float64 for matrix m of c, with the sum of |W_m[r][c] x[t][c]|
+// beside each: a float sum of K terms in any order is off by a few sqrt(K) float epsilons of that
+// sum, not of the result (which may cancel to near zero).
+struct Expected {
+  std::vector<double> y, magnitude;
+};
+
+inline Expected product(const WeightCase& c, const float* x, int64_t n_tokens, int64_t m = 0) {
+  Expected e{std::vector<double>(static_cast<size_t>(n_tokens * c.rows)),
+             std::vector<double>(static_cast<size_t>(n_tokens * c.rows))};
   const float* wm = c.values.data() + m * c.rows * c.cols;
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t r = 0; r < c.rows; ++r) {
-      double s = 0;
-      for (int64_t k = 0; k < c.cols; ++k) s += static_cast<double>(wm[r * c.cols + k]) * x[t * c.cols + k];
-      y[static_cast<size_t>(t * c.rows + r)] = s;
+      double s = 0, a = 0;
+      for (int64_t k = 0; k < c.cols; ++k) {
+        const double term = static_cast<double>(wm[r * c.cols + k]) * x[t * c.cols + k];
+        s += term;
+        a += std::fabs(term);
+      }
+      e.y[static_cast<size_t>(t * c.rows + r)] = s;
+      e.magnitude[static_cast<size_t>(t * c.rows + r)] = a;
     }
   }
-  return y;
+  return e;
+}
+
+// Float sums of up to 2048 terms: 1e-5 of the magnitude is a few times sqrt(2048) epsilons.
+constexpr double kProductTolerance = 1e-5;
+
+// |got - want| within tol * magnitude for every element; reports the first miss.
+inline bool matches(const std::vector<float>& got, const Expected& want, double tol = kProductTolerance) {
+  if (got.size() != want.y.size()) {
+    std::fprintf(stderr, "  %zu results, want %zu\n", got.size(), want.y.size());
+    return false;
+  }
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!(std::fabs(got[i] - want.y[i]) <= tol * want.magnitude[i])) {
+      std::fprintf(stderr, "  element %zu: got %.9g, want %.9g (magnitude %.3g)\n", i, got[i], want.y[i],
+                   want.magnitude[i]);
+      return false;
+    }
+  }
+  return true;
 }
 
 // Runs a one-operation recording; false (reported) when a step fails. *commands: the dispatches
