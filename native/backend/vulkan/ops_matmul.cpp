@@ -12,6 +12,7 @@ constexpr uint32_t kMatVecWorkgroup = 64;
 // (ws[BK][BN] and xs[BK][BM + 1] floats).
 constexpr uint64_t kTileTokens = 64, kTileRows = 64, kTileK = 32;
 constexpr uint32_t kMatMatWorkgroup = 256;
+constexpr uint32_t kGetRowsWorkgroup = 64;
 constexpr uint64_t kMatMatSharedBytes = (kTileK * kTileRows + kTileK * (kTileTokens + 1)) * 4;
 
 // What the host needs of a weight type the shaders take.
@@ -189,6 +190,47 @@ Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64
               int64_t n_tokens, DeviceSpan y) {
   if (n_tokens >= 1 && n_tokens <= kMatVecMaxTokens) return mat_vec(ops, rec, type, w, rows, cols, x, n_tokens, y);
   return mat_mat(ops, rec, type, w, rows, cols, x, n_tokens, y);
+}
+
+Status get_rows(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan table, int64_t rows, int64_t cols,
+                DeviceSpan ids, int64_t n, DeviceSpan out) {
+  WeightShape s;
+  PETREL_RETURN_IF_ERROR(check_weight("get_rows", type, table, rows, cols, 1, &s));
+  if (n < 1 || n > UINT32_MAX) return bad_op("get_rows of no ids");
+  const uint64_t nn = static_cast<uint64_t>(n);
+  if (ids.bytes / 4 < nn || out.bytes / 4 / s.cols < nn) return bad_op("get_rows operands smaller than their shape");
+  const DeviceInfo& info = ops.context().info();
+  const uint64_t unit_groups = (s.units + kGetRowsWorkgroup - 1) / kGetRowsWorkgroup;
+  if (unit_groups > info.max_workgroup_count[0]) return bad_op("get_rows of too long rows");
+  const Pipeline* p = nullptr;
+  PETREL_RETURN_IF_ERROR(ops.pipeline(shader_name("get_rows", *s.type).c_str(), kGetRowsWorkgroup, &p));
+  uint64_t rows_per_bind = 0;
+  PETREL_RETURN_IF_ERROR(rows_per_binding(ops, "get_rows", s.row_bytes, &rows_per_bind));
+  std::vector<Binding> b(3);
+  struct {
+    uint32_t n_cols, r0, n_rows, table_rows, w_offset, row_bytes, ids_offset, out_offset, out_stride;
+  } push{static_cast<uint32_t>(s.cols), 0, 0, static_cast<uint32_t>(s.rows), 0, static_cast<uint32_t>(s.row_bytes),
+         0, 0, static_cast<uint32_t>(s.cols)};
+  uint32_t ids_base = 0, out_base = 0;
+  PETREL_RETURN_IF_ERROR(ops.bind(ids, &b[1], &ids_base));
+  PETREL_RETURN_IF_ERROR(ops.bind(out, &b[2], &out_base));
+  // One dispatch per (table row range, run of ids as long as the grid's y allows).
+  const uint64_t ids_per_dispatch = info.max_workgroup_count[1];
+  for (uint64_t r0 = 0; r0 < s.rows; r0 += rows_per_bind) {
+    const uint64_t nr = std::min(rows_per_bind, s.rows - r0);
+    PETREL_RETURN_IF_ERROR(bind_bytes(ops, table.buffer, table.offset + r0 * s.row_bytes, nr * s.row_bytes, &b[0],
+                                      &push.w_offset));
+    push.r0 = static_cast<uint32_t>(r0);
+    push.n_rows = static_cast<uint32_t>(nr);
+    for (uint64_t i0 = 0; i0 < nn; i0 += ids_per_dispatch) {
+      push.ids_offset = ids_base + static_cast<uint32_t>(i0);
+      push.out_offset = out_base + static_cast<uint32_t>(i0 * s.cols);
+      const uint32_t groups[3] = {static_cast<uint32_t>(unit_groups),
+                                  static_cast<uint32_t>(std::min(ids_per_dispatch, nn - i0)), 1};
+      rec.dispatch(ops.pipelines(), *p, b, &push, sizeof(push), groups);
+    }
+  }
+  return Status::ok_status();
 }
 
 }  // namespace petrel::vk

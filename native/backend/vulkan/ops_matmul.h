@@ -35,4 +35,10 @@ Status mat_mat(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int6
 Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
               int64_t n_tokens, DeviceSpan y);
 
+// Embedding lookup: out[i] = row ids[i] of `table` (`rows` rows of `cols` values in `type`) as
+// floats, for n int32 ids read on the device (a recorded decode step replays with the next id
+// written to the same span); out is [n][cols]. An id outside [0, rows) gives a row of zeros.
+Status get_rows(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan table, int64_t rows, int64_t cols,
+                DeviceSpan ids, int64_t n, DeviceSpan out);
+
 }  // namespace petrel::vk
