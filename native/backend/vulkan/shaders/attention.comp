@@ -62,6 +62,9 @@ void main() {
   // Keys [j0, j1): this part, up to the causal end of the workgroup's last token.
   const uint j0 = part * p.part_len;
   const uint j1 = min(min(j0 + p.part_len, p.capacity), uint(pos0) + t0 + rows / p.heads_per_wg);
+  // A part past the context has nothing to add, and attention_merge.comp does not read it: the
+  // whole workgroup leaves before any barrier.
+  if (j0 >= j1) return;
 
   for (uint e = tid; e < ROWS * HD; e += WG) {
     const uint r = e / HD, d = e % HD;
