@@ -192,6 +192,66 @@ Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64
   return mat_mat(ops, rec, type, w, rows, cols, x, n_tokens, y);
 }
 
+Status mat_vec_id(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols,
+                  int64_t n_expert, DeviceSpan ids, int64_t n_tokens, int64_t k, DeviceSpan x, bool x_per_slot,
+                  DeviceSpan y) {
+  WeightShape s;
+  PETREL_RETURN_IF_ERROR(check_weight("mat_vec_id", type, w, rows, cols, n_expert, &s));
+  const DeviceInfo& info = ops.context().info();
+  if (n_tokens < 1 || k < 1 || static_cast<uint64_t>(n_tokens) * static_cast<uint64_t>(k) > info.max_workgroup_count[1]) {
+    return bad_op("mat_vec_id takes 1.." + std::to_string(info.max_workgroup_count[1]) + " (token, slot) pairs");
+  }
+  const uint64_t slots = static_cast<uint64_t>(n_tokens) * static_cast<uint64_t>(k);
+  const uint64_t inputs = x_per_slot ? slots : static_cast<uint64_t>(n_tokens);
+  if (ids.bytes / 4 < slots || x.bytes / 4 / s.cols < inputs || y.bytes / 4 / s.rows < slots) {
+    return bad_op("mat_vec_id operands smaller than their shape");
+  }
+  const uint32_t tpr = threads_per_row(s.units);
+  const uint64_t rows_per_group = kMatVecWorkgroup / tpr;
+  const Pipeline* p = nullptr;
+  PETREL_RETURN_IF_ERROR(ops.pipeline(shader_name("mul_mat_vec_id", *s.type).c_str(), kMatVecWorkgroup, &p, {tpr}));
+  uint64_t rows_per_bind = 0;
+  PETREL_RETURN_IF_ERROR(rows_per_binding(ops, "mat_vec_id", s.row_bytes, &rows_per_bind));
+  rows_per_bind = std::min<uint64_t>(rows_per_bind, uint64_t{info.max_workgroup_count[0]} * rows_per_group);
+  const uint64_t expert_bytes = s.rows * s.row_bytes;
+  // Whole experts per binding when one fits (the usual case: one dispatch for the whole stack on
+  // a device that binds 4 GiB), else row ranges of one expert per binding.
+  const uint64_t experts_per_bind = s.rows <= rows_per_bind ? rows_per_bind / s.rows : 0;
+  std::vector<Binding> b(4);
+  struct {
+    uint32_t n_cols, n_rows, n_tokens, w_offset, row_bytes, x_offset, x_stride, y_offset, y_stride;
+    uint32_t ids_offset, k, x_slot_stride, expert_bytes, e0, e1, n_expert;
+  } push{static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(n_tokens), 0, static_cast<uint32_t>(s.row_bytes),
+         0, static_cast<uint32_t>(x_per_slot ? s.cols * static_cast<uint64_t>(k) : s.cols), 0,
+         static_cast<uint32_t>(s.rows), 0, static_cast<uint32_t>(k), static_cast<uint32_t>(x_per_slot ? s.cols : 0),
+         0, 0, 0, static_cast<uint32_t>(n_expert)};
+  PETREL_RETURN_IF_ERROR(ops.bind(x, &b[1], &push.x_offset));
+  uint32_t y_base = 0;
+  PETREL_RETURN_IF_ERROR(ops.bind(y, &b[2], &y_base));
+  PETREL_RETURN_IF_ERROR(ops.bind(ids, &b[3], &push.ids_offset));
+  const uint64_t ne = static_cast<uint64_t>(n_expert);
+  const uint64_t experts_per_dispatch = experts_per_bind > 0 ? experts_per_bind : 1;
+  const uint64_t rows_per_dispatch = experts_per_bind > 0 ? s.rows : rows_per_bind;
+  for (uint64_t e0 = 0; e0 < ne; e0 += experts_per_dispatch) {
+    const uint64_t e1 = std::min(ne, e0 + experts_per_dispatch);
+    for (uint64_t r0 = 0; r0 < s.rows; r0 += rows_per_dispatch) {
+      const uint64_t nr = std::min(rows_per_dispatch, s.rows - r0);
+      const uint64_t bytes = experts_per_bind > 0 ? (e1 - e0) * expert_bytes : nr * s.row_bytes;
+      PETREL_RETURN_IF_ERROR(bind_bytes(ops, w.buffer, w.offset + e0 * expert_bytes + r0 * s.row_bytes, bytes, &b[0],
+                                        &push.w_offset));
+      push.n_rows = static_cast<uint32_t>(nr);
+      push.y_offset = y_base + static_cast<uint32_t>(r0);
+      push.expert_bytes = experts_per_bind > 0 ? static_cast<uint32_t>(expert_bytes) : 0;
+      push.e0 = static_cast<uint32_t>(e0);
+      push.e1 = static_cast<uint32_t>(e1);
+      const uint32_t groups[3] = {static_cast<uint32_t>((nr + rows_per_group - 1) / rows_per_group),
+                                  static_cast<uint32_t>(slots), 1};
+      rec.dispatch(ops.pipelines(), *p, b, &push, sizeof(push), groups);
+    }
+  }
+  return Status::ok_status();
+}
+
 Status get_rows(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan table, int64_t rows, int64_t cols,
                 DeviceSpan ids, int64_t n, DeviceSpan out) {
   WeightShape s;

@@ -35,6 +35,20 @@ Status mat_mat(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int6
 Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
               int64_t n_tokens, DeviceSpan y);
 
+// MoE decode: y[t][j] = W_e x for e = ids[t][j], each of n_tokens tokens and each of its k expert
+// slots, the int32 ids [n_tokens][k] read on the device (written there by moe_route, so a recorded
+// step replays). w is the stacked weight {cols, rows, n_expert}; x is one input per token
+// ([n_tokens][cols], x_per_slot false: gate and up) or one per slot ([n_tokens][k][cols], true:
+// down); y is [n_tokens][k][rows]. An id outside [0, n_expert) gives a row of zeros. Meant for a few
+// tokens (n_tokens * k up to the device's grid height); one workgroup row per slot.
+//
+// A stack larger than one binding (experts stacked in one tensor pass 128 MiB on lavapipe) is
+// bound in expert ranges, one dispatch each, every dispatch skipping the slots whose expert it
+// does not hold; an expert larger than one binding is bound in row ranges of each expert.
+Status mat_vec_id(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols,
+                  int64_t n_expert, DeviceSpan ids, int64_t n_tokens, int64_t k, DeviceSpan x, bool x_per_slot,
+                  DeviceSpan y);
+
 // Embedding lookup: out[i] = row ids[i] of `table` (`rows` rows of `cols` values in `type`) as
 // floats, for n int32 ids read on the device (a recorded decode step replays with the next id
 // written to the same span); out is [n][cols]. An id outside [0, rows) gives a row of zeros.
