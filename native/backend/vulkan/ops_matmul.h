@@ -40,7 +40,7 @@ Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64
 // step replays). w is the stacked weight {cols, rows, n_expert}; x is one input per token
 // ([n_tokens][cols], x_per_slot false: gate and up) or one per slot ([n_tokens][k][cols], true:
 // down); y is [n_tokens][k][rows]. An id outside [0, n_expert) gives a row of zeros. Meant for a few
-// tokens (n_tokens * k up to the device's grid height); one workgroup row per slot.
+// tokens (n_tokens * k up to the device's grid height): each slot is a row of workgroups.
 //
 // A stack larger than one binding (experts stacked in one tensor pass 128 MiB on lavapipe) is
 // bound in expert ranges, one dispatch each, every dispatch skipping the slots whose expert it

@@ -123,5 +123,31 @@ PETREL_TEST(vulkan_matmul_matches_reference_on_both_sides_of_its_switch) {
   CHECK_NO_VALIDATION_MESSAGES();
 }
 
+PETREL_TEST(vulkan_weight_ops_refuse_bad_shapes_and_types) {
+  NEED_DEVICE();
+  auto b = device_buffer(*dev.ctx, nullptr, 4096);
+  PETREL_CHECK(b != nullptr);
+  if (!b) return;
+  std::unique_ptr<Recording> rec;
+  PETREL_CHECK(Recording::create(*dev.ctx, &rec).ok());
+  const DeviceSpan all{b.get(), 0, 4096}, word{b.get(), 0, 4};
+  VulkanOps& ops = *dev.ops;
+  // A type without shaders; rows not whole blocks; a weight larger than its span; too few ids,
+  // outputs or slots.
+  PETREL_CHECK_EQ(mat_mat(ops, *rec, GgmlType::Q2_K, all, 1, 256, all, 9, all).code(), StatusCode::unsupported);
+  PETREL_CHECK_EQ(get_rows(ops, *rec, GgmlType::Q5_0, all, 1, 32, all, 1, all).code(), StatusCode::unsupported);
+  PETREL_CHECK_EQ(mat_mat(ops, *rec, GgmlType::Q4_0, all, 1, 48, all, 9, all).code(), StatusCode::invalid_argument);
+  PETREL_CHECK_EQ(matmul(ops, *rec, GgmlType::F32, all, 2, 1000, all, 1, all).code(), StatusCode::invalid_argument);
+  PETREL_CHECK_EQ(get_rows(ops, *rec, GgmlType::F32, all, 8, 8, word, 2, all).code(), StatusCode::invalid_argument);
+  PETREL_CHECK_EQ(get_rows(ops, *rec, GgmlType::F32, all, 8, 8, all, 2, word).code(), StatusCode::invalid_argument);
+  PETREL_CHECK_EQ(mat_vec_id(ops, *rec, GgmlType::F32, all, 4, 4, 2, all, 1, 0, all, false, all).code(),
+                  StatusCode::invalid_argument);
+  PETREL_CHECK_EQ(mat_vec_id(ops, *rec, GgmlType::F32, all, 4, 4, 100, all, 1, 1, all, false, all).code(),
+                  StatusCode::invalid_argument);
+  PETREL_CHECK_EQ(rec->commands(), 0u);
+  PETREL_CHECK(rec->finish().ok());
+  CHECK_NO_VALIDATION_MESSAGES();
+}
+
 }  // namespace
 }  // namespace petrel::vk
