@@ -1,7 +1,7 @@
 // Matrix-vector products for decode: y[t][r] = sum_c W[r][c] * x[t][c] for up to MAX_TOKENS
 // float activation rows, the weight decoded in registers (dequant.glsl). Included by
-// mul_mat_vec_<type>.comp, and with MUL_MAT_ID defined by mul_mat_vec_id_<type>.comp (MoE: one
-// (token, expert slot) pair per workgroup row, the expert id read from a device buffer).
+// mul_mat_vec_<type>.comp, and with MUL_MAT_ID defined by mul_mat_vec_id_<type>.comp (MoE: grid
+// row y is (token, expert slot) pair y, its expert id read from a device buffer).
 //
 // A workgroup of WG invocations takes WG / TPR weight rows, TPR invocations per row (the host
 // picks TPR from the row length, so that short rows do not leave most invocations idle). The
