@@ -1,5 +1,5 @@
 // systemInfo(): what this build contains and what this machine offers (NativeSystemInfo in
-// src/engine/native.ts): CPU features found, the CPU kernel variant chosen, the backends compiled
+// src/native/system.ts): CPU features found, the CPU kernel variant chosen, the backends compiled
 // in and those usable now, the compiler and the architecture (spelled like Node's process.arch).
 #include <string>
 #include <vector>
@@ -8,6 +8,7 @@
 #include "backend/cpu/kernels.h"
 #include "core/cpu_features.h"
 #include "core/cuda_loader.h"
+#include "core/vulkan_loader.h"
 
 namespace petrel::addon {
 namespace {
@@ -54,12 +55,28 @@ Napi::Value system_info(const Napi::CallbackInfo& info) {
   compiled.emplace_back("cuda");
 #endif
   if (cuda_available()) available.emplace_back("cuda");
+#if defined(PETREL_BUILT_WITH_VULKAN)
+  compiled.emplace_back("vulkan");
+#endif
+  if (vulkan_available()) available.emplace_back("vulkan");
+  // "<backend>: <device>" for every GPU device found, and why a compiled-in backend found none.
+  std::vector<std::string> devices, unavailable;
+  for (const std::string& name : cuda_probe().device_names) devices.push_back("cuda: " + name);
+  for (const std::string& name : vulkan_probe().device_names) devices.push_back("vulkan: " + name);
+#if defined(PETREL_BUILT_WITH_CUDA)
+  if (!cuda_available()) unavailable.push_back("cuda: " + cuda_probe().reason);
+#endif
+#if defined(PETREL_BUILT_WITH_VULKAN)
+  if (!vulkan_available()) unavailable.push_back("vulkan: " + vulkan_probe().reason);
+#endif
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("cpuFeatures", string_array(env, cpu_feature_names(cpu_features())));
   out.Set("cpuKernels", Napi::String::New(env, cpu::cpu_kernels().name));
   out.Set("backendsCompiled", string_array(env, compiled));
   out.Set("backendsAvailable", string_array(env, available));
+  out.Set("devices", string_array(env, devices));
+  out.Set("backendsUnavailable", string_array(env, unavailable));
   out.Set("compiler", Napi::String::New(env, compiler_string()));
   out.Set("arch", Napi::String::New(env, arch_string()));
   return out;

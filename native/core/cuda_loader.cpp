@@ -2,10 +2,9 @@
 // unloaded: the CUDA runtime inside it keeps threads and state for the life of the process.
 #include "core/cuda_loader.h"
 
-#include <dlfcn.h>
-
 #include <string>
 
+#include "core/backend_library.h"
 #include "core/cuda_api.h"
 
 namespace petrel {
@@ -29,48 +28,19 @@ struct Loaded {
   CudaApi api;
 };
 
-// Directory of the shared object (or executable) this function was linked into.
-std::string own_directory() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&own_directory), &info) == 0 || info.dli_fname == nullptr) return "";
-  const std::string path = info.dli_fname;
-  const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? "" : path.substr(0, slash);
-}
-
-template <typename Fn>
-bool resolve(void* handle, const char* name, Fn* out) {
-  void* sym = dlsym(handle, name);
-  if (sym == nullptr) return false;
-  *out = reinterpret_cast<Fn>(sym);
-  return true;
-}
-
 Loaded load() {
   Loaded l;
-  void* handle = nullptr;
-  const std::string dir = own_directory();
-  std::string tried;
-  if (!dir.empty()) {
-    const std::string local = dir + "/" + kLibraryName;
-    handle = dlopen(local.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle != nullptr) l.probe.library_path = local;
-    tried = local;
-  }
-  if (handle == nullptr) {
-    handle = dlopen(kLibraryName, RTLD_NOW | RTLD_LOCAL);
-    if (handle != nullptr) l.probe.library_path = kLibraryName;
-  }
-  if (handle == nullptr) {
-    const char* err = dlerror();
-    l.probe.reason = std::string(kLibraryName) + " not found" + (tried.empty() ? "" : " (tried " + tried + " and the library path)") +
-                     (err ? std::string(": ") + err : "");
+  const BackendLibrary lib = open_backend_library(kLibraryName);
+  if (lib.handle == nullptr) {
+    l.probe.reason = lib.reason;
     return l;
   }
-  if (!resolve(handle, "petrel_cuda_api_version", &l.api.api_version) ||
-      !resolve(handle, "petrel_cuda_device_count", &l.api.device_count) ||
-      !resolve(handle, "petrel_cuda_device_name", &l.api.device_name) ||
-      !resolve(handle, "petrel_cuda_dequantize_q8_0", &l.api.dequantize_q8_0)) {
+  void* handle = lib.handle;
+  l.probe.library_path = lib.path;
+  if (!resolve_symbol(handle, "petrel_cuda_api_version", &l.api.api_version) ||
+      !resolve_symbol(handle, "petrel_cuda_device_count", &l.api.device_count) ||
+      !resolve_symbol(handle, "petrel_cuda_device_name", &l.api.device_name) ||
+      !resolve_symbol(handle, "petrel_cuda_dequantize_q8_0", &l.api.dequantize_q8_0)) {
     l.api = CudaApi();
     l.probe.reason = l.probe.library_path + " lacks the petrel CUDA entry points";
     return l;

@@ -1,6 +1,5 @@
 // Finds and loads the optional CUDA backend library (libpetrel_cuda.so, see core/cuda_api.h) at
-// run time. Looked for next to the binary that contains petrel_core (the addon's directory, or
-// the test executable's), then on the default library path.
+// run time (core/backend_library.h).
 // A missing library, a missing driver or zero devices all mean "CUDA not available": never an error.
 #pragma once
 

@@ -7,8 +7,12 @@ export interface NativeSystemInfo {
   cpuKernels: string;
   /** Backends compiled into this build, e.g. ['cpu', 'cuda']. */
   backendsCompiled: string[];
-  /** Backends usable right now (cuda only when libpetrel_cuda loads and finds a device). */
+  /** Backends usable right now (cuda / vulkan only when their library loads and finds a device). */
   backendsAvailable: string[];
+  /** GPU devices found, as '<backend>: <device>', e.g. 'vulkan: NVIDIA H100 80GB HBM3 (discrete)'. */
+  devices: string[];
+  /** Why a compiled-in GPU backend is not available, as '<backend>: <reason>'. */
+  backendsUnavailable: string[];
   compiler: string;
   arch: string;
 }

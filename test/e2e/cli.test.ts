@@ -23,13 +23,14 @@ describe('petrel CLI', () => {
     expect(r.stderr).toBe('');
   });
 
-  it('-v is --version; it says CUDA runs no inference yet, as bench --help does', () => {
+  it('-v is --version; it says the GPU backends run no inference yet, as bench --help does', () => {
     const v = runPetrel(['-v']);
     expect(v.status).toBe(0);
     expect(v.stdout).toBe(runPetrel(['--version']).stdout);
-    expect(v.stdout).toMatch(/^inference: +cpu \(CUDA inference is not implemented yet\)$/m);
-    // "cuda" alone read as GPU inference; the library built today only finds devices.
-    expect(v.stdout).not.toMatch(/compiled in: .*cuda(,|$)/m);
+    expect(v.stdout).toMatch(/^inference: +cpu \(GPU inference is not implemented yet\)$/m);
+    // "cuda" or "vulkan" alone read as GPU inference; the libraries built today only find devices
+    // and run their kernel tests.
+    expect(v.stdout).not.toMatch(/compiled in: .*(cuda|vulkan)(,|$)/m);
     expect(runPetrel(['bench', '--help']).stdout.replace(/\s+/g, ' ')).toContain('CUDA inference is not implemented yet');
   });
 

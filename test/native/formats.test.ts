@@ -299,6 +299,13 @@ describe('systemInfo', () => {
     expect(info.backendsCompiled).toContain('cpu');
     expect(info.backendsAvailable).toContain('cpu');
     for (const b of info.backendsAvailable) expect(info.backendsCompiled).toContain(b);
+    // Every device belongs to an available backend, and a compiled-in GPU backend is either
+    // available or says why not.
+    for (const d of info.devices) expect(info.backendsAvailable).toContain(d.split(':')[0]);
+    for (const b of info.backendsCompiled.filter((x) => x !== 'cpu')) {
+      const why = info.backendsUnavailable.find((u) => u.startsWith(`${b}: `));
+      expect(info.backendsAvailable.includes(b) !== (why !== undefined)).toBe(true);
+    }
   });
 
   it('reports the CPU features /proc/cpuinfo lists', (ctx) => {

@@ -14,12 +14,15 @@ export function versionText(): string {
     const info = loadNative().systemInfo();
     lines.push(`cpu features: ${info.cpuFeatures.join(' ') || 'none detected'}`);
     lines.push(`cpu kernels:  ${info.cpuKernels}`);
-    // The CUDA library built today finds devices and runs a test kernel; no model runs on it yet.
-    // Say so here, as bench --help does, rather than let "cuda" read as GPU inference.
-    const compiled = info.backendsCompiled.map((b) => (b === 'cuda' ? 'cuda (device probe only)' : b));
-    lines.push(`inference:    cpu (CUDA inference is not implemented yet)`);
+    // The GPU libraries built today find devices and run their kernel tests; no model runs on them
+    // yet. Say so here, as bench --help does, rather than let "cuda" or "vulkan" read as GPU inference.
+    const probeOnly: Record<string, string> = { cuda: 'cuda (device probe only)', vulkan: 'vulkan (shader tests only)' };
+    const compiled = info.backendsCompiled.map((b) => probeOnly[b] ?? b);
+    lines.push(`inference:    cpu (GPU inference is not implemented yet)`);
     lines.push(`backends compiled in: ${compiled.join(', ')}`);
     lines.push(`backends available:  ${info.backendsAvailable.join(', ')}`);
+    for (const device of info.devices) lines.push(`device:       ${device}`);
+    for (const why of info.backendsUnavailable) lines.push(`not available: ${why}`);
     lines.push(`native build: ${info.compiler} (${info.arch})`);
   } catch (err) {
     lines.push(`native addon: not loaded (${err instanceof Error ? err.message : String(err)})`);

@@ -1,0 +1,36 @@
+// libpetrel_vulkan's C ABI (core/vulkan_api.h): what the addon asks of the library it loads.
+#include "core/vulkan_api.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "backend/vulkan/vk_context.h"
+
+namespace {
+
+const std::vector<std::string>& devices() {
+  static const std::vector<std::string> list = petrel::vk::list_devices();
+  return list;
+}
+
+}  // namespace
+
+extern "C" {
+
+int petrel_vulkan_api_version(void) { return PETREL_VULKAN_API_VERSION; }
+
+int petrel_vulkan_device_count(void) { return static_cast<int>(devices().size()); }
+
+int petrel_vulkan_device_name(int i, char* buf, int len) {
+  if (i < 0 || static_cast<size_t>(i) >= devices().size() || buf == nullptr || len <= 0) return -1;
+  // list_devices() lines start "<index>: "; the index is the caller's own.
+  const std::string& line = devices()[static_cast<size_t>(i)];
+  const size_t colon = line.find(": ");
+  const std::string name = colon == std::string::npos ? line : line.substr(colon + 2);
+  std::strncpy(buf, name.c_str(), static_cast<size_t>(len) - 1);
+  buf[len - 1] = '\0';
+  return 0;
+}
+
+}  // extern "C"
