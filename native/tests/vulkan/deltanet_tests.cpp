@@ -21,7 +21,11 @@ struct Inputs {
 Inputs random_inputs(Rng& rng, const DeltaNetShape& s, int64_t n_tokens) {
   Inputs in;
   in.q = random_floats(rng, static_cast<size_t>(n_tokens * s.n_k_heads * s.d_k));
-  in.k = random_floats(rng, in.q.size());
+  // Keys near one common direction, as a model's are: large k_i . k_j, so the chunked form's
+  // T = (I + A)^-1 is far from I and its higher-order terms count.
+  const auto common = random_floats(rng, static_cast<size_t>(s.d_k));
+  in.k = random_floats(rng, in.q.size(), 0.4f);
+  for (size_t i = 0; i < in.k.size(); ++i) in.k[i] += common[i % static_cast<size_t>(s.d_k)];
   in.v = random_floats(rng, static_cast<size_t>(n_tokens * s.n_v_heads * s.d_v));
   in.g.resize(static_cast<size_t>(n_tokens * s.n_v_heads));
   in.beta.resize(in.g.size());
@@ -38,8 +42,9 @@ Inputs random_inputs(Rng& rng, const DeltaNetShape& s, int64_t n_tokens) {
 // before each), checking the output and the state against the CPU backend after every call.
 // conv_rows: q, k and v are read as the model reads them, columns of one [n_tokens][q | k | v]
 // buffer (the conv output); else each from its own packed buffer.
+// chunked: give the op a scratch for the chunked form.
 void check_against_cpu(Device& dev, const DeltaNetShape& shape, int64_t n_tokens, int steps, double tol,
-                       bool conv_rows) {
+                       bool conv_rows, bool chunked = false) {
   auto cpu = make_cpu_backend(1);
   Rng rng(static_cast<uint64_t>(21 + n_tokens + 100 * shape.grouped_heads));
   std::vector<float> state = random_floats(rng, static_cast<size_t>(shape.n_v_heads * shape.d_k * shape.d_v), 0.3f);
@@ -63,17 +68,20 @@ void check_against_cpu(Device& dev, const DeltaNetShape& shape, int64_t n_tokens
   auto bb = buffer_of(*dev.ctx, in.beta, 8);
   auto sb = buffer_of(*dev.ctx, state);
   auto ob = buffer_of(*dev.ctx, in.v);
-  PETREL_CHECK(qb && kb && vb && gb && bb && sb && ob);
-  if (!(qb && kb && vb && gb && bb && sb && ob)) return;
+  const uint64_t scratch_bytes = delta_net_chunked_scratch_bytes(shape, n_tokens);
+  auto xb = buffer_of(*dev.ctx, std::vector<uint8_t>(scratch_bytes + 4));
+  const DeviceSpan scratch = chunked ? DeviceSpan{xb.get(), 4, scratch_bytes} : DeviceSpan{};
+  PETREL_CHECK(qb && kb && vb && gb && bb && sb && ob && xb);
+  if (!(qb && kb && vb && gb && bb && sb && ob && xb)) return;
   auto rec = record(dev, [&](Recording& r) {
     if (conv_rows) {
       const Buffer* m = qb.get();
       return delta_net(*dev.ops, r, shape, span_of(m), span_of(m, key_dim * 4), span_of(m, 2 * key_dim * 4),
                        span_of(gb.get()), span_of(bb.get(), 8), span_of(sb.get()), n_tokens, span_of(ob.get()),
-                       HeadStrides{0, row}, HeadStrides{0, row}, HeadStrides{0, row});
+                       HeadStrides{0, row}, HeadStrides{0, row}, HeadStrides{0, row}, scratch);
     }
     return delta_net(*dev.ops, r, shape, span_of(qb.get(), 4), span_of(kb.get()), span_of(vb.get()), span_of(gb.get()),
-                     span_of(bb.get(), 8), span_of(sb.get()), n_tokens, span_of(ob.get()));
+                     span_of(bb.get(), 8), span_of(sb.get()), n_tokens, span_of(ob.get()), {}, {}, {}, scratch);
   });
   for (int step = 0; step < steps; ++step) {
     if (step > 0) {
@@ -115,6 +123,14 @@ PETREL_TEST(vulkan_delta_net_prefill_matches_cpu) {
   for (bool grouped : {false, true}) {
     check_against_cpu(dev, DeltaNetShape{2, 4, 128, 40, grouped, 1e-6f}, 70, 2, 2e-6, !grouped);
   }
+  CHECK_NO_VALIDATION_MESSAGES();
+}
+
+PETREL_TEST(vulkan_delta_net_chunked_matches_cpu) {
+  NEED_DEVICE();
+  // Two full chunks and a short one, from conv rows; and a batch shorter than one chunk.
+  check_against_cpu(dev, DeltaNetShape{2, 4, 128, 40, true, 1e-6f}, 130, 2, 2e-6, true, true);
+  check_against_cpu(dev, DeltaNetShape{2, 4, 128, 40, false, 1e-6f}, 3, 2, 2e-6, false, true);
   CHECK_NO_VALIDATION_MESSAGES();
 }
 
