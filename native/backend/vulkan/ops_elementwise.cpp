@@ -28,20 +28,19 @@ Status rms_norm(VulkanOps& ops, Recording& rec, DeviceSpan x, DeviceSpan w, Devi
       w.bytes < row_bytes) {
     return bad_op("rms_norm operands smaller than their shape");
   }
-  if (static_cast<uint64_t>(n_rows) > ops.context().info().max_workgroup_count[0]) {
-    return bad_op("rms_norm of too many rows");
-  }
   std::vector<Binding> b(3);
   struct {
-    uint32_t n_cols, x_offset, x_stride, w_offset, y_offset, y_stride;
+    uint32_t n_cols, n_rows, x_offset, x_stride, w_offset, y_offset, y_stride;
     float eps;
-  } push{static_cast<uint32_t>(n_cols), 0, static_cast<uint32_t>(n_cols), 0, 0, static_cast<uint32_t>(n_cols), eps};
+  } push{static_cast<uint32_t>(n_cols), static_cast<uint32_t>(n_rows), 0, static_cast<uint32_t>(n_cols), 0, 0,
+         static_cast<uint32_t>(n_cols), eps};
   PETREL_RETURN_IF_ERROR(ops.bind(x, &b[0], &push.x_offset));
   PETREL_RETURN_IF_ERROR(ops.bind(w, &b[1], &push.w_offset));
   PETREL_RETURN_IF_ERROR(ops.bind(y, &b[2], &push.y_offset));
   const Pipeline* p = nullptr;
   PETREL_RETURN_IF_ERROR(ops.pipeline("rms_norm", kNormWorkgroup, &p));
-  const uint32_t groups[3] = {static_cast<uint32_t>(n_rows), 1, 1};
+  uint32_t groups[3];
+  ops.grid(static_cast<uint64_t>(n_rows), groups);
   rec.dispatch(ops.pipelines(), *p, b, &push, sizeof(push), groups);
   return Status::ok_status();
 }

@@ -46,6 +46,38 @@ PETREL_TEST(vulkan_rms_norm_matches_reference) {
   CHECK_NO_VALIDATION_MESSAGES();
 }
 
+// More rows than one grid dimension holds on many devices (65535): the per-head norms of a long
+// prefill (4096 tokens x 16 heads) are that many rows.
+PETREL_TEST(vulkan_rms_norm_rows_past_one_grid_dimension) {
+  NEED_DEVICE();
+  Rng rng(7);
+  const int64_t rows = 70000, cols = 4;
+  const auto x = random_floats(rng, static_cast<size_t>(rows * cols));
+  const std::vector<float> w{1.0f, 2.0f, 0.5f, -1.0f};
+  auto xb = device_buffer(*dev.ctx, x.data(), x.size() * 4);
+  auto wb = device_buffer(*dev.ctx, w.data(), w.size() * 4);
+  auto yb = device_buffer(*dev.ctx, nullptr, x.size() * 4);
+  PETREL_CHECK(xb && wb && yb);
+  if (!(xb && wb && yb)) return;
+  std::unique_ptr<Recording> rec;
+  PETREL_CHECK(Recording::create(*dev.ctx, &rec).ok());
+  PETREL_CHECK(rms_norm(*dev.ops, *rec, {xb.get(), 0, x.size() * 4}, {wb.get(), 0, 16}, {yb.get(), 0, x.size() * 4},
+                        rows, cols, 1e-6f).ok());
+  PETREL_CHECK(rec->finish().ok());
+  PETREL_CHECK(rec->run().ok());
+  std::vector<float> y(x.size());
+  PETREL_CHECK(download(*dev.ctx, *yb, 0, y.data(), y.size() * 4).ok());
+  std::vector<double> want(x.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int64_t c = 0; c < cols; ++c) ss += static_cast<double>(x[r * cols + c]) * x[r * cols + c];
+    const double scale = 1.0 / std::sqrt(ss / cols + 1e-6);
+    for (int64_t c = 0; c < cols; ++c) want[r * cols + c] = x[r * cols + c] * scale * w[c];
+  }
+  PETREL_CHECK(close(y, want, 1e-5));
+  CHECK_NO_VALIDATION_MESSAGES();
+}
+
 PETREL_TEST(vulkan_gate_mul_and_add_match_reference) {
   NEED_DEVICE();
   Rng rng(3);
