@@ -1,19 +1,29 @@
-// The one interface every compute backend implements (CPU now; CUDA and Metal later).
-// Model code (native/model/) calls only these operations; it contains no kernel code.
+// The one interface every compute backend implements (the CPU now, Vulkan being built), as
+// docs/EXECUTION.md#the-model describes it: operations on tensors that live where the backend
+// keeps them (backend/tensor.h), plus the memory functions that make those tensors and move
+// bytes across for snapshots and logits. Model code (native/model/) expresses a step only as
+// these operations; it contains no kernel code and does no arithmetic on activations.
 //
 // Conventions (GGUF/ggml order): a weight {cols, rows} is `rows` rows of length `cols`, and
 // matmul computes y[t][r] = sum_c W[r][c] * x[t][c] for every token t of the batch.
-// Activations are float32, row-major [n_tokens][width]. Every operation is synchronous: it has
-// finished when it returns (a backend may use its own threads inside).
+// Activations are F32 tensors {width, n_tokens}; per-head ones {head_dim, n_heads, n_tokens}.
+// Token ids, positions and expert ids are I32 tensors: per-step values are data the operations
+// read, never arguments, so a device can record a step once and replay it. An operation may
+// run when it is called (the CPU) or be queued (a device); download waits for what it reads.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "backend/activation.h"
+#include "backend/tensor.h"
+#include "petrel/status.h"
 #include "quant/ggml_type.h"
 
 namespace petrel {
+
+struct ExpertWeights;  // backend/expert_weights.h
+class ExpertHooks;     // backend/expert_hooks.h
 
 // A weight tensor bound to its bytes (memory-mapped file data, or backend memory).
 struct WeightView {
@@ -61,6 +71,28 @@ class Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
 
+  // ---- memory -----------------------------------------------------------------------------------
+
+  // A zero-filled contiguous tensor of desc's type and shape (Tensor::contiguous); out_of_memory
+  // when the backend cannot have it.
+  virtual Status allocate(const Tensor& desc, TensorBuffer* out) = 0;
+  // Constant values from host memory that stays valid while the backend lives (the file mapping,
+  // the loader's conversions), as a tensor of desc's type and shape: the CPU backend reads them in
+  // place, a device backend keeps a copy for its lifetime. The weights' vectors (norms, gates,
+  // conv taps) come through here once at load, as the matrices go through prepare_weight.
+  virtual Status constant(const void* host, const Tensor& desc, Tensor* out) = 0;
+  // Host memory the caller owns (it outlives every use) as a tensor of desc's shape that
+  // operations write in place, so an output read on the host (the logits) needs no copy; an
+  // empty tensor when the backend cannot compute on host memory (then allocate and download).
+  virtual Tensor wrap_host(void* host, const Tensor& desc) = 0;
+  // host holds t's elements in order (ne[0] fastest), packed: upload writes them into t, download
+  // reads t into host (after every operation queued before it). Strided tensors are gathered or
+  // scattered, so a snapshot reads the head-major KV cache position by position.
+  virtual void upload(const void* host, const Tensor& t) = 0;
+  virtual void download(const Tensor& t, void* host) = 0;
+  // dst = src, elementwise over equal shapes and types (any strides).
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+
   // Called once per weight matrix at model load: the backend may keep the weight in a faster
   // layout of its own (owned by the backend for its lifetime) and note it in *w. Leaves *w as it
   // was when it does not (or cannot: out of memory is not an error here, only slower).
@@ -68,53 +100,105 @@ class Backend {
   // from the process (they fault back in from the file if read again).
   virtual void prepare_weight(WeightView* w, bool file_mapped) = 0;
 
-  // y[t] = W x[t]; y is [n_tokens][W.rows()].
-  virtual void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) = 0;
+  // ---- operations -------------------------------------------------------------------------------
+  // Outputs never overlap inputs unless an operation says they may.
 
-  // Mixture-of-experts products as one operation: rows [offsets[i], offsets[i + 1]) of x go
-  // through expert experts[i] of the stacked weight w ({cols, rows, n_expert}), y[r] = W_e x[r];
-  // offsets[0] == 0, y is [offsets[n_groups]][w.rows()]. The same results as one matmul per
-  // group, without a dispatch per expert: the experts of a layer (each with a few prefill tokens,
-  // or one decode token) run in parallel.
-  virtual void matmul_grouped(const WeightView& w, const int32_t* experts, const int64_t* offsets, int64_t n_groups,
-                              const float* x, float* y) = 0;
+  // y = W x: x {W.cols(), n}, y {W.rows(), n}, both contiguous.
+  virtual void matmul(const WeightView& w, const Tensor& x, const Tensor& y) = 0;
 
-  // out[i] = dequantized row ids[i] of `table` (token embedding lookup).
-  virtual void get_rows(const WeightView& table, const int32_t* ids, int64_t n, float* out) = 0;
+  // out[i] = dequantized row ids[i] of `table` (token embedding lookup): ids I32 {n}, out {cols, n}.
+  virtual void get_rows(const WeightView& table, const Tensor& ids, const Tensor& out) = 0;
 
-  // y = x / sqrt(mean(x^2) + eps) * w, per row of length n (w may be null: no scaling).
-  // y may equal x (in place).
-  virtual void rms_norm(const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y) = 0;
+  // y = x / sqrt(mean(x^2) + eps) * w per row of ne[0] values (w {ne[0]}, or empty: no scaling).
+  // x may be strided; y has x's shape and may be x itself.
+  virtual void rms_norm(const Tensor& x, const Tensor& w, float eps, const Tensor& y) = 0;
+
+  // y = a + b elementwise over equal shapes (the residual connection); y may be a.
+  virtual void add(const Tensor& a, const Tensor& b, const Tensor& y) = 0;
+
+  // y = act(gate) * x elementwise over equal shapes (x empty: act(gate)); gate may be strided;
+  // y may be gate or x. The gates between operations: SwiGLU, the DeltaNet output gate,
+  // attention's sigmoid gate.
+  virtual void gate_mul(GateActivation act, const Tensor& gate, const Tensor& x, const Tensor& y) = 0;
 
   // NEOX RoPE in place on the first n_rot dims of each head: pairs (i, i + n_rot/2).
-  // x is [n_tokens][n_heads][head_dim]; positions[t] is token t's position.
+  // x {head_dim, n_heads, n} contiguous; positions I32 {n}: token t's position.
+  virtual void rope_neox(const Tensor& x, const Tensor& positions, int64_t n_rot, float freq_base) = 0;
+
+  // Writes this batch's keys (or values) x {head_dim, n_head_kv, n} into the head-major cache
+  // {head_dim, capacity, n_head_kv} (F16 or F32) at the positions I32 {n}; F16 values are rounded
+  // as ggml rounds them.
+  virtual void kv_store(const Tensor& x, const Tensor& cache, const Tensor& positions) = 0;
+
+  // Causal GQA attention of n queries over a KV cache that already holds their keys and values.
+  // q {head_dim, n_head, n}; k_cache, v_cache {head_dim, capacity, n_head_kv} of F16 or F32,
+  // head-major so that each KV head's keys are one contiguous stream (decode at depth is bound by
+  // reading them); positions I32 {n}, consecutive: query t at positions[t] sees cache positions
+  // [0, positions[t]]; out {head_dim, n_head, n}.
+  virtual void attention(const AttentionShape& shape, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                         const Tensor& positions, const Tensor& out) = 0;
+
+  // Causal depthwise conv (kernel K) + SiLU over n tokens, with a rolling state of the last K-1
+  // inputs per channel (state {channels, K-1}, oldest first; updated in place).
+  // weights {K, channels}: each channel's taps, oldest first. x, y {channels, n} contiguous.
+  virtual void conv1d_silu(const Tensor& x, const Tensor& weights, const Tensor& state, const Tensor& y) = 0;
+
+  // The DeltaNet gates per token and value head p (docs/MODEL.md#gates):
+  //   beta = sigmoid(b),   g = ssm_a[p] * softplus(alpha + dt_bias[p])   (softplus(x) = x above 20)
+  // b, alpha {ne0, ne1, n}: value head p = i0 + ne0 * i1, so qwen3next's ssm_ba rows, grouped per
+  // key head ([b (r) | alpha (r)] per key head), are read through views {r, Hk, n} with no
+  // reshuffle; ssm_a, dt_bias {Hv}; beta, g {Hv, n} contiguous.
+  virtual void deltanet_gates(const Tensor& b, const Tensor& alpha, const Tensor& ssm_a, const Tensor& dt_bias,
+                              const Tensor& beta, const Tensor& g) = 0;
+
+  // Gated delta rule over n tokens for all value heads, updating `state` in place.
+  // q, k {d_k, Hk, n} (raw, not yet l2-normalised) and v {d_v, Hv, n} may be strided (columns of
+  // the conv output); g (log decay) and beta {Hv, n}; state {d_v, d_k, Hv}; out {d_v, Hv, n}.
+  // The output is scaled by 1/sqrt(d_k). Prefill may use the chunked form; results must agree.
+  virtual void delta_net(const DeltaNetShape& shape, const Tensor& q, const Tensor& k, const Tensor& v,
+                         const Tensor& g, const Tensor& beta, const Tensor& state, const Tensor& out) = 0;
+
+  // MoE routing (docs/MODEL.md#moe-ffn) of every token from its router logits {n_expert, n}:
+  // probs {n_expert, n} = softmax over all experts (ffn_moe_probs); selected I32 {k, n} = the k
+  // most probable, ties to the lower id (ffn_moe_topk); weights {k, n} = their probabilities over
+  // max(their sum, 2^-14) (ffn_moe_weights_norm).
+  virtual void moe_route(const Tensor& logits, const Tensor& probs, const Tensor& selected, const Tensor& weights) = 0;
+
+  // MoE layer il's routed experts, combined: out[t] = sum_i weights[t][i] E_sel(x[t]), each token's
+  // experts added in ascending expert order, with E_e(x) = down_e(silu(gate_e x) ⊙ up_e x); then,
+  // when `shared` is given, out[t] += sigmoid(shared_gate[t]) shared[t] (the shared expert's
+  // output {n_embd, n} and its gate logit {1, n}). x, out {n_embd, n}; selected, weights as
+  // moe_route makes them. hooks: the expert offload (null: every expert here).
+  virtual void moe_experts(int32_t il, const Tensor& x, const Tensor& selected, const Tensor& weights,
+                           const ExpertWeights& experts, const Tensor& shared, const Tensor& shared_gate,
+                           const Tensor& out, ExpertHooks* hooks) = 0;
+
+  // ---- host-pointer forms, which the model code calls until it runs on tensors ------------------
+  virtual void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) = 0;
+  virtual void matmul_grouped(const WeightView& w, const int32_t* experts, const int64_t* offsets, int64_t n_groups,
+                              const float* x, float* y) = 0;
+  virtual void get_rows(const WeightView& table, const int32_t* ids, int64_t n, float* out) = 0;
+  virtual void rms_norm(const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y) = 0;
   virtual void rope_neox(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                          const int32_t* positions, float freq_base) = 0;
-
-  // Causal GQA attention of n_tokens new queries at positions [pos0, pos0 + n_tokens) over a KV
-  // cache holding positions [0, pos0 + n_tokens) (the new keys/values already appended).
-  // q: [n_tokens][n_head][head_dim]; k_cache/v_cache: [n_head_kv][kv_capacity][head_dim] of kv_type
-  // (F16 or F32), head-major so that each KV head's keys are one contiguous stream (decode at depth
-  // is bound by reading them); out: [n_tokens][n_head][head_dim].
   virtual void attention(const AttentionShape& shape, const float* q, const void* k_cache, const void* v_cache,
                          GgmlType kv_type, int64_t kv_capacity, int64_t pos0, int64_t n_tokens, float* out) = 0;
-
-  // y[i] = act(gate[i]) * x[i] over n values (x null: act(gate[i])); y may alias gate or x.
-  // The gates between operations: SwiGLU, the DeltaNet output gate, attention's sigmoid gate.
   virtual void gate_mul(GateActivation act, const float* gate, const float* x, int64_t n, float* y) = 0;
-
-  // Causal depthwise conv (kernel K) + SiLU over n_tokens, with a rolling state of the last K-1
-  // inputs per channel (state: [K-1][channels], oldest first; updated in place).
-  // weights: [channels][K] taps, oldest first. x, y: [n_tokens][channels]; y must not overlap x.
   virtual void conv1d_silu(const float* x, const float* weights, float* state, int64_t n_tokens, int64_t channels,
                            int64_t kernel, float* y) = 0;
-
-  // Gated delta rule over n_tokens for all value heads, updating `state` in place.
-  // q, k: [n_tokens][Hk][d_k] (raw, not yet l2-normalised); v: [n_tokens][Hv][d_v];
-  // g (log decay) and beta: [n_tokens][Hv]; state: [Hv][d_k][d_v]; out: [n_tokens][Hv][d_v].
-  // The output is scaled by 1/sqrt(d_k). Prefill may use the chunked form; results must agree.
   virtual void delta_net(const DeltaNetShape& shape, const float* q, const float* k, const float* v, const float* g,
                          const float* beta, float* state, int64_t n_tokens, float* out) = 0;
+
+ protected:
+  friend class TensorBuffer;
+  // Frees the memory of a tensor allocate made.
+  virtual void release(const Tensor& t) = 0;
 };
+
+inline void TensorBuffer::reset() {
+  if (owner_ != nullptr) owner_->release(tensor_);
+  owner_ = nullptr;
+  tensor_ = Tensor{};
+}
 
 }  // namespace petrel

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "offload/expert_weights.h"
+#include "backend/expert_weights.h"
 #include "petrel/status.h"
 
 namespace petrel::offload {

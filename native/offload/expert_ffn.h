@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "offload/expert_weights.h"
+#include "backend/expert_weights.h"
 
 namespace petrel::offload {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "offload/expert_weights.h"
+#include "backend/expert_weights.h"
 #include "offload/placement.h"
 
 namespace petrel::offload {

@@ -30,8 +30,8 @@ uint64_t layer_resident_bytes(const LayerWeights& l) {
 
 }  // namespace
 
-offload::ExpertWeights expert_weights(const Hparams& hp, const FfnWeights& ffn) {
-  offload::ExpertWeights e;
+ExpertWeights expert_weights(const Hparams& hp, const FfnWeights& ffn) {
+  ExpertWeights e;
   e.fused = ffn.ffn_gate_up_exps.present;
   e.n_ff = hp.n_ff_exp;
   if (e.fused) {

@@ -6,13 +6,13 @@
 
 #include "model/qwen35/hparams.h"
 #include "model/qwen35/weights.h"
-#include "offload/expert_weights.h"
+#include "backend/expert_weights.h"
 #include "offload/moe_model.h"
 
 namespace petrel::qwen35 {
 
 // The routed experts of one MoE layer's FFN, stacked.
-offload::ExpertWeights expert_weights(const Hparams& hp, const FfnWeights& ffn);
+ExpertWeights expert_weights(const Hparams& hp, const FfnWeights& ffn);
 
 // context_length: the positions the attention layers' KV caches are planned for. The result's
 // views point into w.

@@ -157,7 +157,7 @@ PETREL_TEST(cpu_thread_pool_many_dispatches_and_nesting) {
 
 // ---- matmul ---------------------------------------------------------------------------------------
 
-void check_matmul(GgmlType type, int64_t cols, int64_t rows, int64_t n_tokens, Backend& be, uint64_t seed) {
+void check_matmul(GgmlType type, int64_t cols, int64_t rows, int64_t n_tokens, CpuBackend& be, uint64_t seed) {
   TestWeight w = make_weight(type, cols, rows, seed);
   Rng rng(seed + 1);
   std::vector<float> x_in = random_vec(rng, static_cast<size_t>(n_tokens * cols));
@@ -395,7 +395,7 @@ PETREL_TEST(cpu_matmul_grouped_equals_matmul_per_expert) {
 
 // ---- attention ------------------------------------------------------------------------------------
 
-void check_attention(int n_head, int n_head_kv, int head_dim, int64_t pos0, int64_t n_tokens, Backend& be, uint64_t seed,
+void check_attention(int n_head, int n_head_kv, int head_dim, int64_t pos0, int64_t n_tokens, CpuBackend& be, uint64_t seed,
                      float q_amp = 2.0f, GgmlType kv_type = GgmlType::F32) {
   Rng rng(seed);
   // Head-major caches with room to spare (capacity > positions in use), as a session's are.

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "backend/backend.h"
+#include "backend/cpu/ops/cpu_backend.h"
 #include "tests/test.h"
 
 namespace petrel::test {
@@ -47,7 +47,7 @@ inline DeltaCase make_delta_case(int hk, int hv, int dk, int dv, bool grouped, i
 
 // Runs the backend over the case in calls of `step` tokens (step >= n: one call; step == 1: the
 // decode path token by token). Returns the outputs; state is updated in place.
-inline std::vector<float> delta_run(Backend& be, const DeltaCase& c, int64_t step, std::vector<float>& state) {
+inline std::vector<float> delta_run(CpuBackend& be, const DeltaCase& c, int64_t step, std::vector<float>& state) {
   const int hk = c.shape.n_k_heads, hv = c.shape.n_v_heads, dk = c.shape.d_k, dv = c.shape.d_v;
   std::vector<float> out(static_cast<size_t>(c.n * hv * dv));
   for (int64_t t0 = 0; t0 < c.n; t0 += step) {

@@ -54,7 +54,7 @@ std::string describe(const DeltaCase& c, int64_t call_tokens) {
 
 // The backend over the case in calls of each of call_sizes tokens, against the reference: outputs
 // and the final state, within tol relative to their largest magnitude (at least 1).
-void check_against_reference(Backend& be, const DeltaCase& c, std::initializer_list<int64_t> call_sizes, double tol) {
+void check_against_reference(CpuBackend& be, const DeltaCase& c, std::initializer_list<int64_t> call_sizes, double tol) {
   const int64_t hv = c.shape.n_v_heads, dv = c.shape.d_v;
   std::vector<double> state_ref(c.state0.begin(), c.state0.end());
   std::vector<double> out_ref(static_cast<size_t>(c.n * hv * dv));

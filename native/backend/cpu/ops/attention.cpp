@@ -1,4 +1,5 @@
-// Causal GQA softmax attention over F16 or F32 KV caches, as dense products.
+// Causal GQA softmax attention over F16 or F32 KV caches, as dense products, and kv_store, which
+// writes a batch's keys and values into those caches.
 // The caches are head-major ([n_head_kv][kv_capacity][head_dim]): a unit reads one contiguous run
 // of keys and one of values, which the hardware prefetchers follow (with the cache position-major,
 // each head's rows alternated with the other heads' and decode at depth read memory more slowly; docs/PERFORMANCE.md#single-kernels).
@@ -22,6 +23,7 @@
 #include <cstring>
 
 #include "backend/cpu/ops/ops.h"
+#include "quant/convert.h"
 
 namespace petrel::cpu {
 namespace {
@@ -118,6 +120,24 @@ void attend_range(const CpuKernels& kern, const AttnArgs& a, int64_t t0, int64_t
 }
 
 }  // namespace
+
+void op_kv_store(OpContext& ctx, const Tensor& x, const Tensor& cache, const int32_t* positions) {
+  const int64_t hd = x.ne[0], n_head_kv = x.ne[1], n_tokens = x.ne[2];
+  const bool f16 = cache.type == GgmlType::F16;
+  ctx.pool.parallel_for(n_tokens, grain_for(ctx.pool, n_tokens, n_head_kv * hd), [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) {
+      for (int64_t h = 0; h < n_head_kv; ++h) {
+        const auto* src = reinterpret_cast<const float*>(host_row(x, t * n_head_kv + h));
+        uint8_t* dst = static_cast<uint8_t*>(cache.storage) + cache.row_offset(positions[t], h);
+        if (f16) {
+          quantize_row(GgmlType::F16, src, dst, hd);  // cannot fail: F16 takes any width; rounds as ggml does
+        } else {
+          std::memcpy(dst, src, static_cast<size_t>(hd) * sizeof(float));
+        }
+      }
+    }
+  });
+}
 
 void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, const void* k_cache,
                   const void* v_cache, GgmlType kv_type, int64_t kv_capacity, int64_t pos0, int64_t n_tokens,

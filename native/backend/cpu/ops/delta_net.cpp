@@ -3,7 +3,7 @@
 //  1. q and k are l2-normalised per (token, k head) as ggml_l2_norm does (squares in float,
 //     summed in double, x * 1/max(sqrt(sum), eps)); q is then scaled by 1/sqrt(d_k). This pass
 //     writes both into the shared scratch so that the r = Hv/Hk value heads reading one k head do
-//     not normalise it r times.
+//     not normalise it r times. q, k and v are read in place as columns of the conv output.
 //  2. Each value head is one task (heads are independent; state is [Hv][d_k][d_v], row i = key
 //     dim). Value head p reads k head p / r (grouped, qwen3next) or p % Hk (tiled, qwen35).
 //     * n_tokens == 1 (decode): the recurrent step (docs/MODEL.md#delta-rule), fused so the
@@ -30,19 +30,21 @@ constexpr int64_t kChunk = 64;
 struct HeadArgs {
   const float* qn;  // normalised, scaled q: [n_tokens][Hk][d_k]
   const float* kn;  // normalised k: [n_tokens][Hk][d_k]
-  const float* v;
+  const float* v;   // head p of token t at v + t * v_token + p * v_head
   const float* g;
   const float* beta;
   float* out;
   int64_t n_tokens, hk, hv, dk, dv;
+  int64_t v_token, v_head;  // floats
 };
 
 // Token-by-token recurrence for value head p reading k head kh, one fused step per token.
 void recurrent_head(const CpuKernels& kern, const HeadArgs& a, int64_t p, int64_t kh, float* s) {
   const int64_t dk = a.dk, dv = a.dv;
   for (int64_t t = 0; t < a.n_tokens; ++t) {
-    kern.delta_step_f32(s, dk, dv, a.qn + (t * a.hk + kh) * dk, a.kn + (t * a.hk + kh) * dk, a.v + (t * a.hv + p) * dv,
-                        std::exp(a.g[t * a.hv + p]), a.beta[t * a.hv + p], a.out + (t * a.hv + p) * dv);
+    kern.delta_step_f32(s, dk, dv, a.qn + (t * a.hk + kh) * dk, a.kn + (t * a.hk + kh) * dk,
+                        a.v + t * a.v_token + p * a.v_head, std::exp(a.g[t * a.hv + p]), a.beta[t * a.hv + p],
+                        a.out + (t * a.hv + p) * dv);
   }
 }
 
@@ -121,7 +123,7 @@ void chunked_head(const CpuKernels& kern, const HeadArgs& a, int64_t p, int64_t 
 
     // U = T (beta V), W = T (beta Gamma K).
     for (int64_t i = 0; i < len; ++i) {
-      const float* vt = a.v + ((c0 + i) * a.hv + p) * dv;
+      const float* vt = a.v + (c0 + i) * a.v_token + p * a.v_head;
       const float bg = sc.bet[i] * std::exp(sc.gam[i]);
       for (int64_t j = 0; j < dv; ++j) sc.ub[i * dv + j] = sc.bet[i] * vt[j];
       for (int64_t j = 0; j < dk; ++j) sc.wb[i * dk + j] = bg * kc[i * k_stride + j];
@@ -164,7 +166,7 @@ void l2_normalise(const float* x, float* y, int64_t n, float eps, float post) {
 
 }  // namespace
 
-void op_delta_net(OpContext& ctx, const DeltaNetShape& shape, const float* q, const float* k, const float* v,
+void op_delta_net(OpContext& ctx, const DeltaNetShape& shape, const Tensor& q, const Tensor& k, const Tensor& v,
                   const float* g, const float* beta, float* state, int64_t n_tokens, float* out) {
   const int64_t hk = shape.n_k_heads, hv = shape.n_v_heads, dk = shape.d_k, dv = shape.d_v;
   if (n_tokens <= 0 || hv <= 0 || dv <= 0) return;
@@ -181,12 +183,13 @@ void op_delta_net(OpContext& ctx, const DeltaNetShape& shape, const float* q, co
   const float eps = shape.eps;
   ctx.pool.parallel_for(n_rows, grain_for(ctx.pool, n_rows, 4 * dk), [&](int64_t begin, int64_t end, int) {
     for (int64_t r = begin; r < end; ++r) {
-      l2_normalise(q + r * dk, qn + r * dk, dk, eps, q_scale);
-      l2_normalise(k + r * dk, kn + r * dk, dk, eps, 1.0f);
+      l2_normalise(reinterpret_cast<const float*>(host_row(q, r)), qn + r * dk, dk, eps, q_scale);
+      l2_normalise(reinterpret_cast<const float*>(host_row(k, r)), kn + r * dk, dk, eps, 1.0f);
     }
   });
 
-  const HeadArgs args{qn, kn, v, g, beta, out, n_tokens, hk, hv, dk, dv};
+  const HeadArgs args{qn, kn, host_f32(v), g, beta, out, n_tokens, hk, hv, dk, dv,
+                      static_cast<int64_t>(v.nb[2] / sizeof(float)), static_cast<int64_t>(v.nb[1] / sizeof(float))};
   const CpuKernels& kern = ctx.kernels;
   Scratch& scratch = ctx.scratch;
   const bool grouped = shape.grouped_heads;

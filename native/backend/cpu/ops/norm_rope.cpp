@@ -1,6 +1,8 @@
 // rms_norm and rope_neox, computed the way ggml's CPU backend does so logits can be compared
 // with llama.cpp at float precision:
 //  * rms_norm: squares in float, summed in double; mean and scale in float; y = (x * scale) * w.
+//    Rows may be strided (attention normalises each head's q straight out of the interleaved
+//    [q_h | gate_h] projection).
 //  * rope_neox: theta_scale = powf(base, -2/n_rot); the angle of pair i is built by repeated
 //    float multiplication (theta *= theta_scale, starting at theta = pos), as ggml_rope_cache_init
 //    does; cos/sin in float. Dims n_rot..head_dim-1 pass through.
@@ -11,12 +13,14 @@
 
 namespace petrel::cpu {
 
-void op_rms_norm(OpContext& ctx, const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y) {
+void op_rms_norm(OpContext& ctx, const Tensor& x, const float* w, float eps, const Tensor& y) {
+  const int64_t n = x.ne[0];
+  const int64_t n_rows = x.n_rows();
   if (n <= 0 || n_rows <= 0) return;
   ctx.pool.parallel_for(n_rows, grain_for(ctx.pool, n_rows, 2 * n), [&](int64_t begin, int64_t end, int) {
     for (int64_t r = begin; r < end; ++r) {
-      const float* xr = x + r * n;
-      float* yr = y + r * n;
+      const float* xr = reinterpret_cast<const float*>(host_row(x, r));
+      float* yr = reinterpret_cast<float*>(host_row(y, r));
       double sum = 0.0;
       for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(xr[i] * xr[i]);
       const float mean = static_cast<float>(sum / static_cast<double>(n));

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/expert_hooks.h"
+#include "backend/expert_weights.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops/thread_pool.h"
 
@@ -105,24 +107,63 @@ RepackFormat repack_format(GgmlType type);
 // blocks, rows packed back to back (a 2-D matrix or a stack of them).
 bool repackable(const WeightView& w);
 
+// Host addresses of the CPU backend's tensors: their storage is host memory.
+inline uint8_t* host_bytes(const Tensor& t) { return static_cast<uint8_t*>(t.storage) + t.offset; }
+inline float* host_f32(const Tensor& t) { return reinterpret_cast<float*>(host_bytes(t)); }
+inline int32_t* host_i32(const Tensor& t) { return reinterpret_cast<int32_t*>(host_bytes(t)); }
+// Row r of t, rows counted over dimensions 1..3 (i1 fastest).
+inline uint8_t* host_row(const Tensor& t, int64_t r) {
+  const int64_t i1 = r % t.ne[1], rest = r / t.ne[1];
+  return static_cast<uint8_t*>(t.storage) + t.row_offset(i1, rest % t.ne[2], rest / t.ne[2]);
+}
+
 void op_matmul(OpContext& ctx, const WeightView& w, const float* x, int64_t n_tokens, float* y);
 void op_matmul_grouped(OpContext& ctx, const WeightView& w, const int32_t* experts, const int64_t* offsets,
                        int64_t n_groups, const float* x, float* y);
 void op_get_rows(OpContext& ctx, const WeightView& table, const int32_t* ids, int64_t n, float* out);
-void op_rms_norm(OpContext& ctx, const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y);
+// x, y: F32 tensors of one shape, any strides (y may be x); w: ne[0] floats or null.
+void op_rms_norm(OpContext& ctx, const Tensor& x, const float* w, float eps, const Tensor& y);
 void op_rope_neox(OpContext& ctx, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                   const int32_t* positions, float freq_base);
+// x {head_dim, n_head_kv, n} (any strides) into cache {head_dim, capacity, n_head_kv} at positions.
+void op_kv_store(OpContext& ctx, const Tensor& x, const Tensor& cache, const int32_t* positions);
 void op_attention(OpContext& ctx, const AttentionShape& shape, const float* q, const void* k_cache,
                   const void* v_cache, GgmlType kv_type, int64_t kv_capacity, int64_t pos0, int64_t n_tokens,
                   float* out);
+// gate, x, y: F32 tensors of one shape (x may be empty), any strides.
+void op_gate_mul(OpContext& ctx, GateActivation act, const Tensor& gate, const Tensor& x, const Tensor& y);
 void op_gate_mul(OpContext& ctx, GateActivation act, const float* gate, const float* x, int64_t n, float* y);
+// a, b, y: F32 tensors of one shape, any strides.
+void op_add(OpContext& ctx, const Tensor& a, const Tensor& b, const Tensor& y);
 void op_conv1d_silu(OpContext& ctx, const float* x, const float* weights, float* state, int64_t n_tokens,
                     int64_t channels, int64_t kernel, float* y);
-void op_delta_net(OpContext& ctx, const DeltaNetShape& shape, const float* q, const float* k, const float* v,
+// b, alpha {ne0, ne1, n} (any strides, value head i0 + ne0 i1); beta, g [n][Hv].
+void op_deltanet_gates(OpContext& ctx, const Tensor& b, const Tensor& alpha, const float* ssm_a, const float* dt_bias,
+                       float* beta, float* g);
+// q, k {d_k, Hk, n}, v {d_v, Hv, n}: rows contiguous, heads and tokens any strides.
+void op_delta_net(OpContext& ctx, const DeltaNetShape& shape, const Tensor& q, const Tensor& k, const Tensor& v,
                   const float* g, const float* beta, float* state, int64_t n_tokens, float* out);
+
+// MoE (moe.cpp). route: every token's probabilities, top-k experts and renormalised weights.
+void op_moe_route(OpContext& ctx, const float* logits, int64_t n_tokens, int32_t n_expert, int32_t k, float* probs,
+                  int32_t* selected, float* weights);
+// The MoE operation's memory, kept across calls (grow-only).
+struct MoeScratch;
+struct MoeScratchDeleter {
+  void operator()(MoeScratch* s) const;
+};
+std::unique_ptr<MoeScratch, MoeScratchDeleter> make_moe_scratch();
+// Backend::moe_experts on host arrays: x, out [n][n_embd]; selected, weights [n][k]; shared and
+// shared_gate null, or [n][n_embd] and [n].
+void op_moe_experts(OpContext& ctx, MoeScratch& scratch, int32_t il, const float* x, int64_t n_tokens, int64_t n_embd,
+                    const int32_t* selected, const float* weights, int32_t k, int32_t n_expert,
+                    const ExpertWeights& experts, const float* shared, const float* shared_gate, float* out,
+                    ExpertHooks* hooks);
 
 // Fills n floats with a quiet NaN: what an op writes when its arguments break the contract
 // (the model loader validates shapes and types, so this is a guard, loud rather than silent).
 void fill_nan(float* y, int64_t n);
+// Every element of an F32 tensor (any strides) a quiet NaN.
+void fill_nan(const Tensor& t);
 
 }  // namespace petrel::cpu

@@ -1,13 +1,14 @@
-// A MoE layer's routed experts as the offload and the expert FFN see them: the gate and up
-// projections (or one fused gate_up) and the down projection, each either a layer's stacked 3-D
-// tensor ({cols, rows, n_expert}) or one expert's slab of it (WeightView::slab).
+// A MoE layer's routed experts as Backend::moe_experts, the expert offload and its devices see
+// them: the gate and up projections (or one fused gate_up) and the down projection, each either
+// a layer's stacked 3-D tensor ({cols, rows, n_expert}) or one expert's slab of it
+// (WeightView::slab).
 #pragma once
 
 #include <cstdint>
 
 #include "backend/backend.h"
 
-namespace petrel::offload {
+namespace petrel {
 
 struct ExpertWeights {
   bool fused = false;  // gate_up holds both: rows [0, n_ff) are the gate, [n_ff, 2·n_ff) the up
@@ -31,4 +32,4 @@ struct ExpertWeights {
   }
 };
 
-}  // namespace petrel::offload
+}  // namespace petrel
