@@ -173,22 +173,6 @@ class Backend {
                            const ExpertWeights& experts, const Tensor& shared, const Tensor& shared_gate,
                            const Tensor& out, ExpertHooks* hooks) = 0;
 
-  // ---- host-pointer forms, which the model code calls until it runs on tensors ------------------
-  virtual void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) = 0;
-  virtual void matmul_grouped(const WeightView& w, const int32_t* experts, const int64_t* offsets, int64_t n_groups,
-                              const float* x, float* y) = 0;
-  virtual void get_rows(const WeightView& table, const int32_t* ids, int64_t n, float* out) = 0;
-  virtual void rms_norm(const float* x, const float* w, int64_t n, int64_t n_rows, float eps, float* y) = 0;
-  virtual void rope_neox(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot,
-                         const int32_t* positions, float freq_base) = 0;
-  virtual void attention(const AttentionShape& shape, const float* q, const void* k_cache, const void* v_cache,
-                         GgmlType kv_type, int64_t kv_capacity, int64_t pos0, int64_t n_tokens, float* out) = 0;
-  virtual void gate_mul(GateActivation act, const float* gate, const float* x, int64_t n, float* y) = 0;
-  virtual void conv1d_silu(const float* x, const float* weights, float* state, int64_t n_tokens, int64_t channels,
-                           int64_t kernel, float* y) = 0;
-  virtual void delta_net(const DeltaNetShape& shape, const float* q, const float* k, const float* v, const float* g,
-                         const float* beta, float* state, int64_t n_tokens, float* out) = 0;
-
  protected:
   friend class TensorBuffer;
   // Frees the memory of a tensor allocate made.

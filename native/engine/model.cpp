@@ -2,9 +2,10 @@
 // bind and shape-check every weight, start the CPU backend's thread pool and let it keep the
 // weights it multiplies fastest in a layout of its own (Backend::prepare_weight: the CPU backend
 // repacks Q4_K / Q6_K matrices, reading them once here, and the MoE experts only when they fit
-// memory twice over). Other tensors' pages are faulted in from the page cache the first time a
-// forward pass touches them. Also the model's identities that snapshots check: the shape
-// fingerprint (at load) and the weights digest (on first use).
+// memory twice over) and take the weights' vectors as its constant tensors (Backend::constant).
+// Other tensors' pages are faulted in from the page cache the first time a forward pass touches
+// them. Also the model's identities that snapshots check: the shape fingerprint (at load) and
+// the weights digest (on first use).
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
@@ -158,10 +159,11 @@ Status Model::load(const std::string& path, const ModelOptions& options, std::sh
     qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {
       if (w->ne[2] == 1 || with_experts) backend.prepare_weight(w, true);
     });
+    PETREL_RETURN_IF_ERROR(qwen35::prepare_vectors(backend, &impl->weights));
     impl->info = make_info(*impl, options);
     // After prepare_weight: the simulated device copies experts as the CPU backend keeps them.
     PETREL_RETURN_IF_ERROR(offload::ExpertOffload::create(
-        options.offload, qwen35::moe_model(impl->hp, impl->weights, impl->info.context_length), impl->info, backend,
+        options.offload, qwen35::moe_model(impl->hp, impl->weights, impl->info.context_length), impl->info,
         options.offload.assume_host_memory_bytes > 0 ? options.offload.assume_host_memory_bytes : usable_memory_bytes(),
         &impl->offload));
     *out = std::shared_ptr<Model>(new Model(std::move(impl)));

@@ -19,37 +19,37 @@ constexpr int64_t kMicroBatch = 512;
 // every token overwrites. The rest of a session rolls back for free: attention layers only append
 // K and V rows past the position (rows past it are never read, and the next evaluation overwrites
 // them), the history is truncated, and the last logits are only replaced at the very end. So a
-// cancellable evaluation longer than one micro-batch copies these states once, before its first
-// micro-batch: state_bytes_fixed (a few MB to ~100 MB), small next to the work of the 512+ tokens
-// it is about to run, and it makes a cancelled call leave the session exactly as it was.
+// cancellable evaluation longer than one micro-batch copies these states to the host once, before
+// its first micro-batch: state_bytes_fixed (a few MB to ~100 MB), small next to the work of the
+// 512+ tokens it is about to run, and it makes a cancelled call leave the session exactly as it
+// was.
 class RecurrentBackup {
  public:
-  void save(const qwen35::Hparams& hp, const qwen35::SequenceState& st) {
+  void save(const qwen35::Hparams& hp, Backend& backend, const qwen35::SequenceState& st) {
     for (int32_t il = 0; il < hp.n_layer; ++il) {
       if (!hp.recurrent[static_cast<size_t>(il)]) continue;
       const qwen35::LayerState& ls = st.layers[static_cast<size_t>(il)];
-      conv_.push_back(ls.conv);
-      ssm_.push_back(ls.ssm);
+      for (const TensorBuffer* t : {&ls.conv, &ls.ssm}) {
+        saved_.emplace_back(static_cast<size_t>(t->n_elements()));
+        backend.download(t->tensor(), saved_.back().data());
+      }
     }
   }
   // Puts the session back where it was when save() ran (the history then held `history` tokens).
-  void rewind(const qwen35::Hparams& hp, Session::Impl* s, int64_t position, size_t history) {
+  void rewind(const qwen35::Hparams& hp, Backend& backend, Session::Impl* s, int64_t position, size_t history) {
     qwen35::SequenceState* st = &s->state;
     size_t i = 0;
     for (int32_t il = 0; il < hp.n_layer; ++il) {
       if (!hp.recurrent[static_cast<size_t>(il)]) continue;
       qwen35::LayerState& ls = st->layers[static_cast<size_t>(il)];
-      ls.conv.swap(conv_[i]);
-      ls.ssm.swap(ssm_[i]);
-      ++i;
+      for (const TensorBuffer* t : {&ls.conv, &ls.ssm}) backend.upload(saved_[i++].data(), t->tensor());
     }
     st->n_pos = position;
     s->tokens.resize(history);
   }
 
  private:
-  std::vector<std::vector<float>> conv_;
-  std::vector<std::vector<float>> ssm_;
+  std::vector<std::vector<float>> saved_;  // per recurrent layer: conv, then ssm
 };
 
 }  // namespace
@@ -63,7 +63,7 @@ Status Model::create_session(const SessionOptions& options, std::unique_ptr<Sess
     impl->model = shared_from_this();
     impl->context_length = options.context_length > 0 ? options.context_length : impl_->info.context_length;
     const GgmlType kv_type = options.kv_cache_type == KvCacheType::f32 ? GgmlType::F32 : GgmlType::F16;
-    PETREL_RETURN_IF_ERROR(qwen35::make_state(impl_->hp, kv_type, &impl->state));
+    PETREL_RETURN_IF_ERROR(qwen35::make_state(impl_->hp, *impl_->backend, kv_type, &impl->state));
     *out = std::make_unique<Session>(std::move(impl));
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::out_of_memory, "not enough memory for a new session");
@@ -101,7 +101,9 @@ Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode, Eval
                   "context length exceeded: the session holds " + std::to_string(s.state.n_pos) + " tokens, " +
                       std::to_string(n) + " more would pass its context length of " + std::to_string(s.context_length));
   }
-  PETREL_RETURN_IF_ERROR(qwen35::reserve_kv(hp, &s.state, s.state.n_pos + n, s.context_length));
+  Backend& backend = *m.backend;
+  PETREL_RETURN_IF_ERROR(qwen35::reserve_kv(hp, backend, &s.state, s.state.n_pos + n, s.context_length));
+  PETREL_RETURN_IF_ERROR(qwen35::reserve_workspace(hp, backend, std::min(n, kMicroBatch), &s.workspace));
 
   const int64_t start_pos = s.state.n_pos;
   const size_t start_history = s.tokens.size();
@@ -114,13 +116,13 @@ Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode, Eval
     std::vector<float> all_logits;
     if (mode == LogitsMode::all) all_logits.reserve(static_cast<size_t>(n) * static_cast<size_t>(hp.n_vocab));
     if (control && n > kMicroBatch) {
-      backup.save(hp, s.state);
+      backup.save(hp, backend, s.state);
       backed_up = true;
     }
     std::lock_guard<std::mutex> lock(m.compute_mutex);
     for (int64_t done = 0; done < n;) {
       if (control && control->cancel.load(std::memory_order_relaxed)) {
-        if (done > 0) backup.rewind(hp, &s, start_pos, start_history);
+        if (done > 0) backup.rewind(hp, backend, &s, start_pos, start_history);
         control->cancelled = true;
         return Status(StatusCode::invalid_argument, "evaluate: cancelled; the session is back at position " +
                                                         std::to_string(start_pos));
@@ -131,7 +133,7 @@ Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode, Eval
       if (mode == LogitsMode::all) rows = qwen35::OutputRows::all;
       if (mode == LogitsMode::last && last_chunk) rows = qwen35::OutputRows::last;
       touched = true;
-      qwen35::forward(hp, m.weights, *m.backend, m.offload.get(), s.workspace, &s.state, tokens + done, chunk, rows,
+      qwen35::forward(hp, m.weights, backend, m.offload.get(), s.workspace, &s.state, tokens + done, chunk, rows,
                       &chunk_logits);
       s.tokens.insert(s.tokens.end(), tokens + done, tokens + done + chunk);
       if (mode == LogitsMode::all) all_logits.insert(all_logits.end(), chunk_logits.begin(), chunk_logits.end());
@@ -155,7 +157,7 @@ Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode, Eval
   } catch (const std::bad_alloc&) {
     if (!touched) return Status(StatusCode::out_of_memory, "evaluate: out of memory");
     if (backed_up) {
-      backup.rewind(hp, &s, start_pos, start_history);
+      backup.rewind(hp, backend, &s, start_pos, start_history);
       return Status(StatusCode::out_of_memory, "evaluate: out of memory (the session is back at position " +
                                                    std::to_string(start_pos) + ")");
     }
@@ -189,7 +191,8 @@ Status Session::clone(std::unique_ptr<Session>* out) const {
     auto impl = std::make_unique<Impl>();
     impl->model = s.model;
     impl->context_length = s.context_length;
-    impl->state = s.state;  // deep copy: states and KV (the KV copy keeps its capacity)
+    // A deep copy: states and KV (the KV copy keeps its capacity).
+    PETREL_RETURN_IF_ERROR(qwen35::copy_state(s.model->impl().hp, *s.model->impl().backend, s.state, &impl->state));
     impl->tokens = s.tokens;
     impl->logits = s.logits;
     impl->logits_rows = s.logits_rows;

@@ -54,6 +54,13 @@ class Writer {
   template <class T>
   void pod(T v) { bytes(&v, sizeof v); }
   void floats(const float* p, size_t n) { bytes(p, n * sizeof(float)); }
+  // A backend tensor's elements in order (Backend::download).
+  void tensor(Backend& backend, const Tensor& t) {
+    const size_t n = static_cast<size_t>(t.n_elements()) * tensor_element_bytes(t.type);
+    if (n == 0) return;
+    out_->resize(out_->size() + n);
+    backend.download(t, out_->data() + out_->size() - n);
+  }
 
  private:
   std::vector<uint8_t>* out_;
@@ -75,6 +82,14 @@ class Reader {
     v->resize(n);
     return bytes(v->data(), n * sizeof(float));
   }
+  // The next bytes into a backend tensor's elements in order (Backend::upload).
+  bool tensor(Backend& backend, const Tensor& t) {
+    const size_t n = static_cast<size_t>(t.n_elements()) * tensor_element_bytes(t.type);
+    if (n > n_ - pos_) return false;
+    if (n > 0) backend.upload(p_ + pos_, t);
+    pos_ += n;
+    return true;
+  }
   size_t pos() const { return pos_; }
   size_t remaining() const { return n_ - pos_; }
 
@@ -90,17 +105,6 @@ std::string hex(uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
-}
-
-// Calls fn(byte offset, bytes) for each (position, KV head) run of layer il's cache, positions
-// [0, n_pos) in the snapshot's order (position-major) over the cache's head-major layout.
-template <class Fn>
-void for_each_kv_row(const qwen35::Hparams& hp, int32_t il, const qwen35::SequenceState& st, int64_t n_pos, Fn&& fn) {
-  const int64_t n_head_kv = hp.n_head_kv[static_cast<size_t>(il)];
-  const size_t row = static_cast<size_t>(qwen35::kv_offset(hp, st.kv_type, 0, 0, 1));
-  for (int64_t pos = 0; pos < n_pos; ++pos) {
-    for (int64_t h = 0; h < n_head_kv; ++h) fn(qwen35::kv_offset(hp, st.kv_type, st.kv_capacity, h, pos), row);
-  }
 }
 
 }  // namespace
@@ -128,17 +132,19 @@ Status Session::snapshot(std::vector<uint8_t>* out) const {
     for (uint64_t x : s.rng.state) w.pod(x);
     w.bytes(s.tokens.data(), s.tokens.size() * sizeof(int32_t));
     if (with_logits) w.floats(s.logits.data() + (s.logits_rows - 1) * static_cast<int64_t>(hp.n_vocab), static_cast<size_t>(hp.n_vocab));
+    Backend& backend = *m.backend;
     for (int32_t il = 0; il < hp.n_layer; ++il) {
       const qwen35::LayerState& ls = s.state.layers[static_cast<size_t>(il)];
       if (hp.recurrent[static_cast<size_t>(il)]) {
         w.pod(static_cast<uint8_t>(1));
-        w.floats(ls.conv.data(), ls.conv.size());
-        w.floats(ls.ssm.data(), ls.ssm.size());
+        w.tensor(backend, ls.conv.tensor());
+        w.tensor(backend, ls.ssm.tensor());
       } else {
         w.pod(static_cast<uint8_t>(0));
         w.pod(static_cast<uint8_t>(s.state.kv_type));
-        for (const std::vector<uint8_t>* cache : {&ls.k, &ls.v}) {
-          for_each_kv_row(hp, il, s.state, s.state.n_pos, [&](int64_t at, size_t n) { w.bytes(cache->data() + at, n); });
+        // Positions [0, n_pos) position-major, gathered from the head-major cache.
+        if (s.state.n_pos > 0) {
+          for (const TensorBuffer* cache : {&ls.k, &ls.v}) w.tensor(backend, qwen35::kv_positions(*cache, s.state.n_pos));
         }
       }
     }
@@ -212,21 +218,20 @@ Status Session::restore(const uint8_t* data, size_t size, bool* other_model) {
       if (!body.floats(&next.logits, n_logits)) return corrupt("truncated logits");
       next.logits_rows = 1;
     }
-    PETREL_RETURN_IF_ERROR(qwen35::make_state(hp, s.state.kv_type, &next.state));
+    Backend& backend = *m.backend;
+    PETREL_RETURN_IF_ERROR(qwen35::make_state(hp, backend, s.state.kv_type, &next.state));
     next.state.n_pos = 0;
-    PETREL_RETURN_IF_ERROR(qwen35::reserve_kv(hp, &next.state, n_pos, s.context_length));
+    PETREL_RETURN_IF_ERROR(qwen35::reserve_kv(hp, backend, &next.state, n_pos, s.context_length));
     for (int32_t il = 0; il < hp.n_layer; ++il) {
       qwen35::LayerState& ls = next.state.layers[static_cast<size_t>(il)];
       uint8_t kind = 0;
       if (!body.pod(&kind)) return corrupt("truncated layer " + std::to_string(il));
       const bool recurrent = hp.recurrent[static_cast<size_t>(il)];
       if (kind != (recurrent ? 1 : 0)) return corrupt("layer " + std::to_string(il) + " has the wrong kind");
-      std::vector<float> part;
       if (recurrent) {
-        if (!body.floats(&part, ls.conv.size())) return corrupt("truncated layer " + std::to_string(il));
-        ls.conv.swap(part);
-        if (!body.floats(&part, ls.ssm.size())) return corrupt("truncated layer " + std::to_string(il));
-        ls.ssm.swap(part);
+        if (!body.tensor(backend, ls.conv.tensor()) || !body.tensor(backend, ls.ssm.tensor())) {
+          return corrupt("truncated layer " + std::to_string(il));
+        }
       } else {
         uint8_t kv_type = 0;
         if (!body.pod(&kv_type)) return corrupt("truncated layer " + std::to_string(il));
@@ -239,12 +244,10 @@ Status Session::restore(const uint8_t* data, size_t size, bool* other_model) {
                             ", this session's is " + (next.state.kv_type == GgmlType::F16 ? "f16" : "f32") +
                             " (create the session with the same kvCacheType)");
         }
-        bool complete = true;
-        for (std::vector<uint8_t>* cache : {&ls.k, &ls.v}) {
-          for_each_kv_row(hp, il, next.state, n_pos,
-                          [&](int64_t at, size_t n) { complete = complete && body.bytes(cache->data() + at, n); });
+        if (n_pos > 0 && (!body.tensor(backend, qwen35::kv_positions(ls.k, n_pos)) ||
+                          !body.tensor(backend, qwen35::kv_positions(ls.v, n_pos)))) {
+          return corrupt("truncated layer " + std::to_string(il));
         }
-        if (!complete) return corrupt("truncated layer " + std::to_string(il));
       }
     }
     if (body.remaining() != 0) return corrupt("trailing bytes after the last layer");

@@ -6,15 +6,15 @@
 //
 // SimulatedExpertDevice stands in for a GPU where there is none: its slots are host memory,
 // capped at the planned VRAM budget, filled by copies (the uploads a GPU would get over PCIe),
-// and it computes with the CPU backend's kernels on those copies only, so every path of the split
-// layer (slot bookkeeping, uploads, row routing, the merge) runs and is tested without a GPU.
+// and it computes with the CPU backend's expert FFN on those copies only, so every path of the
+// split layer (slot bookkeeping, uploads, row routing, the merge) runs and is tested without a GPU.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "backend/backend.h"
+#include "backend/expert_hooks.h"
 #include "backend/expert_weights.h"
 #include "petrel/status.h"
 
@@ -31,15 +31,16 @@ class ExpertDevice {
   // with the expert in slots[i]; offsets[0] == 0; x is [rows][n_embd], down [rows][n_embd]. It may
   // return before the results are there (a GPU's part of the layer runs while the CPU computes
   // its own): wait() returns once they are, and until then x, down and the arrays stay untouched
-  // by the caller.
-  virtual void start_expert_ffn(const int64_t* slots, const int64_t* offsets, int64_t n_groups, const float* x,
-                                float* down) = 0;
+  // by the caller. cpu: the CPU backend's expert FFN, which a device that computes on the host
+  // runs on its own copies of the experts.
+  virtual void start_expert_ffn(HostExpertFfn& cpu, const int64_t* slots, const int64_t* offsets, int64_t n_groups,
+                                const float* x, float* down) = 0;
   virtual void wait() = 0;
 };
 
 // slot_bytes: the most bytes one expert takes (file bytes plus the CPU backend's repacked copy,
 // which the simulated device keeps so that it runs the same kernels as the CPU side).
-std::unique_ptr<ExpertDevice> make_simulated_expert_device(Backend& cpu, int64_t n_slots, uint64_t slot_bytes);
+std::unique_ptr<ExpertDevice> make_simulated_expert_device(int64_t n_slots, uint64_t slot_bytes);
 
 // The bytes a slot needs for this expert on the simulated device.
 uint64_t simulated_slot_bytes(const ExpertWeights& expert);

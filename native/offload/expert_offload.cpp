@@ -31,7 +31,7 @@ ExpertOffload::ExpertOffload(const MoeModel& model, const CachePolicy& policy, i
   }
 }
 
-Status ExpertOffload::create(const OffloadOptions& options, const MoeModel& model, const ModelInfo& info, Backend& cpu,
+Status ExpertOffload::create(const OffloadOptions& options, const MoeModel& model, const ModelInfo& info,
                              uint64_t host_memory_bytes, std::unique_ptr<ExpertOffload>* out) {
   out->reset();
   const bool with_device = options.device != OffloadDevice::none;
@@ -96,7 +96,7 @@ Status ExpertOffload::create(const OffloadOptions& options, const MoeModel& mode
                     arena / 1073741824.0, host_memory_bytes / 1073741824.0);
       return Status(StatusCode::out_of_memory, msg);
     }
-    self->device_ = make_simulated_expert_device(cpu, plan.expert_slots + plan.staging_slots, slot_bytes);
+    self->device_ = make_simulated_expert_device(plan.expert_slots + plan.staging_slots, slot_bytes);
     if (!self->device_) {
       return Status(StatusCode::out_of_memory, "expert offload: the simulated device's " +
                                                    std::to_string(plan.expert_slots) + " expert slots do not fit in memory");
@@ -226,6 +226,13 @@ bool ExpertOffload::stream_layer(const LayerLoad& load) const {
   return stream < split_layer_seconds(device_model_, cost_, load);
 }
 
+const WeightView* ExpertOffload::prediction_router(int32_t il, int32_t* next) {
+  if (!tracing_ && !(device_ && cache_.policy().prefetch)) return nullptr;
+  *next = next_moe_layer(il);
+  if (*next < 0) return nullptr;
+  return &model_.moe_layers[static_cast<size_t>(moe_index_[static_cast<size_t>(*next)])].router;
+}
+
 void ExpertOffload::predicted(int32_t il, const int32_t* experts, int64_t n) {
   const int32_t layer = moe_index_[static_cast<size_t>(il)];
   if (layer < 0) return;
@@ -237,8 +244,15 @@ void ExpertOffload::predicted(int32_t il, const int32_t* experts, int64_t n) {
   upload(admitted_, true);
 }
 
+void ExpertOffload::start_expert_ffn(HostExpertFfn& cpu, const int64_t* slots, const int64_t* offsets, int64_t n_groups,
+                                     const float* x, float* down) {
+  device_->start_expert_ffn(cpu, slots, offsets, n_groups, x, down);
+}
+
 void ExpertOffload::finish_layer(int32_t il) {
-  if (!device_ || missed_.empty()) return;
+  if (!device_) return;
+  device_->wait();
+  if (missed_.empty()) return;
   admitted_.clear();
   cache_.admit(moe_index_[static_cast<size_t>(il)], missed_.data(), static_cast<int32_t>(missed_.size()), false,
                &admitted_);

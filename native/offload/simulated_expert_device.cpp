@@ -1,13 +1,15 @@
-// SimulatedExpertDevice (expert_device.h): slots in host memory, computed with the CPU backend.
+// SimulatedExpertDevice (expert_device.h): slots in host memory, computed with the CPU backend's
+// expert FFN.
 // A slot keeps each matrix's file bytes and, when the CPU backend repacked the experts at load,
 // the repacked copy too: the products then go through the very kernels the CPU side uses, which
 // is what lets the tests demand bit-identical outputs whatever the placement.
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
+#include <vector>
 
 #include "offload/expert_device.h"
-#include "offload/expert_ffn.h"
 
 namespace petrel::offload {
 namespace {
@@ -38,8 +40,8 @@ WeightView copy_matrix(const WeightView& w, uint8_t* dst) {
 
 class SimulatedExpertDevice final : public ExpertDevice {
  public:
-  SimulatedExpertDevice(Backend& cpu, int64_t n_slots, uint64_t slot_bytes, uint8_t* arena)
-      : cpu_(cpu), n_slots_(n_slots), slot_bytes_(slot_bytes), arena_(arena), slots_(static_cast<size_t>(n_slots)) {}
+  SimulatedExpertDevice(int64_t n_slots, uint64_t slot_bytes, uint8_t* arena)
+      : n_slots_(n_slots), slot_bytes_(slot_bytes), arena_(arena), slots_(static_cast<size_t>(n_slots)) {}
   ~SimulatedExpertDevice() override { std::free(arena_); }
 
   const char* name() const override { return "simulated"; }
@@ -70,8 +72,8 @@ class SimulatedExpertDevice final : public ExpertDevice {
   // One slot's expert at a time through the expert FFN the CPU part of the layer runs. The CPU
   // backend is the simulated device's compute, so this part runs before the CPU's own part
   // instead of beside it, and is done when it returns.
-  void start_expert_ffn(const int64_t* slots, const int64_t* offsets, int64_t n_groups, const float* x,
-                        float* down) override {
+  void start_expert_ffn(HostExpertFfn& cpu, const int64_t* slots, const int64_t* offsets, int64_t n_groups,
+                        const float* x, float* down) override {
     const int32_t only_expert = 0;  // a slot holds one expert's slabs
     for (int64_t g = 0; g < n_groups; ++g) {
       const int64_t rows = offsets[g + 1] - offsets[g];
@@ -79,8 +81,7 @@ class SimulatedExpertDevice final : public ExpertDevice {
       const ExpertWeights& expert = slots_[static_cast<size_t>(slots[g])].expert;
       const int64_t n_embd = expert.down.rows();
       const int64_t group_rows[2] = {0, rows};
-      expert_ffn(cpu_, expert, &only_expert, group_rows, 1, x + offsets[g] * n_embd, down + offsets[g] * n_embd,
-                 &scratch_);
+      cpu.run(expert, &only_expert, group_rows, 1, x + offsets[g] * n_embd, down + offsets[g] * n_embd);
     }
   }
 
@@ -91,12 +92,10 @@ class SimulatedExpertDevice final : public ExpertDevice {
     ExpertWeights expert;
     bool filled = false;
   };
-  Backend& cpu_;
   int64_t n_slots_;
   uint64_t slot_bytes_;
   uint8_t* arena_;
   std::vector<Slot> slots_;
-  ExpertFfnScratch scratch_;
 };
 
 }  // namespace
@@ -111,12 +110,12 @@ uint64_t expert_file_bytes(const ExpertWeights& e) {
   return mats + matrix_bytes(e.down);
 }
 
-std::unique_ptr<ExpertDevice> make_simulated_expert_device(Backend& cpu, int64_t n_slots, uint64_t slot_bytes) {
+std::unique_ptr<ExpertDevice> make_simulated_expert_device(int64_t n_slots, uint64_t slot_bytes) {
   slot_bytes = aligned(slot_bytes);
   const uint64_t total = static_cast<uint64_t>(n_slots) * slot_bytes;
   void* arena = total > 0 ? std::aligned_alloc(kAlign, total) : nullptr;
   if (total > 0 && arena == nullptr) return nullptr;
-  return std::make_unique<SimulatedExpertDevice>(cpu, n_slots, slot_bytes, static_cast<uint8_t*>(arena));
+  return std::make_unique<SimulatedExpertDevice>(n_slots, slot_bytes, static_cast<uint8_t*>(arena));
 }
 
 }  // namespace petrel::offload

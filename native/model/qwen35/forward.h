@@ -3,6 +3,8 @@
 // n_tokens. Layer bodies live in attention_layer.cpp, deltanet_layer.cpp, ffn.cpp and moe.cpp;
 // each names its intermediates after llama.cpp's callback names (attn_norm, Qcur_normed,
 // conv_output_silu, ffn_moe_probs, ...) so a dump can be diffed against llama-eval-callback.
+// A step is only Backend operations on tensors (docs/EXECUTION.md#the-model): the model code does
+// no arithmetic on activations and makes no copies, it passes views.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +14,6 @@
 #include "model/qwen35/hparams.h"
 #include "model/qwen35/state.h"
 #include "model/qwen35/weights.h"
-#include "offload/expert_ffn.h"
 #include "petrel/status.h"
 
 namespace petrel::offload {
@@ -23,58 +24,42 @@ namespace petrel::qwen35 {
 
 enum class OutputRows { none, last, all };
 
-// Scratch activations, grown on demand and reused across calls (one per session).
+// The activations of one forward call: backend tensors allocated once per session for the
+// largest batch it has run (reserve_workspace), each planned for its widest use over the layers
+// and viewed at the shape of each use. Nothing is allocated during a step.
 struct Workspace {
-  std::vector<int32_t> positions;
-  std::vector<float> h;          // residual stream [n][n_embd]
-  std::vector<float> normed;     // attn_norm / ffn_norm output [n][n_embd]
-  std::vector<float> mixer_out;  // attention or DeltaNet output [n][n_embd]
-  std::vector<float> ffn_out;    // FFN output [n][n_embd]
-  std::vector<float> result_norm;
+  int64_t n_max = 0;                   // the batch the buffers hold
+  std::vector<int32_t> positions_host;  // the step's positions, before they are uploaded
+  TensorBuffer tokens, positions;      // I32 {n}: the step's inputs
+  TensorBuffer h;                      // the residual stream {n_embd, n}
+  TensorBuffer normed;                 // attn_norm / ffn_norm / result_norm output {n_embd, n}
+  TensorBuffer mixer_out, ffn_out;     // attention or DeltaNet output, FFN output {n_embd, n}
+  TensorBuffer logits;                 // {n_vocab, n}, for a backend that cannot write host memory
 
   struct Attention {
-    std::vector<float> qg, q_raw, q, gate, k_raw, k, v, kqv_out;
+    TensorBuffer qg;            // attn_q output: per head [q_h | gate_h] when gated
+    TensorBuffer q, k_raw, k, v, kqv_out;
   } attn;
   struct DeltaNet {
-    std::vector<float> qkv_mixed, z, beta, alpha, ba, conv_out, q, k, v, o, o_normed;
+    TensorBuffer qkv_mixed, z;  // projections
+    TensorBuffer b, alpha;      // {Hv, n}, or one ssm_ba output {2·Hv, n} in b
+    TensorBuffer beta, g;       // the gates {Hv, n}
+    TensorBuffer conv_out;      // {conv_dim, n}: q, k and v are views of it
+    TensorBuffer o, o_normed;   // {value_dim, n}
   } gdn;
   struct Ffn {
-    std::vector<float> gate, up, hidden;  // SwiGLU: the dense FFN and the shared expert [n][n_ff]
+    TensorBuffer gate, up, hidden;  // SwiGLU: the dense FFN and the shared expert {n_ff, n}
   } ffn;
-  // The MoE layer's steps (moe.cpp), in order.
   struct Moe {
-    // route: every token's top-k experts (ffn_moe_topk) and their weights (ffn_moe_weights_norm).
-    std::vector<float> router_logits, probs;  // [n][n_expert]
-    std::vector<int32_t> selected;            // [n][n_expert_used]
-    std::vector<float> weights;               // [n][n_expert_used]
-    // group: the experts chosen (ascending), their token counts and offload slots (-1: the CPU);
-    // then the n * n_expert_used (token, expert) pairs as rows of x_e, the device's experts first,
-    // then the CPU's, each by expert: the token of each row, the row of each pair, and each part's
-    // groups (Backend::matmul_grouped's experts and row ranges; the device's slots and ranges).
-    std::vector<int64_t> tokens_per_expert;   // [n_expert]
-    std::vector<int32_t> used;
-    std::vector<int64_t> used_rows, slots;
-    std::vector<int64_t> next_row;            // [n_expert]: each expert's next free row
-    std::vector<int32_t> rows_e;
-    std::vector<int64_t> pair_row;
-    std::vector<int32_t> experts;
-    std::vector<int64_t> offsets;
-    std::vector<int64_t> device_slots, device_offsets;
-    std::vector<float> x_e;
-    // run: every row through its expert.
-    offload::ExpertFfnScratch expert_ffn;
-    std::vector<float> down_e;
-    // combine: one token's pairs by expert, and the shared expert.
-    std::vector<int32_t> order;               // [n_expert_used]
-    std::vector<float> shexp_out, shexp_gate;
-    // The next MoE layer's routing as the offload's prefetcher predicts it.
-    struct Prediction {
-      std::vector<float> probs, weights;  // [n_expert], [n_expert_used]: one token at a time
-      std::vector<int32_t> selected, likely;
-      std::vector<double> mass;           // [n_expert]: probability summed over the tokens
-    } predict;
+    TensorBuffer router_logits, probs;  // {n_expert, n}
+    TensorBuffer selected, weights;     // {n_expert_used, n}: I32 expert ids, F32 weights
+    TensorBuffer shexp_out, shexp_gate; // the shared expert's output {n_embd, n} and gate logit {1, n}
   } moe;
 };
+
+// Makes the workspace hold a batch of n_tokens (buffers grow, never shrink); out_of_memory leaves
+// it as it was.
+Status reserve_workspace(const Hparams& hp, Backend& backend, int64_t n_tokens, Workspace* ws);
 
 // What a layer body needs besides its weights.
 struct LayerContext {
@@ -82,29 +67,27 @@ struct LayerContext {
   Backend& backend;
   Workspace& ws;
   int64_t n_tokens;
-  int64_t pos0;              // position of the first token
-  const int32_t* positions;  // [n_tokens]
-  GgmlType kv_type;          // what the attention layers' KV caches hold (F16 or F32)
-  int64_t kv_capacity;       // positions each KV cache holds (SequenceState::kv_capacity)
+  Tensor positions;                 // I32 {n_tokens}
   offload::ExpertOffload* offload;  // MoE expert offload and routing traces, or null
 };
 
-// Mixers: x [n][n_embd] (normed) -> out [n - first_out][n_embd], the outputs of tokens
+// Mixers: x {n_embd, n} (normed) -> out {n_embd, n - first_out}, the outputs of tokens
 // [first_out, n). Every token still updates the layer's state (KV cache, recurrent state); the
 // last layer of a batch asks only for the rows whose logits are wanted (forward()).
-void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights& w, LayerState& st, const float* x,
-                     int64_t first_out, float* out);
-void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerState& st, const float* x,
-                    int64_t first_out, float* out);
-// FFNs: x [n][n_embd] (normed) -> out [n][n_embd].
+void attention_layer(const LayerContext& ctx, int32_t il, const AttentionWeights& w, LayerState& st, const Tensor& x,
+                     int64_t first_out, const Tensor& out);
+void deltanet_layer(const LayerContext& ctx, const DeltaNetWeights& w, LayerState& st, const Tensor& x,
+                    int64_t first_out, const Tensor& out);
+// FFNs: x {n_embd, n} (normed) -> out {n_embd, n}.
 // swiglu_ffn: down(silu(gate x) ⊙ up x), the dense FFN and the MoE layers' shared expert.
 void swiglu_ffn(const LayerContext& ctx, const WeightView& gate, const WeightView& up, const WeightView& down,
-                const float* x, float* out);
-void dense_ffn(const LayerContext& ctx, const FfnWeights& w, const float* x, float* out);
-void moe_ffn(const LayerContext& ctx, int32_t il, const FfnWeights& w, const float* x, float* out);
+                const Tensor& x, const Tensor& out);
+void dense_ffn(const LayerContext& ctx, const FfnWeights& w, const Tensor& x, const Tensor& out);
+void moe_ffn(const LayerContext& ctx, int32_t il, const FfnWeights& w, const Tensor& x, const Tensor& out);
 
 // Runs n tokens at positions [st->n_pos, st->n_pos + n) and advances st->n_pos.
-// The caller has checked the token ids and reserved KV space for the new positions.
+// The caller has checked the token ids, reserved KV space for the new positions (reserve_kv) and
+// the workspace for n tokens (reserve_workspace).
 // logits: n_vocab floats per requested row (the last token's, or every token's), replaced.
 // offload: the model's expert offload (null: every expert on the CPU, no trace).
 void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, offload::ExpertOffload* offload, Workspace& ws,

@@ -223,4 +223,20 @@ void for_each_matrix(ModelWeights* w, const std::function<void(WeightView*)>& fn
   visit(w->output);
 }
 
+Status prepare_vectors(Backend& backend, ModelWeights* w) {
+  auto prepare = [&](Weight& x) {
+    if (x.f32 == nullptr) return Status();
+    const WeightView& v = x.view;
+    return backend.constant(x.f32, Tensor::contiguous(GgmlType::F32, v.ne[0], v.ne[1], v.ne[2], v.ne[3]), &x.tensor);
+  };
+  PETREL_RETURN_IF_ERROR(prepare(w->output_norm));
+  for (LayerWeights& l : w->layers) {
+    for (Weight* x : {&l.attn_norm, &l.ffn_norm, &l.attn.attn_q_norm, &l.attn.attn_k_norm, &l.gdn.ssm_conv1d,
+                      &l.gdn.ssm_dt, &l.gdn.ssm_a, &l.gdn.ssm_norm, &l.ffn.ffn_gate_inp_shexp}) {
+      PETREL_RETURN_IF_ERROR(prepare(*x));
+    }
+  }
+  return Status();
+}
+
 }  // namespace petrel::qwen35

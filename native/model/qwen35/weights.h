@@ -25,9 +25,11 @@ namespace qwen35 {
 struct Weight {
   WeightView view;
   bool present = false;
-  // Vectors the model code reads itself (norms, ssm_a, ssm_dt, conv taps, the shared-expert gate):
-  // float32 values, pointing into the mapping for F32 tensors, else into a load-time conversion.
+  // Vectors (norms, ssm_a, ssm_dt, conv taps, the shared-expert gate): float32 values, pointing
+  // into the mapping for F32 tensors, else into a load-time conversion; and the same values as
+  // the backend's constant tensor of the weight's shape (prepare_vectors), which operations read.
   const float* f32 = nullptr;
+  Tensor tensor;
 };
 
 struct AttentionWeights {
@@ -97,6 +99,9 @@ Status bind_weights(const GgufModel& gguf, const std::string& what, Hparams* hp,
 // Calls fn on the view of every bound weight the forward pass multiplies by (projections, FFN and
 // expert matrices, routers, the output head), e.g. for Backend::prepare_weight.
 void for_each_matrix(ModelWeights* w, const std::function<void(WeightView*)>& fn);
+
+// Gives every vector weight its backend tensor (Backend::constant): once, at load.
+Status prepare_vectors(Backend& backend, ModelWeights* w);
 
 }  // namespace qwen35
 }  // namespace petrel
