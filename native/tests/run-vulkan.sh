@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The Vulkan backend's tests (petrel_vulkan_tests) on whatever Vulkan device the loader finds:
+# lavapipe, Mesa's software device, in CI (Debian: mesa-vulkan-drivers libvulkan-dev glslc
+# vulkan-validationlayers). Every shader against its reference, with the Khronos validation layer
+# on: a validation message fails the test that caused it. A machine without a Vulkan device fails
+# here rather than skipping: CI installs one.
+# Environment: TESTS_JOBS (parallel build jobs, default: all cores).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+jobs="${TESTS_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+generator=()
+if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
+
+mkdir -p build
+echo "== vulkan tests: building petrel_vulkan_tests (Release)"
+cmake -S native -B build/tests-vulkan ${generator[@]+"${generator[@]}"} -DCMAKE_BUILD_TYPE=Release \
+  -DPETREL_BUILD_TESTS=ON -DPETREL_CUDA=OFF -DPETREL_VULKAN=ON >build/tests-vulkan-configure.log
+cmake --build build/tests-vulkan --target petrel_vulkan_tests -j "$jobs"
+log=build/tests-vulkan/petrel_vulkan_tests.log
+if ! PETREL_VULKAN_VALIDATE=1 build/tests-vulkan/backend/vulkan/petrel_vulkan_tests >"$log" 2>&1; then
+  cat "$log"
+  echo "vulkan tests failed" >&2
+  exit 1
+fi
+grep '^vulkan device: ' "$log" || true
+tail -n 1 "$log"
