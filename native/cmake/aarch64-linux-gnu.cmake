@@ -1,5 +1,5 @@
 # Cross-build for arm64 Linux with Debian's g++-aarch64-linux-gnu, so the NEON kernels are built
-# and tested on an x86 machine (native/tests/run-arm64.sh runs the result under qemu-aarch64).
+# and tested on an x86 machine (native/tests/run.sh --arm64 runs the result under qemu-aarch64).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)

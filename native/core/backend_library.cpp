@@ -1,5 +1,7 @@
 #include "core/backend_library.h"
 
+#include <unistd.h>
+
 namespace petrel {
 namespace {
 
@@ -26,11 +28,10 @@ BackendLibrary open_backend_library(const char* file_name) {
       return lib;
     }
     tried = local;
-    // Keep why the library beside us failed (a missing dependency, such as the Vulkan loader),
-    // which says more than the default path's "not found".
-    if (const char* err = dlerror(); err != nullptr && std::string(err).find("No such file") == std::string::npos) {
-      local_error = err;
-    }
+    // The library is there but did not load (a missing dependency, such as the Vulkan loader):
+    // that says more than the default path's "not found".
+    const char* err = dlerror();
+    if (err != nullptr && access(local.c_str(), F_OK) == 0) local_error = err;
   }
   lib.handle = dlopen(file_name, RTLD_NOW | RTLD_LOCAL);
   if (lib.handle != nullptr) {

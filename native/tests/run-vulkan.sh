@@ -19,10 +19,22 @@ cmake -S native -B build/tests-vulkan ${generator[@]+"${generator[@]}"} -DCMAKE_
   -DPETREL_BUILD_TESTS=ON -DPETREL_CUDA=OFF -DPETREL_VULKAN=ON >build/tests-vulkan-configure.log
 cmake --build build/tests-vulkan --target petrel_vulkan_tests -j "$jobs"
 log=build/tests-vulkan/petrel_vulkan_tests.log
-if ! PETREL_VULKAN_VALIDATE=1 build/tests-vulkan/backend/vulkan/petrel_vulkan_tests >"$log" 2>&1; then
+# Synchronization validation too: the recordings' barriers are what it checks.
+if ! PETREL_VULKAN_VALIDATE=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT \
+  build/tests-vulkan/backend/vulkan/petrel_vulkan_tests >"$log" 2>&1; then
   cat "$log"
   echo "vulkan tests failed" >&2
   exit 1
 fi
+# A message outside any test (device creation, teardown) fails the run as one inside a test does.
+if grep -q '^vulkan validation:' "$log"; then
+  grep '^vulkan validation:' "$log"
+  echo "vulkan tests: the validation layer reported the messages above" >&2
+  exit 1
+fi
+summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)"
+case "$summary" in
+  "0 passed, "* | "" | *", 0 failed, "[1-9]*) cat "$log"; echo "vulkan tests: no tests ran, or some skipped: '$summary'" >&2; exit 1 ;;
+esac
 grep '^vulkan device: ' "$log" || true
-tail -n 1 "$log"
+echo "$summary"

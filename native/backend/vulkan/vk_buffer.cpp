@@ -44,8 +44,12 @@ Status Buffer::create(VulkanContext& ctx, uint64_t bytes, MemoryKind kind, std::
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(ctx.device(), b->buffer_, &req);
   const VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  // Device memory is mapped only where it is the host's memory too (integrated GPUs, lavapipe): on
+  // a discrete card the device-local, host-visible type is a small BAR window (often 256 MiB) and
+  // reading it from the host crosses the bus uncached, so there it is plain device memory.
   const int type = kind == MemoryKind::device
-                       ? ctx.memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, host)
+                       ? ctx.memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
+                                         ctx.info().unified_memory ? host : 0)
                        : ctx.memory_type(req.memoryTypeBits, host, VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
   if (type < 0) return Status(StatusCode::unsupported, "vulkan: no memory type for a buffer");
   VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
@@ -56,9 +60,7 @@ Status Buffer::create(VulkanContext& ctx, uint64_t bytes, MemoryKind kind, std::
   r = vkBindBufferMemory(ctx.device(), b->buffer_, b->memory_, 0);
   if (r != VK_SUCCESS) return vk_error("binding device memory", r);
   b->size_ = bytes;
-  VkPhysicalDeviceMemoryProperties mp;
-  vkGetPhysicalDeviceMemoryProperties(ctx.physical_device(), &mp);
-  if ((mp.memoryTypes[type].propertyFlags & host) == host) {
+  if ((ctx.memory_properties().memoryTypes[type].propertyFlags & host) == host) {
     void* p = nullptr;
     r = vkMapMemory(ctx.device(), b->memory_, 0, VK_WHOLE_SIZE, 0, &p);
     if (r != VK_SUCCESS) return vk_error("mapping device memory", r);

@@ -15,7 +15,7 @@
 namespace petrel::vk {
 
 enum class MemoryKind {
-  device,  // device-local; mapped too when the device shares memory with the host
+  device,  // device-local; mapped too where that memory is the host's (DeviceInfo::unified_memory)
   host,    // host-visible and coherent (staging, read-back)
 };
 

@@ -34,7 +34,7 @@ struct DeviceInfo {
   uint32_t max_push_constants = 0;
   uint32_t max_workgroup_count[3] = {0, 0, 0};
   uint64_t device_local_bytes = 0;             // the largest device-local heap
-  bool unified_memory = false;                 // a device-local heap that the host can map
+  bool unified_memory = false;                 // the largest device-local heap is host-visible too
 };
 
 // One line per compute device the Vulkan loader reports ("0: NVIDIA H100 80GB HBM3 (discrete)"),
@@ -56,6 +56,7 @@ class VulkanContext {
   VkQueue queue() const { return queue_; }
   uint32_t queue_family() const { return queue_family_; }
   const DeviceInfo& info() const { return info_; }
+  const VkPhysicalDeviceMemoryProperties& memory_properties() const { return memory_; }
 
   // Index of a memory type with all of `required` among `type_bits`, preferring one that also has
   // `preferred`; -1 when none.

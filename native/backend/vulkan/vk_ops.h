@@ -3,7 +3,12 @@
 // (ops_elementwise.h, ops_matmul.h, ...), each appending dispatches to a Recording. Operands are
 // spans of device memory; nothing crosses to the host. Each operation checks its shapes against
 // the spans and the device's limits, and returns invalid_argument (appending nothing) when they
-// do not fit, unsupported for a type it has no shader for.
+// do not fit, unsupported for a type it has no shader for. An error found after the first
+// dispatch is appended (a later binding the device refuses) leaves part of the operation in the
+// recording: a recording any operation failed on must not be run.
+//
+// Not thread-safe: one thread records and runs at a time (the queue and the pipeline cache are
+// unsynchronised).
 //
 // Binding rule: a span may start anywhere 4-byte aligned. It is bound from the device's offset
 // alignment below it, and the shader gets the remainder as an element offset in its push
