@@ -1,9 +1,10 @@
-// moe_route and argmax shaders: ids exactly as model/qwen35/moe.cpp's routing and
+// moe_route and argmax shaders: ids exactly as the CPU backend's routing (cpu::route_token) and
 // engine/sampler.cpp's argmax pick them (ties included); probabilities and weights within about
 // ten times the largest difference measured on lavapipe, rounded up.
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu/ops/ops.h"
 #include "backend/vulkan/ops_routing.h"
 #include "tests/vulkan/sequence_test_support.h"
 
@@ -12,34 +13,6 @@ namespace {
 
 using namespace testing;
 using test::Rng;
-
-// model/qwen35/moe.cpp route_token (private there): softmax with the sum in double, the top k by
-// insertion (ties to the lower id), weights over max(sum, 2^-14).
-void route_reference(int32_t n_expert, int32_t k, const float* logits, float* probs, int32_t* selected, float* weights) {
-  const float max_logit = *std::max_element(logits, logits + n_expert);
-  double sum = 0.0;
-  for (int32_t e = 0; e < n_expert; ++e) {
-    probs[e] = std::exp(logits[e] - max_logit);
-    sum += probs[e];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int32_t e = 0; e < n_expert; ++e) probs[e] *= inv;
-  int32_t filled = 0;
-  for (int32_t e = 0; e < n_expert; ++e) {
-    if (filled == k && probs[e] <= probs[selected[k - 1]]) continue;
-    int32_t pos = std::min(filled, k - 1);
-    while (pos > 0 && probs[e] > probs[selected[pos - 1]]) {
-      selected[pos] = selected[pos - 1];
-      --pos;
-    }
-    selected[pos] = e;
-    if (filled < k) ++filled;
-  }
-  float selected_sum = 0.0f;
-  for (int32_t i = 0; i < k; ++i) selected_sum += probs[selected[i]];
-  const float denom = std::max(selected_sum, 6.103515625e-5f);
-  for (int32_t i = 0; i < k; ++i) weights[i] = probs[selected[i]] / denom;
-}
 
 PETREL_TEST(vulkan_moe_route_matches_reference) {
   NEED_DEVICE();
@@ -73,7 +46,7 @@ PETREL_TEST(vulkan_moe_route_matches_reference) {
     std::vector<int32_t> want_ids(static_cast<size_t>(n_tokens * c.k));
     std::vector<float> want_w(want_ids.size()), want_p(logits.size());
     for (int32_t t = 0; t < n_tokens; ++t) {
-      route_reference(c.n_expert, c.k, logits.data() + t * c.n_expert, want_p.data() + t * c.n_expert,
+      cpu::route_token(c.n_expert, c.k, logits.data() + t * c.n_expert, want_p.data() + t * c.n_expert,
                       want_ids.data() + t * c.k, want_w.data() + t * c.k);
     }
     PETREL_CHECK(want_ids[static_cast<size_t>(2 * c.k)] == 3 && want_ids[static_cast<size_t>(2 * c.k + 2)] == 7);

@@ -52,17 +52,7 @@ std::unique_ptr<MoeScratch, MoeScratchDeleter> make_moe_scratch() {
   return std::unique_ptr<MoeScratch, MoeScratchDeleter>(new MoeScratch());
 }
 
-namespace {
-
-template <class T>
-T* grown(std::vector<T>& v, int64_t n) {
-  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
-  return v.data();
-}
-
-// ---- route ---------------------------------------------------------------------------------------
-
-// One token's routing: probabilities over all experts (ffn_moe_probs), the top-k experts
+// One token's routing (ops.h): probabilities over all experts (ffn_moe_probs), the top-k experts
 // (ffn_moe_topk; ties go to the lower id) and their renormalised weights (ffn_moe_weights_norm).
 void route_token(int32_t n_expert, int32_t k, const float* logits, float* probs, int32_t* selected, float* weights) {
   float max_logit = logits[0];
@@ -92,6 +82,14 @@ void route_token(int32_t n_expert, int32_t k, const float* logits, float* probs,
   for (int32_t i = 0; i < k; ++i) selected_sum += probs[selected[i]];
   const float denom = std::max(selected_sum, 6.103515625e-5f);
   for (int32_t i = 0; i < k; ++i) weights[i] = probs[selected[i]] / denom;
+}
+
+namespace {
+
+template <class T>
+T* grown(std::vector<T>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  return v.data();
 }
 
 // ---- run -----------------------------------------------------------------------------------------

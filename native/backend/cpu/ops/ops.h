@@ -144,7 +144,11 @@ void op_deltanet_gates(OpContext& ctx, const Tensor& b, const Tensor& alpha, con
 void op_delta_net(OpContext& ctx, const DeltaNetShape& shape, const Tensor& q, const Tensor& k, const Tensor& v,
                   const float* g, const float* beta, float* state, int64_t n_tokens, float* out);
 
-// MoE (moe.cpp). route: every token's probabilities, top-k experts and renormalised weights.
+// MoE (moe.cpp). route_token: one token's probabilities over n_expert experts, its top k (ties
+// to the lower id) and their weights renormalised over max(sum, 2^-14); the reference the Vulkan
+// routing shader is tested against.
+void route_token(int32_t n_expert, int32_t k, const float* logits, float* probs, int32_t* selected, float* weights);
+// route: every token's probabilities, top-k experts and renormalised weights.
 void op_moe_route(OpContext& ctx, const float* logits, int64_t n_tokens, int32_t n_expert, int32_t k, float* probs,
                   int32_t* selected, float* weights);
 // The MoE operation's memory, kept across calls (grow-only).
