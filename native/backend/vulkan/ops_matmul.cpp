@@ -105,6 +105,31 @@ uint32_t threads_per_row(uint64_t units) {
   return t;
 }
 
+// The weight's rows in ranges of rows_per_bind, one dispatch each, for mat_vec and mat_mat (the
+// same bindings and push constants; `groups_for(n)` sizes the grid of an n-row range).
+template <typename GroupsFor>
+Status dispatch_row_ranges(VulkanOps& ops, Recording& rec, const Pipeline& p, const WeightShape& s, DeviceSpan w,
+                           DeviceSpan x, DeviceSpan y, uint64_t nt, uint64_t rows_per_bind, GroupsFor groups_for) {
+  std::vector<Binding> b(3);
+  struct {
+    uint32_t n_cols, n_rows, n_tokens, w_offset, row_bytes, x_offset, x_stride, y_offset, y_stride;
+  } push{static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(nt), 0, static_cast<uint32_t>(s.row_bytes),
+         0, static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(s.rows)};
+  PETREL_RETURN_IF_ERROR(ops.bind(x, &b[1], &push.x_offset));
+  uint32_t y_base = 0;
+  PETREL_RETURN_IF_ERROR(ops.bind(y, &b[2], &y_base));
+  for (uint64_t r0 = 0; r0 < s.rows; r0 += rows_per_bind) {
+    const uint64_t n = std::min(rows_per_bind, s.rows - r0);
+    PETREL_RETURN_IF_ERROR(bind_bytes(ops, w.buffer, w.offset + r0 * s.row_bytes, n * s.row_bytes, &b[0], &push.w_offset));
+    push.n_rows = static_cast<uint32_t>(n);
+    push.y_offset = y_base + static_cast<uint32_t>(r0);
+    uint32_t groups[3];
+    groups_for(n, groups);
+    rec.dispatch(ops.pipelines(), p, b, &push, sizeof(push), groups);
+  }
+  return Status::ok_status();
+}
+
 }  // namespace
 
 bool matmul_supports(GgmlType type) { return weight_type(type) != nullptr; }
@@ -123,25 +148,10 @@ Status mat_vec(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int6
   PETREL_RETURN_IF_ERROR(ops.pipeline(shader_name("mul_mat_vec", *s.type).c_str(), kMatVecWorkgroup, &p, {tpr}));
   uint64_t rows_per_bind = 0;
   PETREL_RETURN_IF_ERROR(rows_per_binding(ops, "mat_vec", s.row_bytes, &rows_per_bind));
-  std::vector<Binding> b(3);
-  struct {
-    uint32_t n_cols, n_rows, n_tokens, w_offset, row_bytes, x_offset, x_stride, y_offset, y_stride;
-  } push{static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(nt), 0, static_cast<uint32_t>(s.row_bytes),
-         0, static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(s.rows)};
-  PETREL_RETURN_IF_ERROR(ops.bind(x, &b[1], &push.x_offset));
-  uint32_t y_base = 0;
-  PETREL_RETURN_IF_ERROR(ops.bind(y, &b[2], &y_base));
   const uint32_t rows_per_group = kMatVecWorkgroup / tpr;
-  for (uint64_t r0 = 0; r0 < s.rows; r0 += rows_per_bind) {
-    const uint64_t n = std::min(rows_per_bind, s.rows - r0);
-    PETREL_RETURN_IF_ERROR(bind_bytes(ops, w.buffer, w.offset + r0 * s.row_bytes, n * s.row_bytes, &b[0], &push.w_offset));
-    push.n_rows = static_cast<uint32_t>(n);
-    push.y_offset = y_base + static_cast<uint32_t>(r0);
-    uint32_t groups[3];
+  return dispatch_row_ranges(ops, rec, *p, s, w, x, y, nt, rows_per_bind, [&](uint64_t n, uint32_t groups[3]) {
     ops.grid((n + rows_per_group - 1) / rows_per_group, groups);
-    rec.dispatch(ops.pipelines(), *p, b, &push, sizeof(push), groups);
-  }
-  return Status::ok_status();
+  });
 }
 
 Status mat_mat(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
@@ -166,24 +176,11 @@ Status mat_mat(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int6
   uint64_t rows_per_bind = 0;
   PETREL_RETURN_IF_ERROR(rows_per_binding(ops, "mat_mat", s.row_bytes, &rows_per_bind));
   rows_per_bind = std::min<uint64_t>(rows_per_bind, uint64_t{info.max_workgroup_count[0]} * kTileRows);
-  std::vector<Binding> b(3);
-  struct {
-    uint32_t n_cols, n_rows, n_tokens, w_offset, row_bytes, x_offset, x_stride, y_offset, y_stride;
-  } push{static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(nt), 0, static_cast<uint32_t>(s.row_bytes),
-         0, static_cast<uint32_t>(s.cols), 0, static_cast<uint32_t>(s.rows)};
-  PETREL_RETURN_IF_ERROR(ops.bind(x, &b[1], &push.x_offset));
-  uint32_t y_base = 0;
-  PETREL_RETURN_IF_ERROR(ops.bind(y, &b[2], &y_base));
-  for (uint64_t r0 = 0; r0 < s.rows; r0 += rows_per_bind) {
-    const uint64_t n = std::min(rows_per_bind, s.rows - r0);
-    PETREL_RETURN_IF_ERROR(bind_bytes(ops, w.buffer, w.offset + r0 * s.row_bytes, n * s.row_bytes, &b[0], &push.w_offset));
-    push.n_rows = static_cast<uint32_t>(n);
-    push.y_offset = y_base + static_cast<uint32_t>(r0);
-    const uint32_t groups[3] = {static_cast<uint32_t>((n + kTileRows - 1) / kTileRows),
-                                static_cast<uint32_t>(token_tiles), 1};
-    rec.dispatch(ops.pipelines(), *p, b, &push, sizeof(push), groups);
-  }
-  return Status::ok_status();
+  return dispatch_row_ranges(ops, rec, *p, s, w, x, y, nt, rows_per_bind, [&](uint64_t n, uint32_t groups[3]) {
+    groups[0] = static_cast<uint32_t>((n + kTileRows - 1) / kTileRows);
+    groups[1] = static_cast<uint32_t>(token_tiles);
+    groups[2] = 1;
+  });
 }
 
 Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
