@@ -48,9 +48,23 @@ struct OffloadOptions {
   std::string routing_trace_path;
 };
 
+// Where a model's forward pass runs (docs/EXECUTION.md). The whole model runs on one backend:
+// the CPU, or a Vulkan device holding every weight, activation, KV cache and recurrent state.
+//   auto    a Vulkan GPU (integrated or discrete, not a software device such as lavapipe) when
+//           one is found and the model fits its memory, else the CPU
+//   cpu     the CPU
+//   vulkan  a Vulkan device (PETREL_VULKAN_DEVICE picks which; software devices included);
+//           an error when none is available
+enum class DeviceChoice { auto_select, cpu, vulkan };
+
 struct ModelOptions {
   int n_threads = 0;           // compute threads; 0 = hardware concurrency
   int64_t context_length = 0;  // default context length of new sessions; 0 = the model's own
+  DeviceChoice device = DeviceChoice::cpu;
+  // llama.cpp's -ngl: how many layers run on the GPU. -1 = not given (all of them when a GPU is
+  // used); 0 = none (the CPU); a number at least the layer count = all. petrel runs a model wholly
+  // on one device, so any other number is an error (invalid_argument) for now.
+  int32_t n_gpu_layers = -1;
   OffloadOptions offload;
 };
 
@@ -96,6 +110,9 @@ struct ModelInfo {
   uint64_t fingerprint = 0;     // identifies the model's shapes (see also Model::weights_digest)
   uint64_t state_bytes_fixed = 0;     // recurrent + conv state per session
   uint64_t kv_bytes_per_token = 0;    // F16 K and V of every attention layer (twice that for an F32 cache)
+  std::string backend;          // what runs the forward pass, as llama-bench names it: "CPU", "Vulkan"
+  std::string device_name;      // the Vulkan device's name ("" on the CPU)
+  std::string device_note;      // why `auto` chose the CPU ("" otherwise): no GPU, or too little memory
 };
 
 enum class LogitsMode { none, last, all };
