@@ -8,6 +8,13 @@
 
 namespace petrel::vk {
 
+// Strides of a 3-D float operand {ne0, ne1, ne2} in floats: element (i0, i1, i2) is at
+// i0 + i1 * s1 + i2 * s2 from the span's start. Zero strides mean packed.
+struct Strides3 {
+  int64_t s1 = 0;
+  int64_t s2 = 0;
+};
+
 // y[r] = x[r] * w / sqrt(mean(x[r]^2) + eps) for n_rows rows of n_cols floats (rows contiguous).
 Status rms_norm(VulkanOps& ops, Recording& rec, DeviceSpan x, DeviceSpan w, DeviceSpan y, int64_t n_rows,
                 int64_t n_cols, float eps);
