@@ -69,7 +69,17 @@ struct AttentionShape {
 class Backend {
  public:
   virtual ~Backend() = default;
+  // As llama-bench names backends: "CPU", "Vulkan".
   virtual const char* name() const = 0;
+  // The device it runs on ("" for the CPU).
+  virtual std::string device_name() const { return ""; }
+
+  // Waits for every operation queued so far and returns the first error any operation or memory
+  // function met since the last sync (ops return nothing, so a device's failures surface here:
+  // a shape it has no shader for, device memory exhausted, a lost device), clearing it. After an
+  // error the results of the step are undefined. The CPU backend runs each operation as it is
+  // called and cannot fail one, so it returns ok.
+  virtual Status sync() { return Status(); }
 
   // ---- memory -----------------------------------------------------------------------------------
 

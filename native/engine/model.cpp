@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend/cpu/ops/cpu_backend.h"
+#include "core/vulkan_loader.h"
 #include "engine/engine_impl.h"
 #include "engine/fnv1a.h"
 #include "model/qwen35/moe_model.h"
@@ -73,6 +74,75 @@ uint64_t usable_memory_bytes() {
 bool experts_fit_memory(uint64_t expert_bytes) {
   const uint64_t usable = usable_memory_bytes();
   return usable > 0 && expert_bytes <= usable / 2;
+}
+
+std::string gib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
+  return buf;
+}
+
+// The backend ModelOptions::device and n_gpu_layers ask for (engine.h DeviceChoice). *note says
+// why `auto` settled on the CPU.
+Status choose_backend(const ModelOptions& options, const qwen35::Hparams& hp, uint64_t weight_bytes, int n_threads,
+                      std::unique_ptr<Backend>* out, std::string* note) {
+  const int32_t ngl = options.n_gpu_layers;
+  const std::string ngl_flag = "-ngl " + std::to_string(ngl);
+  if (ngl < -1) return Status(StatusCode::invalid_argument, ngl_flag + ": the number of GPU layers is at least 0");
+  if (ngl > 0 && ngl < hp.n_layer) {
+    return Status(StatusCode::invalid_argument,
+                  ngl_flag + ": petrel runs a model wholly on one device; give 0 (the CPU) or at least its " +
+                      std::to_string(hp.n_layer) + " layers (or 999)");
+  }
+  const bool offload = options.offload.device != OffloadDevice::none || !options.offload.routing_trace_path.empty();
+  DeviceChoice device = options.device;
+  if (device == DeviceChoice::cpu && ngl > 0) {
+    return Status(StatusCode::invalid_argument, ngl_flag + " asks for GPU layers, but the device is the CPU");
+  }
+  if (device == DeviceChoice::vulkan && ngl == 0) {
+    return Status(StatusCode::invalid_argument, "-ngl 0 puts no layer on the GPU, but the device is Vulkan");
+  }
+  if (device == DeviceChoice::vulkan && offload) {
+    return Status(StatusCode::invalid_argument,
+                  "expert offload and routing traces run with the CPU backend, not Vulkan (use the CPU device)");
+  }
+  if (device == DeviceChoice::auto_select) {
+    const VulkanProbe& probe = vulkan_probe();
+    bool gpu = false;
+    for (bool g : probe.device_is_gpu) gpu = gpu || g;
+    if (ngl == 0) {
+      *note = "-ngl 0";
+    } else if (offload) {
+      *note = "expert offload runs with the CPU backend";
+    } else if (!gpu) {
+      *note = probe.device_names.empty() ? "no Vulkan device (" + probe.reason + ")" : "no Vulkan GPU (only software devices)";
+    } else {
+      VulkanBackendHandle h = vulkan_create_backend();
+      std::unique_ptr<Backend> made(static_cast<Backend*>(h.backend));
+      // The weights, with room for the activations, KV cache and state of a few sessions.
+      const uint64_t need = weight_bytes + weight_bytes / 10 + (512ull << 20);
+      if (!made) {
+        *note = h.error;
+      } else if (!h.is_gpu) {
+        *note = "the Vulkan device chosen is not a GPU";
+      } else if (need > h.memory_bytes) {
+        *note = "the model needs about " + gib(need) + " of GPU memory, the GPU has " + gib(h.memory_bytes);
+      } else {
+        *out = std::move(made);
+        return Status();
+      }
+    }
+    device = DeviceChoice::cpu;
+  }
+  if (device == DeviceChoice::vulkan) {
+    VulkanBackendHandle h = vulkan_create_backend();
+    if (h.backend == nullptr) return Status(StatusCode::unsupported, "the Vulkan device cannot be used: " + h.error);
+    out->reset(static_cast<Backend*>(h.backend));
+    return Status();
+  }
+  *out = make_cpu_backend(n_threads);
+  if (!*out) return Status(StatusCode::unsupported, "the CPU backend could not be started");
+  return Status();
 }
 
 }  // namespace
@@ -147,20 +217,31 @@ Status Model::load(const std::string& path, const ModelOptions& options, std::sh
     PETREL_RETURN_IF_ERROR(qwen35::bind_weights(*impl->gguf, what, &impl->hp, &impl->weights));
     int n_threads = options.n_threads;
     if (n_threads == 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    impl->backend = make_cpu_backend(n_threads);
-    if (!impl->backend) return Status(StatusCode::unsupported, "the CPU backend could not be started");
+    uint64_t weight_bytes = 0;
+    for (const GgufTensorInfo& t : impl->gguf->tensors()) weight_bytes += t.size;
+    std::string device_note;
+    PETREL_RETURN_IF_ERROR(choose_backend(options, impl->hp, weight_bytes, n_threads, &impl->backend, &device_note));
     Backend& backend = *impl->backend;
+    // A backend that computes on host memory reads the weights in place; a device takes a copy
+    // of every one, the embedding table included (the CPU reads its rows from the mapping).
+    float probe = 0.0f;
+    const bool on_host = !backend.wrap_host(&probe, Tensor::contiguous(GgmlType::F32, 1)).empty();
     // The views point into the GGUF's read-only mapping (gguf/reader.h).
     uint64_t expert_bytes = 0;
     qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {
       if (w->ne[2] > 1) expert_bytes += static_cast<uint64_t>(w->rows()) * static_cast<uint64_t>(w->ne[2]) * w->row_bytes;
     });
-    const bool with_experts = experts_fit_memory(expert_bytes);
+    const bool with_experts = !on_host || experts_fit_memory(expert_bytes);
     qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {
       if (w->ne[2] == 1 || with_experts) backend.prepare_weight(w, true);
     });
+    if (!on_host) backend.prepare_weight(&impl->weights.token_embd.view, true);
     PETREL_RETURN_IF_ERROR(qwen35::prepare_vectors(backend, &impl->weights));
+    if (Status st = backend.sync(); !st.ok()) return Status(st.code(), gguf_printable(path) + ": " + st.message());
     impl->info = make_info(*impl, options);
+    impl->info.backend = backend.name();
+    impl->info.device_name = backend.device_name();
+    impl->info.device_note = device_note;
     // After prepare_weight: the simulated device copies experts as the CPU backend keeps them.
     PETREL_RETURN_IF_ERROR(offload::ExpertOffload::create(
         options.offload, qwen35::moe_model(impl->hp, impl->weights, impl->info.context_length), impl->info,

@@ -133,8 +133,18 @@ Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode, Eval
       if (mode == LogitsMode::all) rows = qwen35::OutputRows::all;
       if (mode == LogitsMode::last && last_chunk) rows = qwen35::OutputRows::last;
       touched = true;
-      qwen35::forward(hp, m.weights, backend, m.offload.get(), s.workspace, &s.state, tokens + done, chunk, rows,
-                      &chunk_logits);
+      const Status st = qwen35::forward(hp, m.weights, backend, m.offload.get(), s.workspace, &s.state, tokens + done,
+                                        chunk, rows, &chunk_logits);
+      if (!st.ok()) {
+        // The device failed part-way (ops cannot fail on the CPU): the state is undefined.
+        if (backed_up) {
+          backup.rewind(hp, backend, &s, start_pos, start_history);
+          return Status(st.code(), "evaluate: " + st.message() + " (the session is back at position " +
+                                       std::to_string(start_pos) + ")");
+        }
+        s.broken = true;
+        return Status(st.code(), "evaluate: " + st.message() + " (the session must be restored from a snapshot)");
+      }
       s.tokens.insert(s.tokens.end(), tokens + done, tokens + done + chunk);
       if (mode == LogitsMode::all) all_logits.insert(all_logits.end(), chunk_logits.begin(), chunk_logits.end());
       done += chunk;

@@ -1,7 +1,9 @@
-// A recording: a command buffer of dispatches and copies, written once and run any number of
-// times. This is how a decode step runs without per-token host work: everything a step varies
-// (the token id, its position) is read by the shaders from device buffers, so the same recording
-// replays for every token with no allocation and no descriptor update.
+// A recording: a list of dispatches and copies, encoded once into a command buffer by finish()
+// and run any number of times. This is how a decode step runs without per-token host work:
+// everything a step varies (the token id, its position) is read by the shaders from device
+// buffers, so the same recording replays for every token with no allocation and no descriptor
+// update. The commands are kept as data until finish(), so a backend can build a step's list,
+// find that an earlier finished recording holds the same commands, and run that one instead.
 //
 // Each command waits for every command before it (one global barrier between them); finish() adds
 // the barrier that makes device writes visible to the host after run() returns.
@@ -42,26 +44,57 @@ class Recording {
   void dispatch(const PipelineCache& cache, const Pipeline& pipeline, const std::vector<Binding>& bindings,
                 const void* push, uint32_t push_bytes, const uint32_t groups[3]);
   void copy(const Buffer& src, uint64_t src_offset, Buffer& dst, uint64_t dst_offset, uint64_t bytes);
+  // Several ranges from src to dst in one command (a strided tensor's rows); the ranges must not
+  // overlap in dst.
+  void copy(const Buffer& src, Buffer& dst, const std::vector<VkBufferCopy>& regions);
+  // dst[offset, offset + bytes) = `value` repeated (bytes a multiple of 4).
+  void fill(Buffer& dst, uint64_t offset, uint64_t bytes, uint32_t value);
 
-  // Ends the recording: the first error of any append, or ok.
+  // Ends the recording: encodes the commands into a command buffer (descriptor sets written once
+  // here) and returns the first error of any append, or ok.
   Status finish();
   // Submits the finished recording and waits for it.
   Status run();
 
-  size_t commands() const { return commands_; }
+  size_t commands() const { return commands_.size(); }
+  // Whether `other` holds the same commands (pipelines, bindings, push constants, sizes), so that
+  // running either does the same: a backend replays a finished recording in place of an equal
+  // new one and skips the encoding.
+  bool same_commands(const Recording& other) const;
+  // Whether any command reads or writes `buffer` (a recording must not run once one of its
+  // buffers is gone).
+  bool uses(const Buffer& buffer) const;
 
  private:
+  // A command as data: what finish() encodes and same_commands() compares.
+  struct Command {
+    enum class Kind : uint32_t { dispatch, copy, fill } kind = Kind::dispatch;
+    const PipelineCache* cache = nullptr;
+    const Pipeline* pipeline = nullptr;
+    uint32_t n_bindings = 0;
+    Binding bindings[kMaxBindings] = {};
+    uint32_t push_bytes = 0;
+    uint8_t push[kPushConstantBytes] = {};
+    uint32_t groups[3] = {0, 0, 0};
+    // copy: bindings[0] is the source buffer, bindings[1] the destination, `regions` the ranges;
+    // fill: bindings[0] is the range.
+    std::vector<VkBufferCopy> regions;
+    uint32_t fill_value = 0;
+    bool operator==(const Command& o) const;
+  };
+
   explicit Recording(VulkanContext& ctx) : ctx_(ctx) {}
-  void barrier_before_command();
+  void barrier(VkPipelineStageFlags dst_stages, VkAccessFlags dst_access);
   Status new_descriptor_set(const PipelineCache& cache, VkDescriptorSet* out);
+  Status encode(const Command& c, bool first);
 
   VulkanContext& ctx_;
+  std::vector<Command> commands_;
   VkCommandPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   std::vector<VkDescriptorPool> descriptor_pools_;
   uint32_t sets_left_in_pool_ = 0;
-  size_t commands_ = 0;
   bool finished_ = false;
   Status error_;
 };

@@ -70,8 +70,8 @@ Status reserve_workspace(const Hparams& hp, Backend& backend, int64_t n, Workspa
   return Status();
 }
 
-void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, offload::ExpertOffload* offload, Workspace& ws,
-             SequenceState* st, const int32_t* tokens, int64_t n, OutputRows rows, std::vector<float>* logits) {
+Status forward(const Hparams& hp, const ModelWeights& w, Backend& backend, offload::ExpertOffload* offload, Workspace& ws,
+               SequenceState* st, const int32_t* tokens, int64_t n, OutputRows rows, std::vector<float>* logits) {
   const int64_t n_embd = hp.n_embd;
   const int64_t pos0 = st->n_pos;
   // The step's inputs: its token ids and their positions.
@@ -130,7 +130,7 @@ void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, offload
 
   if (n_wanted == 0) {
     logits->clear();
-    return;
+    return backend.sync();
   }
   const Tensor result_norm = ws.normed.view(n_embd, n_wanted);
   backend.rms_norm(h.slice(1, first_wanted, n_wanted), w.output_norm.tensor, hp.rms_eps, result_norm);  // result_norm
@@ -140,6 +140,7 @@ void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, offload
   const Tensor out = in_place.empty() ? ws.logits.view(hp.n_vocab, n_wanted) : in_place;
   backend.matmul(w.output.view, result_norm, out);  // result_output
   if (in_place.empty()) backend.download(out, logits->data());
+  return backend.sync();
 }
 
 }  // namespace petrel::qwen35

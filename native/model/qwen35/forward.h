@@ -90,7 +90,9 @@ void moe_ffn(const LayerContext& ctx, int32_t il, const FfnWeights& w, const Ten
 // the workspace for n tokens (reserve_workspace).
 // logits: n_vocab floats per requested row (the last token's, or every token's), replaced.
 // offload: the model's expert offload (null: every expert on the CPU, no trace).
-void forward(const Hparams& hp, const ModelWeights& w, Backend& backend, offload::ExpertOffload* offload, Workspace& ws,
+// Returns the backend's error when one of its operations failed (Backend::sync); the state and
+// logits are then undefined.
+Status forward(const Hparams& hp, const ModelWeights& w, Backend& backend, offload::ExpertOffload* offload, Workspace& ws,
              SequenceState* st, const int32_t* tokens, int64_t n, OutputRows rows, std::vector<float>* logits);
 
 }  // namespace petrel::qwen35

@@ -33,14 +33,8 @@ void moe_ffn(const LayerContext& ctx, int32_t il, const FfnWeights& w, const Ten
     shexp = s.shexp_out.view(ctx.hp.n_embd, n);
     swiglu_ffn(ctx, w.ffn_gate_shexp.view, w.ffn_up_shexp.view, w.ffn_down_shexp.view, x, shexp);  // ffn_shexp
     // The shared-expert gate is a 1-row F32 matmul: {n_embd} seen as {n_embd, 1}.
-    WeightView gate_inp = w.ffn_gate_inp_shexp.view;
-    gate_inp.type = GgmlType::F32;
-    gate_inp.ne[0] = ctx.hp.n_embd;
-    gate_inp.ne[1] = 1;
-    gate_inp.data = reinterpret_cast<const uint8_t*>(w.ffn_gate_inp_shexp.f32);
-    gate_inp.row_bytes = static_cast<uint64_t>(ctx.hp.n_embd) * sizeof(float);
     shexp_gate = s.shexp_gate.view(1, n);
-    be.matmul(gate_inp, x, shexp_gate);
+    be.matmul(w.shexp_gate_row, x, shexp_gate);
   }
   be.moe_experts(il, x, selected, weights, expert_weights(ctx.hp, w), shexp, shexp_gate, out, ctx.offload);
 }

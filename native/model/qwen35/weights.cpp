@@ -161,6 +161,13 @@ Status bind_ffn(Binder& b, const Hparams& hp, int32_t il, FfnWeights* w) {
   if (hp.has_shared_expert) {
     const int64_t sh = hp.n_ff_shexp;
     PETREL_RETURN_IF_ERROR(b.bind(p + "ffn_gate_inp_shexp.weight", {e}, &w->ffn_gate_inp_shexp, true, true));
+    WeightView& row = w->shexp_gate_row;
+    row = w->ffn_gate_inp_shexp.view;
+    row.type = GgmlType::F32;
+    row.ne[0] = e;
+    row.ne[1] = 1;
+    row.data = reinterpret_cast<const uint8_t*>(w->ffn_gate_inp_shexp.f32);
+    row.row_bytes = static_cast<uint64_t>(e) * sizeof(float);
     PETREL_RETURN_IF_ERROR(b.bind(p + "ffn_gate_shexp.weight", {e, sh}, &w->ffn_gate_shexp));
     PETREL_RETURN_IF_ERROR(b.bind(p + "ffn_up_shexp.weight", {e, sh}, &w->ffn_up_shexp));
     PETREL_RETURN_IF_ERROR(b.bind(p + "ffn_down_shexp.weight", {sh, e}, &w->ffn_down_shexp));
@@ -219,6 +226,7 @@ void for_each_matrix(ModelWeights* w, const std::function<void(WeightView*)>& fn
                       &l.ffn.ffn_down_exps, &l.ffn.ffn_gate_shexp, &l.ffn.ffn_up_shexp, &l.ffn.ffn_down_shexp}) {
       visit(*x);
     }
+    if (l.ffn.shexp_gate_row.data != nullptr) fn(&l.ffn.shexp_gate_row);
   }
   visit(w->output);
 }

@@ -67,6 +67,9 @@ struct FfnWeights {
   Weight ffn_down_exps;      // {n_ff_exp, n_embd, n_expert}
   // Shared expert (qwen35moe, qwen3next).
   Weight ffn_gate_inp_shexp;  // {n_embd}: scalar gate sigmoid(w · x)
+  // The same gate's f32 values as a one-row F32 matrix {n_embd, 1}, the matmul the model runs:
+  // bound at load like every other matrix, so a device backend has it before the first step.
+  WeightView shexp_gate_row;
   Weight ffn_gate_shexp;      // {n_embd, n_ff_shexp}
   Weight ffn_up_shexp;        // {n_embd, n_ff_shexp}
   Weight ffn_down_shexp;      // {n_ff_shexp, n_embd}

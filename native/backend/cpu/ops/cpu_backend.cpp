@@ -54,7 +54,7 @@ class CpuBackendImpl final : public CpuBackend {
   explicit CpuBackendImpl(int n_threads)
       : pool_(n_threads), scratch_(pool_.n_threads()), ctx_{pool_, cpu_kernels(), scratch_}, moe_(make_moe_scratch()) {}
 
-  const char* name() const override { return "cpu"; }
+  const char* name() const override { return "CPU"; }
 
   // ---- memory -----------------------------------------------------------------------------------
 
