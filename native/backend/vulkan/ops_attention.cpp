@@ -41,6 +41,11 @@ DeviceSpan heads_of(DeviceSpan cache, uint64_t head_bytes, int64_t h0, int64_t n
   return DeviceSpan{cache.buffer, cache.offset + static_cast<uint64_t>(h0) * head_bytes, static_cast<uint64_t>(n) * head_bytes};
 }
 
+// Bytes of one cached value, 0 for a type the shaders do not read.
+uint64_t cache_element_bytes(GgmlType type) {
+  return type == GgmlType::F16 || type == GgmlType::F32 ? tensor_element_bytes(type) : 0;
+}
+
 }  // namespace
 
 uint64_t attention_scratch_bytes(const AttentionShape& shape, int64_t kv_capacity, int64_t n_tokens, int64_t part_len) {
@@ -52,20 +57,22 @@ uint64_t attention_scratch_bytes(const AttentionShape& shape, int64_t kv_capacit
 
 Status attention(VulkanOps& ops, Recording& rec, const AttentionShape& shape, DeviceSpan q, DeviceSpan k_cache,
                  DeviceSpan v_cache, int64_t kv_capacity, DeviceSpan positions, int64_t n_tokens, DeviceSpan out,
-                 DeviceSpan scratch, int64_t part_len) {
+                 DeviceSpan scratch, GgmlType cache_type, int64_t part_len) {
   const int64_t n_head = shape.n_head, n_head_kv = shape.n_head_kv, hd = shape.head_dim;
   if (n_tokens <= 0 || n_head <= 0 || n_head_kv <= 0 || hd <= 0 || kv_capacity <= 0) {
     return bad_op("attention of an empty shape");
   }
   if (n_head % n_head_kv != 0 || hd % 2 != 0) return bad_op("attention: n_head % n_head_kv or head_dim odd");
-  const uint64_t head_bytes = static_cast<uint64_t>(kv_capacity) * static_cast<uint64_t>(hd) * 2;
+  const uint64_t elem = cache_element_bytes(cache_type);
+  if (elem == 0) return Status(StatusCode::unsupported, "vulkan: attention over a cache neither F16 nor F32");
+  const uint64_t head_bytes = static_cast<uint64_t>(kv_capacity) * static_cast<uint64_t>(hd) * elem;
   const uint64_t q_bytes = static_cast<uint64_t>(n_tokens * n_head * hd) * 4;
   if (q.bytes < q_bytes || out.bytes < q_bytes || positions.bytes < 4 ||
       k_cache.bytes < head_bytes * static_cast<uint64_t>(n_head_kv) ||
       v_cache.bytes < head_bytes * static_cast<uint64_t>(n_head_kv)) {
     return bad_op("attention operands smaller than their shape");
   }
-  if (kv_capacity * hd / 2 > UINT32_MAX || q_bytes / 4 > UINT32_MAX) return bad_op("attention of too many values");
+  if (head_bytes / 4 > UINT32_MAX || q_bytes / 4 > UINT32_MAX) return bad_op("attention of too many values");
   const int64_t n_parts = parts_for(kv_capacity, n_tokens, part_len);
   const uint64_t partial_bytes = attention_scratch_bytes(shape, kv_capacity, n_tokens, part_len);
   if (scratch.bytes < partial_bytes) return bad_op("attention scratch smaller than attention_scratch_bytes");
@@ -99,8 +106,8 @@ Status attention(VulkanOps& ops, Recording& rec, const AttentionShape& shape, De
   PETREL_RETURN_IF_ERROR(ops.bind(positions, &b[3], &push.pos_offset));
   PETREL_RETURN_IF_ERROR(ops.bind(n_parts > 1 ? scratch : out, &b[4], &push.o_offset));
   const Pipeline* p = nullptr;
-  PETREL_RETURN_IF_ERROR(
-      ops.pipeline("attention", kAttentionWorkgroup, &p, {static_cast<uint32_t>(hd), rows, kAttentionBlock}));
+  PETREL_RETURN_IF_ERROR(ops.pipeline("attention", kAttentionWorkgroup, &p,
+                                      {static_cast<uint32_t>(hd), rows, kAttentionBlock, elem == 4 ? 1u : 0u}));
   for (int64_t h0 = 0; h0 < n_head_kv; h0 += heads_per_bind) {
     const int64_t nh = std::min(heads_per_bind, n_head_kv - h0);
     PETREL_RETURN_IF_ERROR(ops.bind(heads_of(k_cache, head_bytes, h0, nh), &b[1], &push.k_offset));
@@ -129,16 +136,18 @@ Status attention(VulkanOps& ops, Recording& rec, const AttentionShape& shape, De
 }
 
 Status kv_store(VulkanOps& ops, Recording& rec, DeviceSpan x, int64_t n_tokens, int64_t n_head_kv, int64_t head_dim,
-                DeviceSpan cache, int64_t kv_capacity, DeviceSpan positions) {
+                DeviceSpan cache, int64_t kv_capacity, DeviceSpan positions, GgmlType cache_type) {
   if (n_tokens <= 0 || n_head_kv <= 0 || head_dim <= 0 || kv_capacity <= 0) return bad_op("kv_store of an empty shape");
   if (head_dim % 2 != 0) return bad_op("kv_store: head_dim must be even");
-  const uint64_t head_bytes = static_cast<uint64_t>(kv_capacity) * static_cast<uint64_t>(head_dim) * 2;
+  const uint64_t elem = cache_element_bytes(cache_type);
+  if (elem == 0) return Status(StatusCode::unsupported, "vulkan: kv_store into a cache neither F16 nor F32");
+  const uint64_t head_bytes = static_cast<uint64_t>(kv_capacity) * static_cast<uint64_t>(head_dim) * elem;
   const uint64_t x_bytes = static_cast<uint64_t>(n_tokens * n_head_kv * head_dim) * 4;
   if (x.bytes < x_bytes || positions.bytes < static_cast<uint64_t>(n_tokens) * 4 ||
       cache.bytes < head_bytes * static_cast<uint64_t>(n_head_kv)) {
     return bad_op("kv_store operands smaller than their shape");
   }
-  if (x_bytes / 4 > UINT32_MAX || kv_capacity * head_dim / 2 > UINT32_MAX) return bad_op("kv_store of too many values");
+  if (x_bytes / 4 > UINT32_MAX || head_bytes / 4 > UINT32_MAX) return bad_op("kv_store of too many values");
   int64_t heads_per_bind = 0;
   PETREL_RETURN_IF_ERROR(heads_per_binding(ops, head_bytes, n_head_kv, &heads_per_bind));
   std::vector<Binding> b(3);
@@ -149,7 +158,7 @@ Status kv_store(VulkanOps& ops, Recording& rec, DeviceSpan x, int64_t n_tokens, 
   PETREL_RETURN_IF_ERROR(ops.bind(x, &b[0], &push.x_offset));
   PETREL_RETURN_IF_ERROR(ops.bind(positions, &b[2], &push.pos_offset));
   const Pipeline* p = nullptr;
-  PETREL_RETURN_IF_ERROR(ops.pipeline("kv_store", kStoreWorkgroup, &p));
+  PETREL_RETURN_IF_ERROR(ops.pipeline("kv_store", kStoreWorkgroup, &p, {elem == 4 ? 1u : 0u}));
   for (int64_t h0 = 0; h0 < n_head_kv; h0 += heads_per_bind) {
     const int64_t nh = std::min(heads_per_bind, n_head_kv - h0);
     PETREL_RETURN_IF_ERROR(ops.bind(heads_of(cache, head_bytes, h0, nh), &b[1], &push.c_offset));

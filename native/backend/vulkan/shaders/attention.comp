@@ -1,6 +1,7 @@
 #version 450
-// Causal GQA softmax attention over F16 KV caches ([n_head_kv][capacity][HD], head-major), as
-// Backend::attention, with an online softmax over blocks of BK cached positions.
+// Causal GQA softmax attention over F16 or F32 KV caches ([n_head_kv][capacity][HD], head-major;
+// F32_CACHE picks the type), as Backend::attention, with an online softmax over blocks of BK
+// cached positions.
 //
 // A workgroup takes up to ROWS query rows that share one KV head: heads_per_wg of the group's
 // query heads for tokens_per_wg consecutive tokens (row r: token t0 + r / heads_per_wg, head
@@ -22,9 +23,11 @@ layout(constant_id = 0) const uint WG = 128;  // threads
 layout(constant_id = 1) const uint HD = 256;  // head dim, even
 layout(constant_id = 2) const uint ROWS = 16; // query rows per workgroup
 layout(constant_id = 3) const uint BK = 32;   // positions per online-softmax block
+layout(constant_id = 4) const uint F32_CACHE = 0;  // 1: the caches hold float32, 0: fp16
 layout(local_size_x_id = 0) in;
-const uint HW = HD / 2;                       // 32-bit words (fp16 pairs) per cached row
-const uint WPT = (HW + WG - 1) / WG;          // words of the accumulator per thread
+const uint HW = HD / 2;                       // pairs of dims per cached row
+const uint RW = F32_CACHE != 0 ? HD : HW;     // 32-bit words per cached row
+const uint WPT = (HW + WG - 1) / WG;          // pairs of the accumulator per thread
 const float NEG = -3.0e38;
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
@@ -47,6 +50,16 @@ shared float ss[ROWS][BK];
 shared float m_s[ROWS];
 shared float l_s[ROWS];
 shared float corr_s[ROWS];
+
+// Dims 2w and 2w + 1 of the cached key or value row that starts at word `row`.
+vec2 key_pair(uint row, uint w) {
+  if (F32_CACHE != 0) return vec2(uintBitsToFloat(k_cache[row + 2 * w]), uintBitsToFloat(k_cache[row + 2 * w + 1]));
+  return unpackHalf2x16(k_cache[row + w]);
+}
+vec2 value_pair(uint row, uint w) {
+  if (F32_CACHE != 0) return vec2(uintBitsToFloat(v_cache[row + 2 * w]), uintBitsToFloat(v_cache[row + 2 * w + 1]));
+  return unpackHalf2x16(v_cache[row + w]);
+}
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
@@ -81,16 +94,16 @@ void main() {
   }
   barrier();
 
-  const uint kv_base = lkv * p.capacity * HW;
+  const uint kv_base = lkv * p.capacity * RW;
   for (uint jb = j0; jb < j1; jb += BK) {
     for (uint e = tid; e < ROWS * BK; e += WG) {
       const uint r = e / BK, j = jb + e % BK;
       float s = NEG;
       if (r < rows && j < j1 && j <= uint(pos0) + t0 + r / p.heads_per_wg) {
-        const uint kb = p.k_offset + kv_base + j * HW;
+        const uint kb = p.k_offset + kv_base + j * RW;
         float dot = 0.0;
         for (uint w = 0; w < HW; ++w) {
-          const vec2 kv = unpackHalf2x16(k_cache[kb + w]);
+          const vec2 kv = key_pair(kb, w);
           dot += qs[r][2 * w] * kv.x + qs[r][2 * w + 1] * kv.y;
         }
         s = dot * p.scale;
@@ -129,7 +142,7 @@ void main() {
       }
       const uint n_block = min(BK, j1 - jb);
       for (uint c = 0; c < n_block; ++c) {
-        const vec2 vv = unpackHalf2x16(v_cache[p.v_offset + kv_base + (jb + c) * HW + w]);
+        const vec2 vv = value_pair(p.v_offset + kv_base + (jb + c) * RW, w);
         for (uint r = 0; r < ROWS; ++r) {
           const float pr = ss[r][c];
           acc[r][i][0] += pr * vv.x;

@@ -1,14 +1,16 @@
 #version 450
-// Appends this step's keys (or values) to an F16 cache: row (t, h) of x ([n_tokens][n_head_kv]
-// [head_dim] floats) goes to position pos[t] of head h of the cache ([n_head_kv][capacity]
-// [head_dim] fp16), the positions read from device memory so the recording replays for the next
-// token. One invocation per (token, head, pair of dims), each writing one 32-bit word. Positions
-// outside the cache are dropped (the caller sizes it; this only keeps a bad position from writing
-// into the next head).
+// Appends this step's keys (or values) to an F16 or F32 cache (F32_CACHE): row (t, h) of x
+// ([n_tokens][n_head_kv][head_dim] floats) goes to position pos[t] of head h of the cache
+// ([n_head_kv][capacity][head_dim]), the positions read from device memory so the recording
+// replays for the next token. One invocation per (token, head, pair of dims), each writing one
+// 32-bit word of fp16 or two of float. Positions outside the cache are dropped (the caller sizes
+// it; this only keeps a bad position from writing into the next head).
 //
 // fp32 -> fp16 in integer arithmetic, round to nearest even (as quant/fp16.h and ggml): the
-// inputs are read as bits, so no float operation or denormal flush can change them.
+// inputs are read as bits, so no float operation or denormal flush can change them; an F32
+// cache gets the bits as they are.
 layout(constant_id = 0) const uint WG = 256;
+layout(constant_id = 1) const uint F32_CACHE = 0;  // 1: the cache holds float32, 0: fp16
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer XN { uint x[]; };
@@ -19,7 +21,7 @@ layout(push_constant) uniform Params {
   uint n_tokens, n_head_kv, head_dim, capacity;
   uint head0, n_heads;  // the heads of this dispatch: [head0, head0 + n_heads); the cache is bound from head0
   uint x_offset;        // in floats
-  uint c_offset;        // in words (pairs of fp16)
+  uint c_offset;        // in 32-bit words
   uint pos_offset;
 } p;
 
@@ -56,6 +58,11 @@ void main() {
   const int position = pos[p.pos_offset + t];
   if (position < 0 || uint(position) >= p.capacity) return;
   const uint src = (t * p.n_head_kv + p.head0 + lh) * p.head_dim + 2 * w;
-  const uint dst = (lh * p.capacity + uint(position)) * half_dim + w;
-  cache[p.c_offset + dst] = fp16_bits(x[p.x_offset + src]) | (fp16_bits(x[p.x_offset + src + 1]) << 16);
+  const uint pair = (lh * p.capacity + uint(position)) * half_dim + w;
+  if (F32_CACHE != 0) {
+    cache[p.c_offset + 2 * pair] = x[p.x_offset + src];
+    cache[p.c_offset + 2 * pair + 1] = x[p.x_offset + src + 1];
+  } else {
+    cache[p.c_offset + pair] = fp16_bits(x[p.x_offset + src]) | (fp16_bits(x[p.x_offset + src + 1]) << 16);
+  }
 }
