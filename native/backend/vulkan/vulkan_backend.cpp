@@ -310,23 +310,22 @@ class VulkanBackend final : public Backend {
 
   void kv_store(const Tensor& x, const Tensor& cache, const Tensor& positions) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (cache.type != GgmlType::F16) return fail(Status(StatusCode::unsupported, "vulkan: an F32 KV cache (use F16)"));
     if (!x.is_contiguous()) return fail(bad_op("kv_store of a strided tensor"));
     fail(vk::kv_store(*ops_, recording(), span_of(x), x.ne[2], x.ne[1], x.ne[0], span_of(cache), cache.ne[1],
-                      span_of(positions)));
+                      span_of(positions), cache.type));
   }
 
   void attention(const AttentionShape& shape, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                  const Tensor& positions, const Tensor& out) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (k_cache.type != GgmlType::F16) return fail(Status(StatusCode::unsupported, "vulkan: an F32 KV cache (use F16)"));
     if (!q.is_contiguous() || !out.is_contiguous()) return fail(bad_op("attention of strided q or out"));
+    if (k_cache.type != v_cache.type) return fail(bad_op("attention over K and V caches of different types"));
     const int64_t n = q.ne[2], capacity = k_cache.ne[1];
     DeviceSpan scratch;
     const uint64_t bytes = attention_scratch_bytes(shape, capacity, n);
     if (bytes > 0 && !scratch_spans({bytes}, &scratch)) return;
     fail(vk::attention(*ops_, recording(), shape, span_of(q), span_of(k_cache), span_of(v_cache), capacity,
-                       span_of(positions), n, span_of(out), scratch));
+                       span_of(positions), n, span_of(out), scratch, k_cache.type));
   }
 
   void conv1d_silu(const Tensor& x, const Tensor& weights, const Tensor& state, const Tensor& y) override {

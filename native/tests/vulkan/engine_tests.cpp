@@ -33,9 +33,11 @@ std::shared_ptr<Model> load(const std::string& path, DeviceChoice device, int32_
   return st.ok() ? m : nullptr;
 }
 
-std::unique_ptr<Session> session(Model& m) {
+std::unique_ptr<Session> session(Model& m, KvCacheType kv = KvCacheType::f16) {
   std::unique_ptr<Session> s;
-  PETREL_CHECK(m.create_session(SessionOptions{}, &s).ok());
+  SessionOptions o;
+  o.kv_cache_type = kv;
+  PETREL_CHECK(m.create_session(o, &s).ok());
   return s;
 }
 
@@ -62,7 +64,8 @@ constexpr double kTolerance = 2e-3;  // logits of size ~10-20; the forward test 
 
 PETREL_TEST(vulkan_engine_sessions_match_the_cpu) {
   for (Kind kind : {Kind::qwen3, Kind::qwen35moe, Kind::qwen3next}) {
-    const std::string path = tiny(kind);
+   const std::string path = tiny(kind);
+   for (KvCacheType kv : {KvCacheType::f16, KvCacheType::f32}) {
     Status st;
     auto gpu = load(path, DeviceChoice::vulkan, -1, &st);
     PETREL_CHECK(st.ok());
@@ -74,7 +77,7 @@ PETREL_TEST(vulkan_engine_sessions_match_the_cpu) {
     PETREL_CHECK_EQ(gpu->info().backend, std::string("Vulkan"));
     PETREL_CHECK(!gpu->info().device_name.empty());
     PETREL_CHECK_EQ(cpu->info().backend, std::string("CPU"));
-    auto a = session(*cpu), b = session(*gpu);
+    auto a = session(*cpu, kv), b = session(*gpu, kv);
     std::vector<int32_t> prompt;
     for (int i = 0; i < 30; ++i) prompt.push_back((i * 7 + 1) % kVocab);
     double worst = max_diff(step(*a, prompt), step(*b, prompt));
@@ -89,16 +92,18 @@ PETREL_TEST(vulkan_engine_sessions_match_the_cpu) {
     // Snapshots cross backends: the Vulkan session's state restored on the CPU, and back.
     std::vector<uint8_t> blob;
     PETREL_CHECK(b->snapshot(&blob).ok());
-    auto c = session(*cpu);
+    auto c = session(*cpu, kv);
     PETREL_CHECK(c->restore(blob.data(), blob.size()).ok());
     worst = std::max(worst, max_diff(step(*a, {8}), step(*c, {8})));
     PETREL_CHECK(a->snapshot(&blob).ok());
-    auto d = session(*gpu);
+    auto d = session(*gpu, kv);
     PETREL_CHECK(d->restore(blob.data(), blob.size()).ok());
     worst = std::max(worst, max_diff(step(*a, {12, 13}), step(*d, {12, 13})));
-    std::printf("vulkan engine %s: max |logit diff| against the CPU %.3g\n", gpu->info().arch.c_str(), worst);
+    std::printf("vulkan engine %s, %s KV cache: max |logit diff| against the CPU %.3g\n", gpu->info().arch.c_str(),
+                kv == KvCacheType::f16 ? "F16" : "F32", worst);
     PETREL_CHECK(worst <= kTolerance * 20);  // the largest logits are about 20
-    std::remove(path.c_str());
+   }
+   std::remove(path.c_str());
   }
 }
 
