@@ -25,10 +25,13 @@ struct WeightType {
 };
 
 constexpr WeightType kWeightTypes[] = {
-    {GgmlType::F32, "f32", 1, 4, 4},         {GgmlType::F16, "f16", 1, 2, 4},
-    {GgmlType::BF16, "bf16", 1, 2, 4},       {GgmlType::Q4_0, "q4_0", 32, 18, 32},
-    {GgmlType::Q8_0, "q8_0", 32, 34, 32},    {GgmlType::Q4_K, "q4_K", 256, 144, 32},
-    {GgmlType::Q5_K, "q5_K", 256, 176, 32},  {GgmlType::Q6_K, "q6_K", 256, 210, 32},
+    {GgmlType::F32, "f32", 1, 4, 4},           {GgmlType::F16, "f16", 1, 2, 4},
+    {GgmlType::BF16, "bf16", 1, 2, 4},         {GgmlType::Q4_0, "q4_0", 32, 18, 32},
+    {GgmlType::Q4_1, "q4_1", 32, 20, 32},      {GgmlType::Q5_0, "q5_0", 32, 22, 32},
+    {GgmlType::Q5_1, "q5_1", 32, 24, 32},      {GgmlType::Q8_0, "q8_0", 32, 34, 32},
+    {GgmlType::Q2_K, "q2_K", 256, 84, 32},     {GgmlType::Q3_K, "q3_K", 256, 110, 32},
+    {GgmlType::Q4_K, "q4_K", 256, 144, 32},    {GgmlType::Q5_K, "q5_K", 256, 176, 32},
+    {GgmlType::Q6_K, "q6_K", 256, 210, 32},    {GgmlType::IQ4_NL, "iq4_nl", 32, 18, 32},
     {GgmlType::IQ4_XS, "iq4_xs", 256, 136, 32},
 };
 
@@ -81,9 +84,9 @@ Status rows_per_binding(const VulkanOps& ops, const std::string& op, uint64_t ro
 }
 
 // Binds bytes [first, first + bytes) of `buffer` from the word at or below `first` (the binding
-// rule takes 4-byte-aligned spans, and rows of 18-, 34- and 210-byte blocks or 16-bit values may
-// start inside a word) to the end of the word holding the last byte, where the buffer has it (the
-// shaders read whole words). *byte_offset: where `first` lies inside the binding.
+// rule takes 4-byte-aligned spans, and rows of 18-, 22-, 34-, 110- and 210-byte blocks or of
+// 16-bit values may start inside a word) to the end of the word holding the last byte, where the
+// buffer has it (the shaders read whole words). *byte_offset: where `first` lies inside the binding.
 Status bind_bytes(const VulkanOps& ops, const Buffer* buffer, uint64_t first, uint64_t bytes, Binding* b,
                   uint32_t* byte_offset) {
   const uint64_t start = first / 4 * 4;

@@ -1,10 +1,11 @@
 // Weights in their file formats: products with float activations and row lookup, dequantized in
-// registers (shaders/dequant.glsl). Types: F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS;
-// any other is unsupported. A weight {cols, rows} is `rows` rows of `cols` values, as in
-// backend.h; quantized rows are whole blocks (32 values for Q4_0 and Q8_0, 256 for the K-quants
-// and IQ4_XS), float rows any length. A weight may start at any 4-byte-aligned offset, its rows
-// need not (18-, 34- and 210-byte blocks), and it may be larger than one binding (bound in row
-// ranges, one dispatch each).
+// registers (shaders/dequant.glsl). Types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K,
+// Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS (every type petrel's quantizer writes); any other is
+// unsupported. A weight {cols, rows} is `rows` rows of `cols` values, as in backend.h; quantized
+// rows are whole blocks (32 values for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL, 256 for the
+// K-quants and IQ4_XS), float rows any length. A weight may start at any 4-byte-aligned offset,
+// its rows need not (18-, 22-, 34-, 110- and 210-byte blocks), and it may be larger than one
+// binding (bound in row ranges, one dispatch each).
 #pragma once
 
 #include <cstdint>

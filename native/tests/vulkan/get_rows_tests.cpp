@@ -59,12 +59,9 @@ bool lookup_matches(Device& dev, Lookup& l, const WeightCase& c, const std::vect
 PETREL_TEST(vulkan_get_rows_matches_reference_for_each_type) {
   NEED_DEVICE();
   Rng rng(9);
-  // Row lengths as in matmul_tests: partial float units, rows starting inside a word.
-  const std::pair<GgmlType, int64_t> shapes[] = {
-      {GgmlType::F32, 45},   {GgmlType::F16, 1031}, {GgmlType::BF16, 69},  {GgmlType::Q4_0, 96},  {GgmlType::Q8_0, 160},
-      {GgmlType::Q4_K, 768}, {GgmlType::Q5_K, 512}, {GgmlType::Q6_K, 768}, {GgmlType::IQ4_XS, 2048}};
-  for (const auto& [type, cols] : shapes) {
-    const WeightCase c = weight_case(rng, type, 37, cols);
+  // Partial float units, rows starting inside a word (weight_shapes).
+  for (const TypeShape& shape : weight_shapes()) {
+    const WeightCase c = weight_case(rng, shape.type, 37, shape.cols);
     Lookup l;
     PETREL_CHECK(record_lookup(dev, c, 5, &l));
     PETREL_CHECK(lookup_matches(dev, l, c, {5, 0, 36, 5, 17}));  // a repeat, the first and the last row
@@ -78,15 +75,19 @@ PETREL_TEST(vulkan_get_rows_replays_new_ids_over_a_split_table) {
   NEED_DEVICE();
   Rng rng(10);
   const uint64_t saved = dev.ops->max_binding_bytes();
-  dev.ops->set_max_binding_bytes(4096);  // 19 rows of 210 bytes per binding: 3 bindings
-  const WeightCase c = weight_case(rng, GgmlType::Q6_K, 50, 256);
-  Lookup l;
-  PETREL_CHECK(record_lookup(dev, c, 3, &l));
-  dev.ops->set_max_binding_bytes(saved);
-  PETREL_CHECK_EQ(l.commands, 3u);
-  PETREL_CHECK(lookup_matches(dev, l, c, {0, 19, 49}));
-  PETREL_CHECK(lookup_matches(dev, l, c, {37, -1, 18}));
-  PETREL_CHECK(lookup_matches(dev, l, c, {50, 20, 20}));
+  // 19 rows per binding, 3 bindings: of 210-byte Q6_K rows; of 66-byte rows of 22-byte Q5_0
+  // blocks, the second binding starting inside a word.
+  for (const TypeShape shape : {TypeShape{GgmlType::Q6_K, 256}, TypeShape{GgmlType::Q5_0, 96}}) {
+    const WeightCase c = weight_case(rng, shape.type, 50, shape.cols);
+    dev.ops->set_max_binding_bytes(binding_for_rows(dev, 19, c.row_bytes()));
+    Lookup l;
+    PETREL_CHECK(record_lookup(dev, c, 3, &l));
+    dev.ops->set_max_binding_bytes(saved);
+    PETREL_CHECK_EQ(l.commands, 3u);
+    PETREL_CHECK(lookup_matches(dev, l, c, {0, 19, 49}));
+    PETREL_CHECK(lookup_matches(dev, l, c, {37, -1, 18}));
+    PETREL_CHECK(lookup_matches(dev, l, c, {50, 20, 20}));
+  }
   CHECK_NO_VALIDATION_MESSAGES();
 }
 

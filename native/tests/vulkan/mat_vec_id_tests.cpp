@@ -65,13 +65,11 @@ bool experts_match(Device& dev, ExpertRun& r, const WeightCase& c, const std::ve
 PETREL_TEST(vulkan_mat_vec_id_matches_reference_for_each_type) {
   NEED_DEVICE();
   Rng rng(11);
-  const std::pair<GgmlType, int64_t> shapes[] = {
-      {GgmlType::F32, 45},   {GgmlType::F16, 1031}, {GgmlType::BF16, 69},  {GgmlType::Q4_0, 96},  {GgmlType::Q8_0, 160},
-      {GgmlType::Q4_K, 768}, {GgmlType::Q5_K, 512}, {GgmlType::Q6_K, 768}, {GgmlType::IQ4_XS, 512}};
   // 3 tokens x 2 slots: an expert twice in one token, one expert for several tokens, the last one.
   const std::vector<int32_t> ids{4, 1, 1, 1, 0, 3};
-  for (const auto& [type, cols] : shapes) {
-    const WeightCase c = weight_case(rng, type, 37, cols, 5);
+  for (const TypeShape& shape : weight_shapes()) {
+    const int64_t cols = shape.cols;
+    const WeightCase c = weight_case(rng, shape.type, 37, cols, 5);
     for (bool x_per_slot : {false, true}) {
       const auto x = random_floats(rng, static_cast<size_t>((x_per_slot ? 6 : 3) * cols));
       ExpertRun r;
@@ -88,16 +86,19 @@ PETREL_TEST(vulkan_mat_vec_id_matches_reference_for_each_type) {
 PETREL_TEST(vulkan_mat_vec_id_replays_new_ids_over_a_split_stack) {
   NEED_DEVICE();
   Rng rng(12);
-  const WeightCase c = weight_case(rng, GgmlType::Q4_0, 37, 96, 6);  // 1998 bytes per expert
-  const auto x = random_floats(rng, static_cast<size_t>(2 * 3 * c.cols));
   const uint64_t saved = dev.ops->max_binding_bytes();
-  dev.ops->set_max_binding_bytes(7000);  // 3 experts per binding
-  ExpertRun r;
-  PETREL_CHECK(record_experts(dev, c, 2, 3, x, true, &r));
-  dev.ops->set_max_binding_bytes(saved);
-  PETREL_CHECK_EQ(r.commands, 2u);
-  PETREL_CHECK(experts_match(dev, r, c, {0, 5, 3, 2, 2, 4}, 2, 3, x, true));
-  PETREL_CHECK(experts_match(dev, r, c, {1, -1, 6, 5, 3, 0}, 2, 3, x, true));
+  // 3 experts per binding: of 1998 bytes (Q4_0), of 2442 bytes (Q5_0).
+  for (const GgmlType type : {GgmlType::Q4_0, GgmlType::Q5_0}) {
+    const WeightCase c = weight_case(rng, type, 37, 96, 6);
+    const auto x = random_floats(rng, static_cast<size_t>(2 * 3 * c.cols));
+    dev.ops->set_max_binding_bytes(binding_for_rows(dev, 3 * 37, c.row_bytes()));
+    ExpertRun r;
+    PETREL_CHECK(record_experts(dev, c, 2, 3, x, true, &r));
+    dev.ops->set_max_binding_bytes(saved);
+    PETREL_CHECK_EQ(r.commands, 2u);
+    PETREL_CHECK(experts_match(dev, r, c, {0, 5, 3, 2, 2, 4}, 2, 3, x, true));
+    PETREL_CHECK(experts_match(dev, r, c, {1, -1, 6, 5, 3, 0}, 2, 3, x, true));
+  }
   CHECK_NO_VALIDATION_MESSAGES();
 }
 
@@ -105,15 +106,19 @@ PETREL_TEST(vulkan_mat_vec_id_replays_new_ids_over_a_split_stack) {
 PETREL_TEST(vulkan_mat_vec_id_splits_an_expert_larger_than_one_binding) {
   NEED_DEVICE();
   Rng rng(13);
-  const WeightCase c = weight_case(rng, GgmlType::Q6_K, 40, 256, 3);  // 8400 bytes per expert
-  const auto x = random_floats(rng, static_cast<size_t>(2 * c.cols));
   const uint64_t saved = dev.ops->max_binding_bytes();
-  dev.ops->set_max_binding_bytes(4096);  // 19 rows per binding: 3 per expert
-  ExpertRun r;
-  PETREL_CHECK(record_experts(dev, c, 2, 2, x, false, &r));
-  dev.ops->set_max_binding_bytes(saved);
-  PETREL_CHECK_EQ(r.commands, 9u);
-  PETREL_CHECK(experts_match(dev, r, c, {2, 0, 1, 7}, 2, 2, x, false));
+  // 19 rows per binding, 3 per expert: of 210-byte Q6_K rows (8400 bytes per expert), of 110-byte
+  // Q3_K rows (4400), the second range of each expert starting inside a word.
+  for (const GgmlType type : {GgmlType::Q6_K, GgmlType::Q3_K}) {
+    const WeightCase c = weight_case(rng, type, 40, 256, 3);
+    const auto x = random_floats(rng, static_cast<size_t>(2 * c.cols));
+    dev.ops->set_max_binding_bytes(binding_for_rows(dev, 19, c.row_bytes()));
+    ExpertRun r;
+    PETREL_CHECK(record_experts(dev, c, 2, 2, x, false, &r));
+    dev.ops->set_max_binding_bytes(saved);
+    PETREL_CHECK_EQ(r.commands, 9u);
+    PETREL_CHECK(experts_match(dev, r, c, {2, 0, 1, 7}, 2, 2, x, false));
+  }
   CHECK_NO_VALIDATION_MESSAGES();
 }
 

@@ -11,19 +11,6 @@ namespace {
 using namespace testing;
 using test::Rng;
 
-// A row length per type that reaches an edge of the shaders: a partial last unit (float types),
-// rows that start inside a word (Q4_0 with 3 blocks, Q8_0 with 5, Q6_K with 3 super-blocks, F16
-// and BF16 with an odd count), and from 1 to 64 invocations per row.
-struct TypeShape {
-  GgmlType type;
-  int64_t cols;
-};
-const TypeShape kShapes[] = {
-    {GgmlType::F32, 45},    {GgmlType::F16, 1031},  {GgmlType::BF16, 69},
-    {GgmlType::Q4_0, 96},   {GgmlType::Q8_0, 160},  {GgmlType::Q4_K, 768},
-    {GgmlType::Q5_K, 512},  {GgmlType::Q6_K, 768},  {GgmlType::IQ4_XS, 2048},
-};
-
 // The device's y = W x for x [n_tokens][c.cols], with w 4 bytes and x 12 bytes into their buffers
 // (offsets below the binding alignment). `op` is mat_vec, mat_mat or matmul.
 template <typename Op>
@@ -53,7 +40,7 @@ bool product_matches(const std::vector<float>& got, const WeightCase& c, const s
 PETREL_TEST(vulkan_mat_vec_matches_reference_for_each_type) {
   NEED_DEVICE();
   Rng rng(4);
-  for (const TypeShape& shape : kShapes) {
+  for (const TypeShape& shape : weight_shapes()) {
     const WeightCase c = weight_case(rng, shape.type, 37, shape.cols);  // 37: no multiple of rows per workgroup
     for (int64_t n_tokens : {1, 3, 8}) {
       const auto x = random_floats(rng, static_cast<size_t>(n_tokens * c.cols));
@@ -67,11 +54,14 @@ PETREL_TEST(vulkan_mat_vec_splits_a_weight_larger_than_one_binding) {
   NEED_DEVICE();
   Rng rng(5);
   const uint64_t saved = dev.ops->max_binding_bytes();
-  dev.ops->set_max_binding_bytes(8192);  // x (4 KiB) still fits one binding
+  dev.ops->set_max_binding_bytes(8192);  // x (up to 6 KiB) still fits one binding
   // 288-byte rows (28 per binding); 420-byte rows, every other one starting inside a word; 602-byte
-  // rows of odd length.
+  // rows of odd length; 330-byte rows of 110-byte Q3_K blocks, every other one starting inside a
+  // word; 342-byte rows of 18-byte IQ4_NL blocks, 23 per binding, so the second binding starts
+  // inside a word too.
   for (const TypeShape shape : {TypeShape{GgmlType::Q4_K, 512}, TypeShape{GgmlType::Q6_K, 512},
-                                TypeShape{GgmlType::F16, 301}}) {
+                                TypeShape{GgmlType::F16, 301}, TypeShape{GgmlType::Q3_K, 768},
+                                TypeShape{GgmlType::IQ4_NL, 608}}) {
     const WeightCase c = weight_case(rng, shape.type, 70, shape.cols);
     const auto x = random_floats(rng, static_cast<size_t>(2 * c.cols));
     size_t commands = 0;
@@ -85,7 +75,7 @@ PETREL_TEST(vulkan_mat_vec_splits_a_weight_larger_than_one_binding) {
 PETREL_TEST(vulkan_mat_mat_matches_reference_for_each_type) {
   NEED_DEVICE();
   Rng rng(6);
-  for (const TypeShape& shape : kShapes) {
+  for (const TypeShape& shape : weight_shapes()) {
     // 70 rows and 70 tokens: a full and a partial tile each way; 1 token: a tile almost empty.
     const WeightCase c = weight_case(rng, shape.type, 70, shape.cols);
     for (int64_t n_tokens : {1, 70}) {
@@ -100,13 +90,16 @@ PETREL_TEST(vulkan_mat_mat_splits_a_weight_larger_than_one_binding) {
   NEED_DEVICE();
   Rng rng(7);
   const uint64_t saved = dev.ops->max_binding_bytes();
-  // 57 rows of 210 bytes per binding: splits inside a tile, the second one inside a word.
-  dev.ops->set_max_binding_bytes(12100);
-  const WeightCase c = weight_case(rng, GgmlType::Q6_K, 130, 256);
-  const auto x = random_floats(rng, static_cast<size_t>(9 * c.cols));
-  size_t commands = 0;
-  PETREL_CHECK(product_matches(run_product(dev, mat_mat, c, x, 9, &commands), c, x, 9));
-  PETREL_CHECK_EQ(commands, 3u);
+  // 57 rows per binding: splits inside a tile, the second one inside a word. 210-byte Q6_K rows;
+  // 198-byte rows of 22-byte Q5_0 blocks.
+  for (const TypeShape shape : {TypeShape{GgmlType::Q6_K, 256}, TypeShape{GgmlType::Q5_0, 288}}) {
+    const WeightCase c = weight_case(rng, shape.type, 130, shape.cols);
+    dev.ops->set_max_binding_bytes(binding_for_rows(dev, 57, c.row_bytes()));
+    const auto x = random_floats(rng, static_cast<size_t>(9 * c.cols));
+    size_t commands = 0;
+    PETREL_CHECK(product_matches(run_product(dev, mat_mat, c, x, 9, &commands), c, x, 9));
+    PETREL_CHECK_EQ(commands, 3u);
+  }
   dev.ops->set_max_binding_bytes(saved);
   CHECK_NO_VALIDATION_MESSAGES();
 }
@@ -123,6 +116,26 @@ PETREL_TEST(vulkan_matmul_matches_reference_on_both_sides_of_its_switch) {
   CHECK_NO_VALIDATION_MESSAGES();
 }
 
+// The shapes the weight tests run are one per type the shaders take: a type added to
+// ops_matmul.cpp's table is tested by every weight test, or this fails.
+PETREL_TEST(vulkan_weight_tests_cover_every_supported_type) {
+  size_t count = 0;
+  const GgmlTypeInfo* table = ggml_type_table(&count);
+  size_t supported = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const GgmlType t = table[i].type;
+    size_t shapes = 0;
+    for (const TypeShape& shape : weight_shapes()) shapes += shape.type == t ? 1 : 0;
+    if (matmul_supports(t)) ++supported;
+    if (shapes != (matmul_supports(t) ? 1u : 0u)) {
+      std::fprintf(stderr, "  %s: %zu test shapes, %s\n", table[i].name, shapes,
+                   matmul_supports(t) ? "supported" : "unsupported");
+      PETREL_CHECK(false);
+    }
+  }
+  PETREL_CHECK_EQ(supported, weight_shapes().size());
+}
+
 PETREL_TEST(vulkan_weight_ops_refuse_bad_shapes_and_types) {
   NEED_DEVICE();
   auto b = device_buffer(*dev.ctx, nullptr, 4096);
@@ -132,10 +145,11 @@ PETREL_TEST(vulkan_weight_ops_refuse_bad_shapes_and_types) {
   PETREL_CHECK(Recording::create(*dev.ctx, &rec).ok());
   const DeviceSpan all{b.get(), 0, 4096}, word{b.get(), 0, 4};
   VulkanOps& ops = *dev.ops;
-  // A type without shaders; rows not whole blocks; a weight larger than its span; too few ids,
-  // outputs or slots.
-  PETREL_CHECK_EQ(mat_mat(ops, *rec, GgmlType::Q2_K, all, 1, 256, all, 9, all).code(), StatusCode::unsupported);
-  PETREL_CHECK_EQ(get_rows(ops, *rec, GgmlType::Q5_0, all, 1, 32, all, 1, all).code(), StatusCode::unsupported);
+  // A type without shaders (one petrel's quantizer never writes); rows not whole blocks; a weight
+  // larger than its span; too few ids, outputs or slots.
+  PETREL_CHECK_EQ(mat_mat(ops, *rec, GgmlType::IQ2_XXS, all, 1, 256, all, 9, all).code(), StatusCode::unsupported);
+  PETREL_CHECK_EQ(get_rows(ops, *rec, GgmlType::MXFP4, all, 1, 32, all, 1, all).code(), StatusCode::unsupported);
+  PETREL_CHECK_EQ(mat_vec(ops, *rec, GgmlType::Q3_K, all, 1, 128, all, 1, all).code(), StatusCode::invalid_argument);
   PETREL_CHECK_EQ(mat_mat(ops, *rec, GgmlType::Q4_0, all, 1, 48, all, 9, all).code(), StatusCode::invalid_argument);
   PETREL_CHECK_EQ(matmul(ops, *rec, GgmlType::F32, all, 2, 1000, all, 1, all).code(), StatusCode::invalid_argument);
   PETREL_CHECK_EQ(get_rows(ops, *rec, GgmlType::F32, all, 8, 8, word, 2, all).code(), StatusCode::invalid_argument);

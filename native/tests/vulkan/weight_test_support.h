@@ -14,12 +14,24 @@
 
 namespace petrel::vk::testing {
 
-// Every type the weight shaders take.
-inline const std::vector<GgmlType>& weight_types() {
-  static const std::vector<GgmlType> types{GgmlType::F32,  GgmlType::F16,  GgmlType::BF16,
-                                           GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K,
-                                           GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS};
-  return types;
+// Every type the weight shaders take, with a row length that reaches an edge of the shaders: a
+// partial last unit (float types); rows that start inside a word (odd counts of 18-, 22-, 34-,
+// 110- and 210-byte blocks, F16 and BF16 rows of odd length); from 1 to 64 invocations per row
+// (mat_vec's threads_per_row: the largest power of two up to a quarter of the row's units and
+// 64). The matmul, get_rows and mat_vec_id tests each run every one (matmul_tests checks that the
+// list is the shaders' list).
+struct TypeShape {
+  GgmlType type;
+  int64_t cols;
+};
+inline const std::vector<TypeShape>& weight_shapes() {
+  static const std::vector<TypeShape> shapes{
+      {GgmlType::F32, 45},     {GgmlType::F16, 1031},    {GgmlType::BF16, 69},   {GgmlType::Q4_0, 96},
+      {GgmlType::Q4_1, 160},   {GgmlType::Q5_0, 96},     {GgmlType::Q5_1, 224},  {GgmlType::Q8_0, 160},
+      {GgmlType::Q2_K, 512},   {GgmlType::Q3_K, 768},    {GgmlType::Q4_K, 768},  {GgmlType::Q5_K, 512},
+      {GgmlType::Q6_K, 768},   {GgmlType::IQ4_NL, 1056}, {GgmlType::IQ4_XS, 2048},
+  };
+  return shapes;
 }
 
 inline std::string type_name(GgmlType t) { return ggml_type_info(static_cast<uint32_t>(t))->name; }
@@ -30,6 +42,7 @@ struct WeightCase {
   int64_t rows = 0, cols = 0, n_matrices = 1;
   std::vector<uint8_t> bytes;  // the file's bytes
   std::vector<float> values;   // reference-dequantized, [n_matrices][rows][cols]
+  uint64_t row_bytes() const { return bytes.size() / static_cast<size_t>(rows * n_matrices); }
 };
 
 namespace detail {
@@ -84,10 +97,18 @@ inline WeightCase weight_case(Rng& rng, GgmlType type, int64_t rows, int64_t col
       break;
     }
     case GgmlType::Q4_0: detail::quantize_as<BlockQ4_0>(v, &c, ref::quantize_row_q4_0, ref::dequantize_row_q4_0, 32); break;
+    case GgmlType::Q4_1: detail::quantize_as<BlockQ4_1>(v, &c, ref::quantize_row_q4_1, ref::dequantize_row_q4_1, 32); break;
+    case GgmlType::Q5_0: detail::quantize_as<BlockQ5_0>(v, &c, ref::quantize_row_q5_0, ref::dequantize_row_q5_0, 32); break;
+    case GgmlType::Q5_1: detail::quantize_as<BlockQ5_1>(v, &c, ref::quantize_row_q5_1, ref::dequantize_row_q5_1, 32); break;
     case GgmlType::Q8_0: detail::quantize_as<BlockQ8_0>(v, &c, ref::quantize_row_q8_0, ref::dequantize_row_q8_0, 32); break;
+    case GgmlType::Q2_K: detail::quantize_as<BlockQ2_K>(v, &c, ref::quantize_row_q2_K, ref::dequantize_row_q2_K, 256); break;
+    case GgmlType::Q3_K: detail::quantize_as<BlockQ3_K>(v, &c, ref::quantize_row_q3_K, ref::dequantize_row_q3_K, 256); break;
     case GgmlType::Q4_K: detail::quantize_as<BlockQ4_K>(v, &c, ref::quantize_row_q4_K, ref::dequantize_row_q4_K, 256); break;
     case GgmlType::Q5_K: detail::quantize_as<BlockQ5_K>(v, &c, ref::quantize_row_q5_K, ref::dequantize_row_q5_K, 256); break;
     case GgmlType::Q6_K: detail::quantize_as<BlockQ6_K>(v, &c, ref::quantize_row_q6_K, ref::dequantize_row_q6_K, 256); break;
+    case GgmlType::IQ4_NL:
+      detail::quantize_as<BlockIq4Nl>(v, &c, ref::quantize_row_iq4_nl, ref::dequantize_row_iq4_nl, 32);
+      break;
     case GgmlType::IQ4_XS:
       detail::quantize_as<BlockIq4Xs>(v, &c, ref::quantize_row_iq4_xs, ref::dequantize_row_iq4_xs, 256);
       break;
@@ -102,6 +123,13 @@ inline std::unique_ptr<Buffer> buffer_at(VulkanContext& ctx, const void* data, s
   std::vector<uint8_t> padded((offset + bytes + 3) / 4 * 4);
   if (data != nullptr) std::memcpy(padded.data() + offset, data, bytes);
   return device_buffer(ctx, padded.data(), padded.size());
+}
+
+// The binding size (for set_max_binding_bytes) that holds exactly `rows` rows of `row_bytes`:
+// ops_matmul.cpp's rows_per_binding keeps the offset alignment and 8 bytes free besides the rows.
+// The tests' other operands must fit it too.
+inline uint64_t binding_for_rows(Device& dev, uint64_t rows, uint64_t row_bytes) {
+  return rows * row_bytes + std::max<uint64_t>(dev.ctx->info().min_storage_buffer_offset_alignment, 4) + 8;
 }
 
 // y[t][r] = sum_c W_m[r][c] x[t][c] in float64 for matrix m of c, with the sum of |W_m[r][c] x[t][c]|
