@@ -92,7 +92,7 @@ PETREL_TEST(vulkan_ops_refuse_bad_shapes_and_spans) {
   // a misaligned span, operands smaller than the shape.
   PETREL_CHECK_EQ(mat_vec(*dev.ops, *rec, GgmlType::Q4_K, all, 1, 256, all, 9, all).code(), StatusCode::invalid_argument);
   PETREL_CHECK_EQ(mat_vec(*dev.ops, *rec, GgmlType::Q4_K, all, 1, 100, all, 1, all).code(), StatusCode::invalid_argument);
-  PETREL_CHECK_EQ(mat_vec(*dev.ops, *rec, GgmlType::Q2_K, all, 1, 256, all, 1, all).code(), StatusCode::unsupported);
+  PETREL_CHECK_EQ(mat_vec(*dev.ops, *rec, GgmlType::IQ2_XXS, all, 1, 256, all, 1, all).code(), StatusCode::unsupported);
   PETREL_CHECK_EQ(add(*dev.ops, *rec, {b.get(), 4000, 400}, all, all, 100).code(), StatusCode::invalid_argument);
   PETREL_CHECK_EQ(add(*dev.ops, *rec, {b.get(), 2, 400}, all, all, 100).code(), StatusCode::invalid_argument);
   PETREL_CHECK_EQ(add(*dev.ops, *rec, all, all, all, 2000).code(), StatusCode::invalid_argument);
