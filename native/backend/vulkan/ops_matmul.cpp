@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "backend/vulkan/ops_matmul_int8.h"
+
 namespace petrel::vk {
 namespace {
 
@@ -184,6 +186,20 @@ Status mat_mat(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int6
     groups[1] = static_cast<uint32_t>(token_tiles);
     groups[2] = 1;
   });
+}
+
+uint64_t matmul_scratch_bytes(const VulkanOps& ops, GgmlType type, int64_t cols, int64_t n_tokens) {
+  if (n_tokens < 1 || n_tokens > kMatVecMaxTokens || !mat_vec_int8_supports(ops.context(), type)) return 0;
+  return q8_1_bytes(cols, n_tokens);
+}
+
+Status matmul_with_scratch(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols,
+                           DeviceSpan x, int64_t n_tokens, DeviceSpan y, DeviceSpan scratch) {
+  const uint64_t scratch_bytes = matmul_scratch_bytes(ops, type, cols, n_tokens);
+  if (scratch_bytes > 0 && scratch.buffer != nullptr && scratch.bytes >= scratch_bytes) {
+    return mat_vec_int8(ops, rec, type, w, rows, cols, x, n_tokens, y, scratch);
+  }
+  return matmul(ops, rec, type, w, rows, cols, x, n_tokens, y);
 }
 
 Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,

@@ -36,6 +36,15 @@ Status mat_mat(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int6
 Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
               int64_t n_tokens, DeviceSpan y);
 
+// matmul with scratch of at least matmul_scratch_bytes (or an empty span when that is 0): up to
+// kMatVecMaxTokens tokens run the integer-dot product where the device and the type have it
+// (ops_matmul_int8.h), the activations quantized into the scratch; otherwise as matmul.
+Status matmul_with_scratch(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols,
+                           DeviceSpan x, int64_t n_tokens, DeviceSpan y, DeviceSpan scratch);
+
+// Bytes of scratch matmul uses for this product on this device: 0 when it needs none.
+uint64_t matmul_scratch_bytes(const VulkanOps& ops, GgmlType type, int64_t cols, int64_t n_tokens);
+
 // MoE decode: y[t][j] = W_e x for e = ids[t][j], each of n_tokens tokens and each of its k expert
 // slots, the int32 ids [n_tokens][k] read on the device (written there by moe_route, so a recorded
 // step replays). w is the stacked weight {cols, rows, n_expert}; x is one input per token

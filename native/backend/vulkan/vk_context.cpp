@@ -5,6 +5,33 @@
 #include <cstdlib>
 #include <cstring>
 
+// VK_KHR_cooperative_matrix arrived in the Vulkan headers 1.3.255; older headers (Debian 12's
+// 1.3.239) lack it, so its few types are declared here as the registry defines them.
+#ifndef VK_KHR_cooperative_matrix
+#define VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME "VK_KHR_cooperative_matrix"
+namespace {
+constexpr auto VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR = static_cast<VkStructureType>(1000506000);
+constexpr auto VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR = static_cast<VkStructureType>(1000506001);
+constexpr uint32_t VK_SCOPE_SUBGROUP_KHR = 3;
+struct VkPhysicalDeviceCooperativeMatrixFeaturesKHR {
+  VkStructureType sType;
+  void* pNext;
+  VkBool32 cooperativeMatrix;
+  VkBool32 cooperativeMatrixRobustBufferAccess;
+};
+struct VkCooperativeMatrixPropertiesKHR {
+  VkStructureType sType;
+  void* pNext;
+  uint32_t MSize, NSize, KSize;
+  uint32_t AType, BType, CType, ResultType;  // VkComponentTypeKHR
+  VkBool32 saturatingAccumulation;
+  uint32_t scope;  // VkScopeKHR
+};
+typedef VkResult(VKAPI_PTR* PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)(VkPhysicalDevice, uint32_t*,
+                                                                                   VkCooperativeMatrixPropertiesKHR*);
+}  // namespace
+#endif
+
 namespace petrel::vk {
 namespace {
 
@@ -23,6 +50,40 @@ const char* type_name(VkPhysicalDeviceType t) {
     case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
     default: return "other";
   }
+}
+
+bool has_device_extension(VkPhysicalDevice pd, const char* name) {
+  uint32_t n = 0;
+  if (vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkExtensionProperties> exts(n);
+  if (vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, exts.data()) != VK_SUCCESS) return false;
+  for (const auto& e : exts) {
+    if (std::strcmp(e.extensionName, name) == 0) return true;
+  }
+  return false;
+}
+
+// The device's subgroup-scope cooperative-matrix shapes (empty when the call is missing or fails).
+std::vector<CoopMatShape> coopmat_shapes(VkInstance inst, VkPhysicalDevice pd) {
+  std::vector<CoopMatShape> out;
+  auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR>(
+      vkGetInstanceProcAddr(inst, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR"));
+  if (get == nullptr) return out;
+  uint32_t n = 0;
+  if (get(pd, &n, nullptr) != VK_SUCCESS || n == 0) return out;
+  std::vector<VkCooperativeMatrixPropertiesKHR> props(n);
+  for (auto& p : props) {
+    p = {};
+    p.sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
+  }
+  if (get(pd, &n, props.data()) != VK_SUCCESS) return out;
+  for (uint32_t i = 0; i < n; ++i) {
+    const auto& p = props[i];
+    if (static_cast<uint32_t>(p.scope) != static_cast<uint32_t>(VK_SCOPE_SUBGROUP_KHR)) continue;
+    out.push_back({p.MSize, p.NSize, p.KSize, static_cast<uint32_t>(p.AType), static_cast<uint32_t>(p.BType),
+                   static_cast<uint32_t>(p.CType), static_cast<uint32_t>(p.ResultType)});
+  }
+  return out;
 }
 
 bool has_layer(const char* name) {
@@ -84,6 +145,17 @@ VkResult create_instance(bool validate, VkInstance* out) {
 }
 
 }  // namespace
+
+bool DeviceInfo::has_coopmat_f16_f32(uint32_t m, uint32_t n, uint32_t k) const {
+  constexpr uint32_t f16 = 0, f32 = 1;  // VkComponentTypeKHR
+  for (const CoopMatShape& s : coopmat_shapes) {
+    if (s.m == m && s.n == n && s.k == k && s.a_type == f16 && s.b_type == f16 && s.c_type == f32 &&
+        s.result_type == f32) {
+      return true;
+    }
+  }
+  return false;
+}
 
 const char* result_name(VkResult r) {
   switch (r) {
@@ -221,6 +293,69 @@ Status VulkanContext::create(std::unique_ptr<VulkanContext>* out) {
     }
   }
 
+  // Optional features: integer dot products (the int8 decode products) and cooperative matrices
+  // with fp16 (the prefill product), each enabled only where the device has it and its switch
+  // does not turn it off. The extensions are named even on a 1.3 device: the instance asks for 1.2.
+  std::vector<const char*> extensions;
+  VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR int_dot{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
+  VkPhysicalDeviceShaderFloat16Int8Features f16_int8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat{};
+  coopmat.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR;
+  const bool has_int_dot_ext = !env_flag("PETREL_VULKAN_NO_INT_DOT") &&
+                               has_device_extension(ctx->physical_, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+  const bool has_coopmat_ext = !env_flag("PETREL_VULKAN_NO_COOPMAT") &&
+                               has_device_extension(ctx->physical_, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  {
+    VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    void** next = &features.pNext;
+    if (has_int_dot_ext) {
+      *next = &int_dot;
+      next = &int_dot.pNext;
+    }
+    *next = &f16_int8;
+    next = &f16_int8.pNext;
+    if (has_coopmat_ext) *next = &coopmat;
+    vkGetPhysicalDeviceFeatures2(ctx->physical_, &features);
+  }
+  if (has_int_dot_ext && int_dot.shaderIntegerDotProduct) {
+    info.integer_dot_product = true;
+    extensions.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    VkPhysicalDeviceShaderIntegerDotProductPropertiesKHR dot_props{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES_KHR};
+    VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    p2.pNext = &dot_props;
+    vkGetPhysicalDeviceProperties2(ctx->physical_, &p2);
+    info.integer_dot_accelerated = dot_props.integerDotProduct4x8BitPackedSignedAccelerated == VK_TRUE;
+  }
+  int_dot.pNext = nullptr;
+  int_dot.shaderIntegerDotProduct = info.integer_dot_product ? VK_TRUE : VK_FALSE;
+  if (has_coopmat_ext && coopmat.cooperativeMatrix && f16_int8.shaderFloat16) {
+    info.coopmat_shapes = coopmat_shapes(ctx->instance_, ctx->physical_);
+    info.cooperative_matrix = !info.coopmat_shapes.empty();
+  }
+  if (info.cooperative_matrix) {
+    info.float16 = true;
+    extensions.push_back(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  }
+  // Only what is used is enabled: the fp16 arithmetic the cooperative-matrix shaders need.
+  const VkBool32 float16 = info.float16 ? VK_TRUE : VK_FALSE;
+  f16_int8 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  f16_int8.shaderFloat16 = float16;
+  coopmat.pNext = nullptr;
+  coopmat.cooperativeMatrix = info.cooperative_matrix ? VK_TRUE : VK_FALSE;
+  coopmat.cooperativeMatrixRobustBufferAccess = VK_FALSE;
+  const void* device_next = nullptr;
+  if (info.cooperative_matrix) {
+    coopmat.pNext = const_cast<void*>(device_next);
+    f16_int8.pNext = &coopmat;
+    device_next = &f16_int8;
+  }
+  if (info.integer_dot_product) {
+    int_dot.pNext = const_cast<void*>(device_next);
+    device_next = &int_dot;
+  }
+
   ctx->queue_family_ = static_cast<uint32_t>(compute_queue_family(ctx->physical_));
   const float priority = 1.0f;
   VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
@@ -230,6 +365,9 @@ Status VulkanContext::create(std::unique_ptr<VulkanContext>* out) {
   VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   di.queueCreateInfoCount = 1;
   di.pQueueCreateInfos = &qi;
+  di.pNext = device_next;
+  di.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+  di.ppEnabledExtensionNames = extensions.data();
   r = vkCreateDevice(ctx->physical_, &di, nullptr, &ctx->device_);
   if (r != VK_SUCCESS) return vk_error("creating the device", r);
   vkGetDeviceQueue(ctx->device_, ctx->queue_family_, 0, &ctx->queue_);

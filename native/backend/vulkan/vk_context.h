@@ -7,6 +7,8 @@
 //                           GPU, else the first integrated one, else the first device)
 //   PETREL_VULKAN_VALIDATE  1: enable the Khronos validation layer and count what it reports
 //                           (the tests set it and fail on any message)
+//   PETREL_VULKAN_NO_INT_DOT 1: leave integer dot products off (the float decode products run)
+//   PETREL_VULKAN_NO_COOPMAT 1: leave cooperative matrices off (the portable prefill product runs)
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -20,6 +22,13 @@
 #include "petrel/status.h"
 
 namespace petrel::vk {
+
+// One cooperative-matrix shape the device multiplies (VkCooperativeMatrixPropertiesKHR at subgroup
+// scope): A is M x K of a_type, B is K x N of b_type, C and the result M x N of c_type.
+struct CoopMatShape {
+  uint32_t m = 0, n = 0, k = 0;
+  uint32_t a_type = 0, b_type = 0, c_type = 0, result_type = 0;  // VkComponentTypeKHR: 0 f16, 1 f32
+};
 
 // What a compute device offers, read once at creation.
 struct DeviceInfo {
@@ -35,6 +44,16 @@ struct DeviceInfo {
   uint32_t max_workgroup_count[3] = {0, 0, 0};
   uint64_t device_local_bytes = 0;             // the largest device-local heap
   bool unified_memory = false;                 // the largest device-local heap is host-visible too
+  // Features enabled on the logical device (each off when the device lacks it or its
+  // PETREL_VULKAN_NO_* switch is set).
+  bool integer_dot_product = false;            // shaderIntegerDotProduct (OpSDot on packed 4x8 bits)
+  bool integer_dot_accelerated = false;        // integerDotProduct4x8BitPackedSignedAccelerated
+  bool float16 = false;                        // shaderFloat16 (enabled with cooperative matrices)
+  bool cooperative_matrix = false;             // VK_KHR_cooperative_matrix, compute stage
+  std::vector<CoopMatShape> coopmat_shapes;    // subgroup-scope shapes, as the device lists them
+
+  // Whether coopmat_shapes has m x n x k with f16 A and B and an f32 accumulator and result.
+  bool has_coopmat_f16_f32(uint32_t m, uint32_t n, uint32_t k) const;
 };
 
 // One line per compute device the Vulkan loader reports ("0: NVIDIA H100 80GB HBM3 (discrete)"),
