@@ -73,6 +73,7 @@ Status PipelineCache::get(const std::string& name, uint32_t local_size_x, const 
   ci.layout = layout_;
   auto p = std::make_unique<Pipeline>();
   p->local_size_x = local_size_x;
+  p->shader = name;
   r = vkCreateComputePipelines(ctx_.device(), VK_NULL_HANDLE, 1, &ci, nullptr, &p->pipeline);
   if (r != VK_SUCCESS) return vk_error(("compiling the pipeline " + name).c_str(), r);
   *out = p.get();

@@ -26,6 +26,7 @@ const std::vector<uint32_t>* embedded_shader(const std::string& name);
 struct Pipeline {
   VkPipeline pipeline = VK_NULL_HANDLE;
   uint32_t local_size_x = 0;  // as specialised (constant_id 0)
+  std::string shader;         // the .comp file's stem (profiles name commands by it)
 };
 
 class PipelineCache {

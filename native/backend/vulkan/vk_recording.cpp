@@ -44,6 +44,7 @@ Status Recording::create(VulkanContext& ctx, std::unique_ptr<Recording>* out) {
 
 Recording::~Recording() {
   VkDevice d = ctx_.device();
+  if (timestamps_ != VK_NULL_HANDLE) vkDestroyQueryPool(d, timestamps_, nullptr);
   if (fence_ != VK_NULL_HANDLE) vkDestroyFence(d, fence_, nullptr);
   for (VkDescriptorPool p : descriptor_pools_) vkDestroyDescriptorPool(d, p, nullptr);
   if (pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(d, pool_, nullptr);  // frees cmd_
@@ -55,6 +56,17 @@ bool Recording::same_commands(const Recording& other) const {
     if (!(commands_[i] == other.commands_[i])) return false;
   }
   return true;
+}
+
+const char* Recording::command_label(size_t i) const {
+  if (i >= commands_.size()) return "";
+  const Command& c = commands_[i];
+  switch (c.kind) {
+    case Command::Kind::copy: return "copy";
+    case Command::Kind::fill: return "fill";
+    case Command::Kind::dispatch: break;
+  }
+  return c.pipeline->shader.c_str();
 }
 
 bool Recording::uses(const Buffer& buffer) const {
@@ -242,9 +254,31 @@ Status Recording::finish() {
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   r = vkBeginCommandBuffer(cmd_, &bi);
   if (r != VK_SUCCESS) return error_ = vk_error("beginning a command buffer", r);
+  if (profile_) {
+    // Timestamps only where the queue family keeps them.
+    uint32_t n_families = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(ctx_.physical_device(), &n_families, nullptr);
+    std::vector<VkQueueFamilyProperties> families(n_families);
+    vkGetPhysicalDeviceQueueFamilyProperties(ctx_.physical_device(), &n_families, families.data());
+    VkPhysicalDeviceProperties props;
+    vkGetPhysicalDeviceProperties(ctx_.physical_device(), &props);
+    if (ctx_.queue_family() < n_families && families[ctx_.queue_family()].timestampValidBits > 0) {
+      VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+      qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+      qi.queryCount = static_cast<uint32_t>(commands_.size() + 1);
+      if (vkCreateQueryPool(ctx_.device(), &qi, nullptr, &timestamps_) == VK_SUCCESS) {
+        timestamp_ns_ = props.limits.timestampPeriod;
+        vkCmdResetQueryPool(cmd_, timestamps_, 0, qi.queryCount);
+        vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, timestamps_, 0);
+      }
+    }
+  }
   for (size_t i = 0; i < commands_.size(); ++i) {
     error_ = encode(commands_[i], i == 0);
     if (!error_.ok()) return error_;
+    if (timestamps_ != VK_NULL_HANDLE) {
+      vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps_, static_cast<uint32_t>(i + 1));
+    }
   }
   // Device writes visible to the host once run() returns.
   barrier(VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
@@ -265,6 +299,18 @@ Status Recording::run() {
   if (r != VK_SUCCESS) return vk_error("submitting", r);
   r = vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, UINT64_MAX);
   if (r != VK_SUCCESS) return vk_error("waiting for the device", r);
+  if (timestamps_ != VK_NULL_HANDLE) {
+    std::vector<uint64_t> ticks(commands_.size() + 1);
+    r = vkGetQueryPoolResults(ctx_.device(), timestamps_, 0, static_cast<uint32_t>(ticks.size()),
+                              ticks.size() * sizeof(uint64_t), ticks.data(), sizeof(uint64_t),
+                              VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    command_ms_.assign(commands_.size(), 0.0);
+    if (r == VK_SUCCESS) {
+      for (size_t i = 0; i < commands_.size(); ++i) {
+        command_ms_[i] = static_cast<double>(ticks[i + 1] - ticks[i]) * timestamp_ns_ * 1e-6;
+      }
+    }
+  }
   return Status::ok_status();
 }
 

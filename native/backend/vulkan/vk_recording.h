@@ -65,6 +65,14 @@ class Recording {
   // buffers is gone).
   bool uses(const Buffer& buffer) const;
 
+  // Profiling (call before finish()): a timestamp is written after every command, and after each
+  // run() command_ms() holds the device time of each command (the time between its neighbours'
+  // timestamps, so barrier waits included). Empty when the queue has no timestamps.
+  void profile() { profile_ = true; }
+  const std::vector<double>& command_ms() const { return command_ms_; }
+  // What command i runs: the shader's name, "copy" or "fill".
+  const char* command_label(size_t i) const;
+
  private:
   // A command as data: what finish() encodes and same_commands() compares.
   struct Command {
@@ -95,6 +103,10 @@ class Recording {
   VkFence fence_ = VK_NULL_HANDLE;
   std::vector<VkDescriptorPool> descriptor_pools_;
   uint32_t sets_left_in_pool_ = 0;
+  bool profile_ = false;
+  VkQueryPool timestamps_ = VK_NULL_HANDLE;
+  double timestamp_ns_ = 0;  // nanoseconds per timestamp tick
+  std::vector<double> command_ms_;
   bool finished_ = false;
   Status error_;
 };

@@ -1,6 +1,8 @@
 #include "backend/vulkan/vulkan_backend.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -81,9 +83,13 @@ int64_t floats(uint64_t bytes) { return static_cast<int64_t>(bytes / 4); }
 class VulkanBackend final : public Backend {
  public:
   VulkanBackend(std::unique_ptr<VulkanContext> ctx, std::unique_ptr<VulkanOps> ops)
-      : ctx_(std::move(ctx)), ops_(std::move(ops)) {}
+      : ctx_(std::move(ctx)), ops_(std::move(ops)) {
+    const char* profile = std::getenv("PETREL_VULKAN_PROFILE");
+    profile_ = profile != nullptr && profile[0] != '\0' && profile[0] != '0';
+  }
 
   ~VulkanBackend() override {
+    if (profile_) print_profile();
     pending_.reset();
     replay_.clear();
     // Buffers before the context that made them (member order would do it too; said for clarity).
@@ -266,7 +272,11 @@ class VulkanBackend final : public Backend {
     if (!y.is_contiguous()) return fail(bad_op("matmul into a strided tensor"));
     const DeviceSpan xs = packed_rows(x);
     if (xs.buffer == nullptr) return;
-    fail(vk::matmul(*ops_, recording(), w.type, ws, w.rows(), w.cols(), xs, n, span_of(y)));
+    // Decode products may quantize the activations for the device's integer dot products.
+    DeviceSpan scratch;
+    const uint64_t bytes = matmul_scratch_bytes(*ops_, w.type, w.cols(), n);
+    if (bytes > 0 && !scratch_spans({bytes}, &scratch)) return;
+    fail(vk::matmul_with_scratch(*ops_, recording(), w.type, ws, w.rows(), w.cols(), xs, n, span_of(y), scratch));
   }
 
   void get_rows(const WeightView& table, const Tensor& ids, const Tensor& out) override {
@@ -439,6 +449,10 @@ class VulkanBackend final : public Backend {
   }
 
  private:
+  struct ProfileEntry {
+    uint64_t calls = 0;
+    double ms = 0;
+  };
   struct WeightBuffer {
     std::unique_ptr<Buffer> buffer;
     uint64_t bytes = 0;
@@ -470,16 +484,44 @@ class VulkanBackend final : public Backend {
         fail(hit->run());
         ++stats_.runs;
         ++stats_.replays;
+        if (profile_) add_to_profile(*hit);
         replay_.insert(replay_.begin(), std::move(hit));
         return;
       }
     }
+    if (profile_) rec->profile();
     Status st = rec->finish();
     if (st.ok()) st = rec->run();
     if (!st.ok()) return fail(st);
     ++stats_.runs;
+    if (profile_) add_to_profile(*rec);
     replay_.insert(replay_.begin(), std::move(rec));
     if (replay_.size() > kReplayCache) replay_.pop_back();
+  }
+
+  // PETREL_VULKAN_PROFILE=1: device time per shader over the backend's life, printed to stderr
+  // when it goes (docs/EXECUTION.md#profiling).
+  void add_to_profile(const Recording& rec) {
+    const std::vector<double>& ms = rec.command_ms();
+    for (size_t i = 0; i < ms.size(); ++i) {
+      ProfileEntry& e = profile_by_label_[rec.command_label(i)];
+      e.calls += 1;
+      e.ms += ms[i];
+    }
+  }
+  void print_profile() const {
+    std::vector<std::pair<std::string, ProfileEntry>> rows(profile_by_label_.begin(), profile_by_label_.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+    double total = 0;
+    for (const auto& r : rows) total += r.second.ms;
+    std::fprintf(stderr, "vulkan profile (%s): %llu submissions, %llu of them replays, %.1f ms of device time\n",
+                 ctx_->info().name.c_str(), static_cast<unsigned long long>(stats_.runs),
+                 static_cast<unsigned long long>(stats_.replays), total);
+    for (const auto& r : rows) {
+      std::fprintf(stderr, "  %-28s %9llu calls %11.3f ms %5.1f%%\n", r.first.c_str(),
+                   static_cast<unsigned long long>(r.second.calls), r.second.ms,
+                   total > 0 ? 100.0 * r.second.ms / total : 0.0);
+    }
   }
 
   // A buffer is about to go: run what is queued (it may use the buffer) and drop the kept
@@ -603,6 +645,8 @@ class VulkanBackend final : public Backend {
   // whole (a download then runs the other step's commands queued so far, in order).
   std::mutex mu_;
   VulkanRunStats stats_;
+  bool profile_ = false;
+  std::map<std::string, ProfileEntry> profile_by_label_;
 };
 
 }  // namespace
