@@ -1,7 +1,8 @@
-// Model: a GGUF loaded for inference (weights memory-mapped, hyperparameters checked, CPU thread
-// pool started, all in a native worker thread). Sessions share it.
+// Model: a GGUF loaded for inference (weights memory-mapped, hyperparameters checked, the backend
+// started: the CPU's thread pool or a Vulkan device; all in a native worker thread). Sessions share it.
 import {
   loadNative,
+  type NativeDevice,
   type NativeModel,
   type NativeModelInfo,
   type NativeOffloadOptions,
@@ -9,9 +10,19 @@ import {
 } from '../native/index.js';
 import { Session } from './Session.js';
 
+/** Where the forward pass runs: 'auto' (a Vulkan GPU when one fits, else the CPU), 'cpu', 'vulkan'. */
+export type Device = NativeDevice;
+
 export interface LoadModelOptions {
   /** Compute threads; default one per hardware thread. */
   threads?: number;
+  /** Default 'cpu'. info.backend says what runs the model, info.deviceNote why 'auto' chose the CPU. */
+  device?: Device;
+  /**
+   * llama.cpp's -ngl: omitted (or -1) = all layers on the GPU when one is used, 0 = none, at least
+   * the layer count = all; a model runs wholly on one device, so any other number fails the load.
+   */
+  gpuLayers?: number;
   /** Default context length of sessions; default the model's own. */
   contextLength?: number;
   /** MoE expert offload to a device (only 'simulated' exists yet). */
@@ -53,6 +64,8 @@ export class Model {
     const addon = loadNative();
     const native = await addon.loadModel(path, {
       threads: options.threads,
+      device: options.device,
+      gpuLayers: options.gpuLayers,
       contextLength: options.contextLength,
       offload: options.offload,
       routingTrace: options.routingTrace,

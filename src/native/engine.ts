@@ -31,9 +31,25 @@ export interface NativeOffloadOptions {
   assumeHostMemoryBytes?: number;
 }
 
+/**
+ * Where the forward pass runs (petrel::DeviceChoice, native/include/petrel/engine.h): the whole
+ * model on one backend. 'auto': a Vulkan GPU (not a software device such as lavapipe) when one is
+ * found and the model fits its memory, else the CPU (info.deviceNote says why); 'vulkan': a Vulkan
+ * device (PETREL_VULKAN_DEVICE picks which; software devices too), an error when there is none.
+ */
+export type NativeDevice = 'auto' | 'cpu' | 'vulkan';
+
 export interface NativeModelOptions {
   /** Compute threads; 0 or omitted = one per hardware thread. */
   threads?: number;
+  /** Default 'cpu'. */
+  device?: NativeDevice;
+  /**
+   * llama.cpp's -ngl: layers that run on the GPU. -1 or omitted = not given (all of them when a
+   * GPU is used); 0 = none (the CPU); at least the layer count = all. Any other number is refused
+   * at load: a model runs wholly on one device. A whole number from -1 to 2^31-1.
+   */
+  gpuLayers?: number;
   /** Default context length of new sessions; omitted = the model's own (context_length). */
   contextLength?: number;
   offload?: NativeOffloadOptions;
@@ -101,8 +117,14 @@ export interface NativeModelInfo {
   fingerprint: string;
   /** Recurrent + conv state bytes of one session (fixed). */
   stateBytes: number;
-  /** float32 KV bytes per token of one session. */
+  /** KV bytes per token of one session with the default F16 cache (twice that for an F32 cache). */
   kvBytesPerToken: number;
+  /** What runs the forward pass, as llama-bench names it: 'CPU' or 'Vulkan'. */
+  backend: string;
+  /** The Vulkan device's name ('' on the CPU). */
+  deviceName: string;
+  /** Why device 'auto' chose the CPU (no GPU, too little memory); '' otherwise. */
+  deviceNote: string;
 }
 
 export type NativeLogitsMode = 'none' | 'last' | 'all';

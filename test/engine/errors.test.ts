@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import type { GgufWriteSpec } from '../../src/native/index.js';
-import { loadModel } from '../../src/engine/index.js';
+import { loadModel, type LoadModelOptions } from '../../src/engine/index.js';
 import { buildExtraArchSpec, EXTRA_ARCH_DIMS, writeGgufSpec } from '../fixtures/extraArchs.js';
 import { presetModel, tempDir } from './helpers/models.js';
 
@@ -96,6 +96,41 @@ describe('model loading errors', () => {
 
   it('a missing file is an I/O error', async () => {
     await expect(loadModel(path.join(tmp.dir, 'nope.gguf'))).rejects.toMatchObject({ code: 'ERR_IO' });
+  });
+});
+
+describe('loadModel device options', () => {
+  it.each([
+    [{ device: 'gpu' }, "loadModel: device must be 'auto', 'cpu' or 'vulkan'"],
+    [{ device: 1 }, "loadModel: device must be 'auto', 'cpu' or 'vulkan'"],
+    [{ gpuLayers: -2 }, 'loadModel: gpuLayers must be a whole number from -1 (not given) to 2147483647'],
+    [{ gpuLayers: 1.5 }, 'loadModel: gpuLayers must be a whole number from -1 (not given) to 2147483647'],
+    [{ gpuLayers: 2 ** 31 }, 'loadModel: gpuLayers must be a whole number from -1 (not given) to 2147483647'],
+    [{ gpuLayers: '99' }, 'loadModel: gpuLayers must be a whole number from -1 (not given) to 2147483647'],
+  ])('%j is refused with one line before loading', async (options, message) => {
+    await expect(loadModel(path.join(tmp.dir, 'never-read.gguf'), options as LoadModelOptions)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message });
+  });
+
+  it('the CPU by default: backend CPU, no device, no note; -ngl 0 and -1 say the same', async () => {
+    const file = await presetModel('tiny');
+    for (const options of [{}, { device: 'cpu', gpuLayers: 0 }, { device: 'cpu', gpuLayers: -1 }] as LoadModelOptions[]) {
+      const model = await loadModel(file, { threads: 1, ...options });
+      expect(model.info, JSON.stringify(options)).toMatchObject({ backend: 'CPU', deviceName: '', deviceNote: '' });
+      model.dispose();
+    }
+  });
+
+  it("auto says why it chose the CPU, or names the GPU it chose; the engine's own refusals arrive as they are", async () => {
+    const file = await presetModel('tiny');
+    const model = await loadModel(file, { threads: 1, device: 'auto' });
+    const { backend, deviceName, deviceNote } = model.info;
+    model.dispose();
+    if (backend === 'CPU') expect({ deviceName, deviceNote }).toEqual({ deviceName: '', deviceNote: expect.stringMatching(/\S/) });
+    else expect({ backend, deviceName, deviceNote }).toEqual({ backend: 'Vulkan', deviceName: expect.stringMatching(/\S/), deviceNote: '' });
+    await expect(loadModel(file, { threads: 1, device: 'cpu', gpuLayers: 99 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+      message: expect.stringMatching(/-ngl 99/),
+    });
   });
 });
 

@@ -1,4 +1,4 @@
-// loadModel(path, options) -> Promise<NativeModel> and the NativeModel class (src/engine/native.ts).
+// loadModel(path, options) -> Promise<NativeModel> and the NativeModel class (src/native/engine.ts).
 // Loading runs in an AsyncWorker (opening, metadata, weight binding, thread pool start); the
 // JavaScript object only holds a shared_ptr to the Model, which its sessions share, so dispose()
 // frees the model once its last session is gone.
@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace petrel::addon::engine {
 namespace {
@@ -103,6 +104,36 @@ bool offload_options(Napi::Env env, Napi::Object opts, OffloadOptions* out) {
   return true;
 }
 
+// loadModel's `device` ('auto' | 'cpu' | 'vulkan'; default 'cpu') and `gpuLayers` (llama.cpp's
+// -ngl: a whole number from -1 to INT32_MAX, -1 = not given) into ModelOptions; false (with a JS
+// exception) when malformed. Which combinations load is the engine's to say (Model::load).
+bool device_options(Napi::Env env, Napi::Object opts, ModelOptions* out) {
+  const Napi::Value device = opts.Get("device");
+  if (!device.IsUndefined() && !device.IsNull()) {
+    const std::string name = device.IsString() ? device.As<Napi::String>().Utf8Value() : "";
+    if (name == "auto") {
+      out->device = DeviceChoice::auto_select;
+    } else if (name == "cpu") {
+      out->device = DeviceChoice::cpu;
+    } else if (name == "vulkan") {
+      out->device = DeviceChoice::vulkan;
+    } else {
+      throw_invalid(env, "loadModel: device must be 'auto', 'cpu' or 'vulkan'");
+      return false;
+    }
+  }
+  const Napi::Value layers = opts.Get("gpuLayers");
+  if (!layers.IsUndefined() && !layers.IsNull()) {
+    const double d = layers.IsNumber() ? layers.As<Napi::Number>().DoubleValue() : std::nan("");
+    if (!std::isfinite(d) || d != std::trunc(d) || d < -1 || d > std::numeric_limits<int32_t>::max()) {
+      throw_invalid(env, "loadModel: gpuLayers must be a whole number from -1 (not given) to 2147483647");
+      return false;
+    }
+    out->n_gpu_layers = static_cast<int32_t>(d);
+  }
+  return true;
+}
+
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -162,6 +193,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     o.Set("fingerprint", hex);
     o.Set("stateBytes", static_cast<double>(mi.state_bytes_fixed));
     o.Set("kvBytesPerToken", static_cast<double>(mi.kv_bytes_per_token));
+    o.Set("backend", mi.backend);
+    o.Set("deviceName", mi.device_name);
+    o.Set("deviceNote", mi.device_note);
     return o;
   }
 
@@ -298,7 +332,7 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
       deferred.Reject(env.GetAndClearPendingException().Value());
       return deferred.Promise();
     }
-    if (!offload_options(env, opts, &options.offload)) {
+    if (!offload_options(env, opts, &options.offload) || !device_options(env, opts, &options)) {
       deferred.Reject(env.GetAndClearPendingException().Value());
       return deferred.Promise();
     }
