@@ -1,5 +1,6 @@
 // `petrel bench` options, validated: llama-bench's flags and list syntax (comma lists, repeated
 // flags, ranges like 128-512*2), turned into one BenchOptions or a one-line UserError.
+import type { Device } from '../engine/index.js';
 import { UserError } from '../errors.js';
 
 export const OUTPUT_FORMATS = ['md', 'json', 'jsonl', 'csv'] as const;
@@ -9,7 +10,10 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export const EXTRA_COLUMNS = ['load', 'ttft', 'rss'] as const;
 export type ExtraColumn = (typeof EXTRA_COLUMNS)[number];
 
-/** Expert-offload devices `--device` knows (CUDA inference is not implemented yet). */
+/** Where `--device` runs petrel's model (the engine's choices; llama.cpp's rows stay on the CPU). */
+export const DEVICES = ['auto', 'cpu', 'vulkan'] as const satisfies readonly Device[];
+
+/** Expert-offload devices `--device` knows besides those, with --vram (CUDA inference is not implemented yet). */
 export const OFFLOAD_DEVICES = ['simulated'] as const;
 export type OffloadDeviceName = (typeof OFFLOAD_DEVICES)[number];
 
@@ -37,7 +41,11 @@ export interface BenchOptions {
   warmup: boolean;
   /** Seed of the random token ids (the same ids for every engine). */
   seed: number;
-  /** --vram and --device: MoE expert offload within this many bytes of device memory. */
+  /** --device: where petrel's model runs (default auto; cpu with --device simulated). */
+  device: Device;
+  /** -ngl (llama.cpp's n_gpu_layers) when given: all layers at or above the layer count, 0 none. */
+  gpuLayers?: number;
+  /** --vram and --device simulated: MoE expert offload within this many bytes of device memory. */
   offload?: { device: OffloadDeviceName; vramBytes: number };
 }
 
@@ -56,6 +64,8 @@ export interface RawBenchFlags {
   seed?: string;
   vram?: string;
   device?: string;
+  /** -ngl, already read by the command line's parser (-1: auto, as not given). */
+  gpuLayers?: number;
 }
 
 export const BENCH_DEFAULTS = { nPrompt: [512], nGen: [128], nDepth: [0], repetitions: 5, output: 'md' as OutputFormat, seed: 0 };
@@ -72,9 +82,18 @@ export function parseBenchFlags(raw: RawBenchFlags, defaultThreads: number): Ben
     extra: parseExtra(raw.extra),
     warmup: raw.warmup ?? true,
     seed: raw.seed !== undefined ? parseSingleInt('--seed', raw.seed, 0) : BENCH_DEFAULTS.seed,
+    device: 'auto',
   };
   if (raw.vs !== undefined) options.vs = parsePeer(raw.vs);
-  if (raw.vram !== undefined || raw.device !== undefined) options.offload = parseOffload(raw.vram, raw.device);
+  const device = raw.device !== undefined ? parseDevice(raw.device) : undefined;
+  if (device === 'simulated' || raw.vram !== undefined) {
+    options.offload = parseOffload(raw.vram, device);
+    options.device = 'cpu';
+  } else if (device !== undefined) {
+    options.device = device;
+  }
+  // -1 is auto: as if not given. Whether -ngl and --device agree is the command line's check.
+  if (raw.gpuLayers !== undefined && raw.gpuLayers >= 0) options.gpuLayers = raw.gpuLayers;
   const anyTest = options.nPrompt.some((n) => n > 0) || options.nGen.some((n) => n > 0) || options.pg.length > 0;
   if (!anyTest) throw argError('nothing to run: every -p and -n value is 0 and no -pg was given');
   return options;
@@ -160,18 +179,23 @@ function parseExtra(value: string | boolean | undefined): ExtraColumn[] {
   return EXTRA_COLUMNS.filter((c) => picked.has(c));
 }
 
-/** --vram <GiB> and --device <name> go together (there is no GPU device to default to yet). */
-function parseOffload(vram: string | undefined, device: string | undefined): { device: OffloadDeviceName; vramBytes: number } {
-  if (vram === undefined || device === undefined) {
-    throw argError(`--vram and --device go together (the only device so far: ${OFFLOAD_DEVICES.join(', ')})`);
-  }
-  const d = device.trim().toLowerCase();
-  if (!(OFFLOAD_DEVICES as readonly string[]).includes(d)) {
-    throw argError(`--device: "${device}" is not an offload device (expected ${OFFLOAD_DEVICES.join(', ')}; CUDA inference is not implemented yet)`);
+/** --device: one of the engine's devices, or the simulated offload device (which needs --vram). */
+function parseDevice(value: string): Device | OffloadDeviceName {
+  const v = value.trim().toLowerCase();
+  if ((DEVICES as readonly string[]).includes(v) || (OFFLOAD_DEVICES as readonly string[]).includes(v)) return v as Device | OffloadDeviceName;
+  const cuda = v === 'cuda' ? '; CUDA inference is not implemented yet' : '';
+  throw argError(`--device: "${value}" is not a device (expected ${DEVICES.join(', ')}, or ${OFFLOAD_DEVICES.join(', ')} with --vram${cuda})`);
+}
+
+/** --vram <GiB> goes with --device simulated, the one offload device so far. */
+function parseOffload(vram: string | undefined, device: Device | OffloadDeviceName | undefined): { device: OffloadDeviceName; vramBytes: number } {
+  if (vram === undefined) throw argError('--device simulated needs --vram GiB, the simulated device\'s memory');
+  if (device !== 'simulated') {
+    throw argError(`--vram goes with --device simulated, the one expert-offload device${device !== undefined ? ` (not --device ${device})` : ''}`);
   }
   const gib = Number(vram.trim());
   if (!/^\d+(\.\d+)?$/.test(vram.trim()) || !(gib > 0) || gib > 1e6) throw argError(`--vram: "${vram}" is not a size in GiB > 0`);
-  return { device: d as OffloadDeviceName, vramBytes: Math.floor(gib * 1024 ** 3) };
+  return { device, vramBytes: Math.floor(gib * 1024 ** 3) };
 }
 
 function parsePeer(value: string): PeerName {
@@ -181,9 +205,10 @@ function parsePeer(value: string): PeerName {
 }
 
 /**
- * llama-bench spells some options with one dash and several letters (-pg); commander reads "-pg"
- * as "-p g". Such words become their long form, so "-pg 512,128" means "--pg 512,128" and an
- * unsupported llama-bench option (-ngl) is reported by name instead of being misread.
+ * llama-bench spells some options with one dash and several letters (-pg, -ngl); commander reads
+ * "-pg" as "-p g". Such words become their long form, so "-pg 512,128" means "--pg 512,128",
+ * "-ngl 99" "--ngl 99", and an unsupported llama-bench option (-fa) is reported by name instead
+ * of being misread.
  */
 export function expandLlamaBenchFlags(args: string[]): string[] {
   const out: string[] = [];

@@ -31,8 +31,15 @@ export interface EngineFacts {
   /** Tokens per evaluate call (n_batch) and per forward pass (n_ubatch). */
   nBatch: number;
   nUbatch: number;
-  /** llama-bench's backend column: 'CPU', or 'CPU+sim' with the simulated offload device. */
+  /**
+   * llama-bench's backend column and `backends` field: what ran the model ('CPU', 'Vulkan'), or
+   * 'CPU+sim' with the simulated offload device.
+   */
   backend: string;
+  /** llama-bench's gpu_info: the GPU that ran the model ('' on the CPU). */
+  gpuInfo: string;
+  /** llama-bench's n_gpu_layers: layers that ran on the GPU (0 on the CPU). */
+  nGpuLayers: number;
 }
 
 /** Expert-offload counters since the model was loaded (petrel with --vram). */

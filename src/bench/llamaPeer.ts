@@ -53,6 +53,8 @@ export async function openLlamaPeer(model: ModelDescription, threads: number): P
       nBatch: LLAMA_N_UBATCH,
       nUbatch: LLAMA_N_UBATCH,
       backend: 'CPU',
+      gpuInfo: '',
+      nGpuLayers: 0,
     },
     loadNs,
     async open(contextLength) {

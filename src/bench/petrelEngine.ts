@@ -2,7 +2,7 @@
 // splits each into 512-token forward passes); a tg step is a one-token prefill, which computes the
 // last logits like llama-bench's decode and samples nothing. Restoring a snapshot (Session.save /
 // restore) gives every repetition the same empty or prefilled context.
-import { loadModel, type Session } from '../engine/index.js';
+import { loadModel, type Device, type Session } from '../engine/index.js';
 import { petrelBuild } from './buildInfo.js';
 import type { BenchOptions } from './args.js';
 import type { BenchEngine, BenchSequence } from './engine.js';
@@ -13,24 +13,28 @@ export const PETREL_N_BATCH = 2048;
 /** Tokens per forward pass inside the engine (native/engine/session.cpp kMicroBatch). */
 export const PETREL_N_UBATCH = 512;
 
-/**
- * With `offload`, the device plan counts the KV cache at `contextLength` (the longest test's
- * context), not at the model's full context.
- */
-export async function openPetrel(
-  model: ModelDescription,
-  threads: number,
-  offload?: BenchOptions['offload'],
-  contextLength?: number,
-): Promise<BenchEngine> {
+export interface PetrelPlacement {
+  device: Device;
+  /** llama.cpp's -ngl, when given. */
+  gpuLayers?: number;
+  offload?: BenchOptions['offload'];
+  /** With `offload`: the device plan counts the KV cache at this (the longest test's) context, not the model's. */
+  contextLength?: number;
+}
+
+export async function openPetrel(model: ModelDescription, threads: number, placement: PetrelPlacement): Promise<BenchEngine> {
   const modelPath = model.filename;
+  const { offload } = placement;
   const started = process.hrtime.bigint();
   const loaded = await loadModel(modelPath, {
     threads,
-    ...(offload ? { offload: { device: offload.device, vramBytes: offload.vramBytes }, contextLength } : {}),
+    device: placement.device,
+    ...(placement.gpuLayers !== undefined ? { gpuLayers: placement.gpuLayers } : {}),
+    ...(offload ? { offload: { device: offload.device, vramBytes: offload.vramBytes }, contextLength: placement.contextLength } : {}),
   });
   const loadNs = Number(process.hrtime.bigint() - started);
   const build = petrelBuild();
+  const { backend } = loaded.info;
   return {
     facts: {
       engine: 'petrel',
@@ -41,7 +45,9 @@ export async function openPetrel(
       kvType: 'f16',
       nBatch: PETREL_N_BATCH,
       nUbatch: PETREL_N_UBATCH,
-      backend: offload ? 'CPU+sim' : 'CPU',
+      backend: offload ? `${backend}+sim` : backend,
+      gpuInfo: backend === 'CPU' ? '' : loaded.info.deviceName,
+      nGpuLayers: backend === 'CPU' ? 0 : loaded.info.nLayer,
     },
     loadNs,
     ...(offload

@@ -10,7 +10,7 @@ import { mean, sampleStddev, tokensPerSecond } from './stats.js';
 export type FieldValue = string | number | boolean | null;
 export type FieldType = 'string' | 'int' | 'float' | 'bool';
 
-/** llama-bench's fields that mean something for a CPU engine, in llama-bench's order. */
+/** llama-bench's fields that mean something for petrel, in llama-bench's order. */
 export const LLAMA_BENCH_FIELDS: ReadonlyArray<[string, FieldType]> = [
   ['build_commit', 'string'],
   ['build_number', 'int'],
@@ -85,7 +85,7 @@ export function toRecord(r: TestResult, layout: RecordLayout, peer?: TestResult)
     ['build_commit', r.facts.buildCommit],
     ['build_number', r.facts.buildNumber],
     ['cpu_info', cpuInfo()],
-    ['gpu_info', ''],
+    ['gpu_info', r.facts.gpuInfo],
     ['backends', r.facts.backend],
     ['model_filename', r.model.filename],
     ['model_type', r.facts.modelType],
@@ -96,7 +96,7 @@ export function toRecord(r: TestResult, layout: RecordLayout, peer?: TestResult)
     ['n_threads', r.threads],
     ['type_k', r.facts.kvType],
     ['type_v', r.facts.kvType],
-    ['n_gpu_layers', 0],
+    ['n_gpu_layers', r.facts.nGpuLayers],
     ['load_mode', 'mmap'],
     ['n_prompt', r.test.nPrompt],
     ['n_gen', r.test.nGen],

@@ -8,7 +8,7 @@
 // the session back where it was before the prefill, and the turn is not recorded.
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { AbortError, loadModel, SnapshotMismatchError, type Model, type Session } from '../engine/index.js';
+import { AbortError, loadModel, SnapshotMismatchError, type LoadModelOptions, type Model, type Session } from '../engine/index.js';
 import { generateTurn } from '../generate/generateTurn.js';
 import { samplingFrom, type SamplingOverrides } from '../generate/qwen35Sampling.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -26,6 +26,10 @@ export interface ChatOptions {
   maxTokens?: number;
   contextLength?: number;
   threads?: number;
+  /** Where the model runs (the engine's default, the CPU, when not given). */
+  device?: LoadModelOptions['device'];
+  /** llama.cpp's -ngl (LoadModelOptions.gpuLayers). */
+  gpuLayers?: number;
   sampling: SamplingOverrides;
 }
 
@@ -61,6 +65,8 @@ export class Chat implements ChatBackend {
     const tokenizer = Tokenizer.fromGgufFile(options.modelPath);
     const model = await loadModel(options.modelPath, {
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.device !== undefined ? { device: options.device } : {}),
+      ...(options.gpuLayers !== undefined ? { gpuLayers: options.gpuLayers } : {}),
       ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
     });
     return new Chat(options, model, tokenizer);

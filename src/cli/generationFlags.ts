@@ -1,8 +1,9 @@
 // The flags run and chat share, defined once: the system prompt, thinking, answer length, context,
-// threads, --pull and sampling (Qwen3.5's defaults, src/generate/qwen35Sampling.ts). Each command
+// threads, the device (--device, -ngl), --pull and sampling (Qwen3.5's defaults, src/generate/qwen35Sampling.ts). Each command
 // passes the help that differs: what --show-thinking does there and chat's slash commands.
 import type { Command } from 'commander';
 import { QWEN35_SAMPLING, type SamplingOverrides } from '../generate/qwen35Sampling.js';
+import { addDeviceOptions, type DeviceFlags } from './deviceFlags.js';
 import { addPullOption, type PullPolicy } from './ensureModel.js';
 import {
   hardwareThreads,
@@ -16,7 +17,7 @@ import {
   parseThreads,
 } from './flagParsers.js';
 
-export interface GenerationFlags extends SamplingOverrides {
+export interface GenerationFlags extends SamplingOverrides, DeviceFlags {
   system?: string;
   think?: boolean;
   showThinking?: boolean;
@@ -47,6 +48,7 @@ export function addGenerationOptions(cmd: Command, help: GenerationHelp): Comman
     .option('-n, --max-tokens <n>', 'stop an answer after n tokens, reasoning included (default: until the context is full)', parsePositiveCount('-n/--max-tokens'))
     .option('-c, --ctx <n>', "context length in tokens (default: the model's; beyond it a warning, beyond 4× it refused)", parsePositiveCount('-c/--ctx'))
     .option('-t, --threads <n>', `CPU threads (default: one per hardware thread, here ${hardwareThreads()}; at most that many)`, parseThreads('-t/--threads'));
+  addDeviceOptions(cmd);
   addPullOption(cmd);
   return addSamplingOptions(cmd);
 }

@@ -40,6 +40,9 @@ export function buildProgram(): Command {
       '  petrel synth tiny tiny.gguf                   # write a small random-weight model\n' +
       '  petrel run tiny.gguf "Why is the sky blue?"   # one answer on stdout (random weights: gibberish)\n' +
       '  petrel run qwen3.5:0.8b "hi"                  # a real model: offers to download it first\n' +
+      '\nWhere a model runs: run, chat and bench take --device auto|cpu|vulkan (default auto: a Vulkan GPU when\n' +
+      "one is found and the model fits its memory, else the CPU) and -ngl, --gpu-layers N (llama.cpp's -ngl: all\n" +
+      'or 0; a model runs wholly on one device).\n' +
       '\n"petrel help <command>" or "petrel <command> --help" shows a command\'s options and examples.\n',
   );
   return program;

@@ -3,7 +3,7 @@
 // `petrel chat`), and the model freed. The caller decides where text goes (run: stdout/stderr;
 // tests: arrays). The signal stops the prefill between micro-batches as well as the generation:
 // either way the result is 'aborted'.
-import { AbortError, loadModel, type SamplingOptions } from '../engine/index.js';
+import { AbortError, loadModel, type LoadModelOptions, type SamplingOptions } from '../engine/index.js';
 import { UserError } from '../errors.js';
 import { chatTemplateOrDefault, renderChat, type OutputEvent, type ToolCall, type ToolDefinition } from '../templates/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -24,6 +24,10 @@ export interface GenerateOnceRequest {
   maxTokens?: number;
   contextLength?: number;
   threads?: number;
+  /** Where the model runs (the engine's default, the CPU, when not given). */
+  device?: LoadModelOptions['device'];
+  /** llama.cpp's -ngl (LoadModelOptions.gpuLayers). */
+  gpuLayers?: number;
   /** Keep generating past end-of-generation tokens (llama.cpp's --ignore-eos). */
   ignoreEos?: boolean;
   /** Record the MoE routing of every step to this file (for petrel_offload_sim). */
@@ -69,6 +73,8 @@ export async function generateOnce(req: GenerateOnceRequest): Promise<GenerateOn
 
   const model = await loadModel(req.modelPath, {
     ...(req.threads !== undefined ? { threads: req.threads } : {}),
+    ...(req.device !== undefined ? { device: req.device } : {}),
+    ...(req.gpuLayers !== undefined ? { gpuLayers: req.gpuLayers } : {}),
     ...(req.contextLength !== undefined ? { contextLength: req.contextLength } : {}),
     ...(req.routingTrace !== undefined ? { routingTrace: req.routingTrace } : {}),
   });

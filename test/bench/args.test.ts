@@ -10,6 +10,8 @@ describe('bench arguments', () => {
     expect(o.extra).toEqual([]);
     expect(o.vs).toBeUndefined();
     expect(o.warmup).toBe(true);
+    expect(o.device).toBe('auto');
+    expect(o.gpuLayers).toBeUndefined();
   });
 
   it('reads comma lists, repeated flags and ranges', () => {
@@ -36,6 +38,17 @@ describe('bench arguments', () => {
     expect(parseBenchFlags({}, 1).offload).toBeUndefined();
   });
 
+  it('reads the device: auto, cpu, vulkan; the simulated offload device runs the model on the CPU', () => {
+    expect(parseBenchFlags({ device: 'Vulkan' }, 1)).toMatchObject({ device: 'vulkan' });
+    expect(parseBenchFlags({ device: 'cpu' }, 1)).toMatchObject({ device: 'cpu' });
+    expect(parseBenchFlags({ device: ' auto ' }, 1)).toMatchObject({ device: 'auto' });
+    expect(parseBenchFlags({ device: 'simulated', vram: '2' }, 1)).toMatchObject({ device: 'cpu', offload: { device: 'simulated', vramBytes: 2 * 1024 ** 3 } });
+    // -ngl arrives parsed by the command line (-1 is auto: as if not given).
+    expect(parseBenchFlags({ gpuLayers: 99 }, 1).gpuLayers).toBe(99);
+    expect(parseBenchFlags({ gpuLayers: 0 }, 1).gpuLayers).toBe(0);
+    expect(parseBenchFlags({ gpuLayers: -1 }, 1).gpuLayers).toBeUndefined();
+  });
+
   it.each([
     [{ nPrompt: ['abc'] }, /-p: "abc" is not a whole number/],
     [{ nGen: ['-5'] }, /-n: "-5"/],
@@ -49,10 +62,12 @@ describe('bench arguments', () => {
     [{ vs: 'ollama' }, /--vs: "ollama" is not a known engine/],
     [{ nDepth: ['512-128'] }, /ends before it starts/],
     [{ nPrompt: ['0'], nGen: ['0'] }, /nothing to run/],
-    [{ vram: '8' }, /--vram and --device go together/],
-    [{ device: 'simulated' }, /--vram and --device go together/],
+    [{ vram: '8' }, /^bench: --vram goes with --device simulated, the one expert-offload device$/],
+    [{ vram: '8', device: 'vulkan' }, /^bench: --vram goes with --device simulated, the one expert-offload device \(not --device vulkan\)$/],
+    [{ device: 'simulated' }, /^bench: --device simulated needs --vram GiB, the simulated device's memory$/],
+    [{ device: 'gpu' }, /^bench: --device: "gpu" is not a device \(expected auto, cpu, vulkan, or simulated with --vram\)$/],
     // The same words as `petrel --version` and `bench --help`: the CUDA library exists, its inference does not.
-    [{ vram: '8', device: 'cuda' }, /--device: "cuda" is not an offload device \(expected simulated; CUDA inference is not implemented yet\)/],
+    [{ vram: '8', device: 'cuda' }, /--device: "cuda" is not a device \(expected auto, cpu, vulkan, or simulated with --vram; CUDA inference is not implemented yet\)/],
     [{ vram: '-1', device: 'simulated' }, /--vram: "-1" is not a size in GiB/],
     [{ vram: '0', device: 'simulated' }, /--vram: "0" is not a size in GiB/],
   ])('rejects %j with one line', (raw, message) => {
@@ -68,6 +83,7 @@ describe('bench arguments', () => {
   });
 
   it('turns llama-bench one-dash words (-pg, -ngl) into long options, and leaves the rest alone', () => {
+    // --ngl is -ngl's own long name (src/cli/deviceFlags.ts).
     expect(expandLlamaBenchFlags(['m.gguf', '-pg', '512,128', '-p', '64', '-ngl', '99', '-n4', '--', '-pg'])).toEqual([
       'm.gguf', '--pg', '512,128', '-p', '64', '--ngl', '99', '-n4', '--', '-pg',
     ]);

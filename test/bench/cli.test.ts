@@ -1,13 +1,16 @@
 // `petrel bench` end to end through the real launcher, on tiny models: output structure, --vs
-// llama.cpp rows and ratio, --vram with the simulated offload device, one-line errors. Speeds are not checked (the machine is shared).
+// llama.cpp rows and ratio, --device and -ngl, --vram with the simulated offload device, one-line
+// errors. Speeds are not checked (the machine is shared).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesize } from '../../src/synth/index.js';
+import { loadNative } from '../../src/native/index.js';
 import { runPetrel } from '../support/cli.js';
 import { expectedBenchFields } from '../support/llamaBench.js';
 import { LlamaFtype, llamaQuantize } from '../support/llamaQuantize.js';
+import { skipIfReason } from '../support/skip.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'petrel-bench-cli-'));
 const q8 = path.join(dir, 'tiny-q8_0.gguf');
@@ -67,6 +70,9 @@ describe('petrel bench', () => {
     [['-pg', '512'], /^petrel: bench: -pg: "512" is not a pair/],
     [['-o', 'sql'], /^petrel: bench: -o: "sql" is not an output format/],
     [['-t', '0'], /^petrel: bench: -t: 0 is below the minimum of 1/],
+    [['--device', 'gpu'], /^petrel: bench: --device: "gpu" is not a device/],
+    [['--device', 'cpu', '-ngl', '99'], /^petrel: bench: -ngl\/--gpu-layers puts layers on a GPU, but --device cpu runs the model on the CPU/],
+    [['-ngl', 'many'], /^petrel bench: option '-ngl, --gpu-layers <n>' argument 'many' is invalid/],
   ])('%j is one line on stderr and exit 1', (args, message) => {
     const r = runPetrel(['bench', q8, ...args]);
     expect(r.status).toBe(1);
@@ -88,6 +94,29 @@ describe('petrel bench', () => {
     const small = runPetrel(['bench', moe, '-p', '16', '-n', '0', '-r', '1', '-t', '1', '--vram', '0.25', '--device', 'simulated', '-o', 'json']);
     expect(small.status).toBe(0);
     expect((JSON.parse(small.stdout) as Array<Record<string, unknown>>)[0]).toMatchObject({ expert_hit_rate: 0 });
+  });
+
+  it('--device cpu: the CPU backend, no GPU, no layers on one', () => {
+    const r = runPetrel(['bench', q8, '-p', '8', '-n', '0', '-r', '1', '-t', '1', '--device', 'cpu', '-ngl', '0', '-o', 'json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect((JSON.parse(r.stdout) as Array<Record<string, unknown>>)[0]).toMatchObject({ backends: 'CPU', gpu_info: '', n_gpu_layers: 0 });
+  });
+
+  it('--device vulkan: backend Vulkan, the device in gpu_info, every layer on it; llama.cpp stays on the CPU', (ctx) => {
+    skipIfReason(ctx, loadNative().systemInfo().backendsAvailable.includes('vulkan') ? undefined : 'no Vulkan device');
+    const r = runPetrel(['bench', q8, '-p', '8', '-n', '0', '-r', '1', '-t', '1', '--device', 'vulkan', '-o', 'json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect((JSON.parse(r.stdout) as Array<Record<string, unknown>>)[0]).toMatchObject({
+      backends: 'Vulkan', gpu_info: expect.stringMatching(/\S/), n_gpu_layers: 8,
+    });
+    const md = runPetrel(['bench', q8, '-p', '8', '-n', '0', '-r', '1', '-t', '1', '--device', 'vulkan', '-ngl', 'all', '--vs', 'llama.cpp']);
+    expect(md.status, md.stderr).toBe(0);
+    const lines = md.stdout.split('\n');
+    expect(lines[0]).toMatch(/^\| model +\| +size \| +params \| backend +\| ngl \| threads \| engine +\|/);
+    const rows = lines.filter((l) => /^\| qwen35/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+    expect(rows.map((c) => [c[4], c[5], c[7]])).toEqual([['Vulkan', '8', 'petrel'], ['CPU', '0', 'llama.cpp']]);
   });
 
   it('a missing model file is one line and exit 1', () => {

@@ -10,8 +10,10 @@ import { expectedBenchFields, llamaBenchLayout, parseLlamaBench } from '../suppo
 
 const petrelFacts: EngineFacts = {
   engine: 'petrel', buildCommit: 'abcdef12', buildNumber: 42, modelType: 'qwen35 0.8B Q4_K - Medium',
-  modelSize: 521_548_800, kvType: 'f32', nBatch: 2048, nUbatch: 512, backend: 'CPU',
+  modelSize: 521_548_800, kvType: 'f32', nBatch: 2048, nUbatch: 512, backend: 'CPU', gpuInfo: '', nGpuLayers: 0,
 };
+/** petrel's model on a Vulkan GPU: its 24 layers there. */
+const vulkanFacts: EngineFacts = { ...petrelFacts, backend: 'Vulkan', gpuInfo: 'AMD Radeon RX 7900 XTX (RADV NAVI31)', nGpuLayers: 24 };
 const llamaFacts: EngineFacts = { ...petrelFacts, engine: 'llama.cpp', buildCommit: 'b7000', buildNumber: 7000, kvType: 'f16', nBatch: 512 };
 const model = { filename: 'models/q.gguf', type: 'qwen35 0.8B Q4_K - Medium', sizeBytes: 521_548_800, nParams: 752_393_024, nVocab: 248320 };
 
@@ -140,6 +142,46 @@ describe('bench output formats', () => {
     const rows = JSON.parse(print('json', [[sim]], layout)) as Array<Record<string, unknown>>;
     expect(Object.keys(rows[0]!).slice(FIELDS.length)).toEqual(['expert_hit_rate', 'upload_bytes_per_token', 'samples_ns', 'samples_ts']);
     expect(rows[0]).toMatchObject({ backends: 'CPU+sim', expert_hit_rate: 0.25, upload_bytes_per_token: 1.5e6 });
+  });
+
+  it('md on a GPU: backend as llama-bench names it and an ngl column after it, as llama-bench adds for a GPU backend', () => {
+    const lines = print('md', [[result(vulkanFacts, 512, 0, [2e9, 4e9])]]).split('\n');
+    expect(lines.slice(0, 3)).toEqual([
+      '| model                          |       size |     params | backend    | ngl | threads |            test |                  t/s |',
+      '| ------------------------------ | ---------: | ---------: | ---------- | --: | ------: | --------------: | -------------------: |',
+      '| qwen35 0.8B Q4_K - Medium      | 497.39 MiB |   752.39 M | Vulkan     |  24 |       2 |           pp512 |       192.00 ± 90.51 |',
+    ]);
+  });
+
+  it('md on a GPU with --vs: llama.cpp\'s row keeps its CPU backend and 0 layers', () => {
+    const peer = result(llamaFacts, 512, 0, [1e9, 1e9]);
+    const lines = print('md', [[result(vulkanFacts, 512, 0, [2e9, 4e9]), peer]], { vs: true, extra: [] }).split('\n');
+    expect(lines[0]).toMatch(/^\| model +\| +size \| +params \| backend +\| ngl \| threads \| engine +\| +test \| +t\/s \| vs llama\.cpp \|$/);
+    expect(lines[2]).toMatch(/\| Vulkan +\| +24 \| +2 \| petrel +\|/);
+    expect(lines[3]).toMatch(/\| CPU +\| +0 \| +2 \| llama\.cpp +\|/);
+  });
+
+  it('the md header waits for the first rows: which columns there are depends on the backend that loaded', () => {
+    const p = createPrinter('md', { vs: false, extra: [] });
+    expect(p.header()).toBe('');
+    const first = p.test([pp]);
+    expect(first.split('\n')[0]).toMatch(/^\| model /);
+    expect(p.test([pp]).split('\n')[0]).toMatch(/^\| qwen35 /);
+  });
+
+  it('json, jsonl and csv on a GPU: backends, gpu_info and n_gpu_layers from the model', () => {
+    const gpu = result(vulkanFacts, 512, 0, [2e9, 4e9]);
+    const want = { backends: 'Vulkan', gpu_info: 'AMD Radeon RX 7900 XTX (RADV NAVI31)', n_gpu_layers: 24 };
+    const rows = JSON.parse(print('json', [[gpu]])) as Array<Record<string, unknown>>;
+    expect(rows[0]).toMatchObject(want);
+    expect(Object.keys(rows[0]!)).toEqual([...FIELDS, 'samples_ns', 'samples_ts']);
+    expect(JSON.parse(print('jsonl', [[gpu]]).trimEnd())).toMatchObject(want);
+    const [header, row] = print('csv', [[gpu]]).split('\n');
+    const cells = row!.split('","').map((c) => c.replace(/^"|"$/g, ''));
+    const at = (field: string) => cells[header!.split(',').indexOf(field)];
+    expect([at('backends'), at('gpu_info'), at('n_gpu_layers')]).toEqual(['Vulkan', want.gpu_info, '24']);
+    // On the CPU: no GPU, no layers on one (llama-bench's n_gpu_layers is an int).
+    expect((JSON.parse(print('json', [[pp]])) as Array<Record<string, unknown>>)[0]).toMatchObject({ backends: 'CPU', gpu_info: '', n_gpu_layers: 0 });
   });
 
   it('jsonl: one complete object per line', () => {

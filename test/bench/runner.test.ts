@@ -12,7 +12,7 @@ function fakeEngine(name: EngineName, log: string[]): OpenEngine {
   return async (_model, threads): Promise<BenchEngine> => {
     log.push(`${name} load t${threads}`);
     return {
-      facts: { engine: name, buildCommit: 'x', buildNumber: 1, modelType: model.type, modelSize: 1, kvType: 'f32', nBatch: 2048, nUbatch: 512, backend: 'CPU' } as EngineFacts,
+      facts: { engine: name, buildCommit: 'x', buildNumber: 1, modelType: model.type, modelSize: 1, kvType: 'f32', nBatch: 2048, nUbatch: 512, backend: 'CPU', gpuInfo: '', nGpuLayers: 0 } as EngineFacts,
       loadNs: 1,
       async open(contextLength) {
         log.push(`${name} open ${contextLength}`);

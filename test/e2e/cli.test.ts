@@ -23,14 +23,15 @@ describe('petrel CLI', () => {
     expect(r.stderr).toBe('');
   });
 
-  it('-v is --version; it says the GPU backends run no inference yet, as bench --help does', () => {
+  it('-v is --version; it names the backends models run on, and says CUDA runs none yet, as bench --help does', () => {
     const v = runPetrel(['-v']);
     expect(v.status).toBe(0);
     expect(v.stdout).toBe(runPetrel(['--version']).stdout);
-    expect(v.stdout).toMatch(/^inference: +cpu \(GPU inference is not implemented yet\)$/m);
-    // "cuda" or "vulkan" alone read as GPU inference; the libraries built today only find devices
-    // and run their kernel tests.
-    expect(v.stdout).not.toMatch(/compiled in: .*(cuda|vulkan)(,|$)/m);
+    const vulkan = /compiled in: .*vulkan(,|$)/m.test(v.stdout);
+    expect(v.stdout).toMatch(vulkan ? /^inference: +cpu, vulkan \(--device auto\|cpu\|vulkan\)$/m : /^inference: +cpu$/m);
+    // "cuda" alone would read as GPU inference; the CUDA library built today only finds devices
+    // and runs its kernel tests.
+    expect(v.stdout).not.toMatch(/compiled in: .*cuda(,|$)/m);
     expect(runPetrel(['bench', '--help']).stdout.replace(/\s+/g, ' ')).toContain('CUDA inference is not implemented yet');
   });
 

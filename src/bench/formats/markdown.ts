@@ -1,9 +1,12 @@
 // llama-bench's Markdown table, column for column on a CPU backend:
 //   | model | size | params | backend | threads | test | t/s |
 // with its widths (negative = left-aligned), its "---:" alignment row, "mean ± stddev" t/s and the
-// "build: <commit> (<number>)" footer. --vs adds an engine column before test and a ratio column
-// at the end (on petrel's row); --extra adds its columns after t/s, --vram the expert-cache hit
-// rate and MB uploaded per token after those.
+// "build: <commit> (<number>)" footer. When petrel's model runs on a GPU, an ngl column follows
+// backend, as llama-bench adds it for a GPU backend (threads stays: llama-bench keeps it when -t
+// is given, and a llama.cpp peer row runs on the CPU). Which one is known once the first model
+// has loaded (--device auto), so the header is printed with the first test's rows. --vs adds an
+// engine column before test and a ratio column at the end (on petrel's row); --extra adds its
+// columns after t/s, --vram the expert-cache hit rate and MB uploaded per token after those.
 import type { EngineFacts } from '../engine.js';
 import { testRecords, type RecordLayout } from '../record.js';
 import type { TestResult } from '../runner.js';
@@ -30,14 +33,20 @@ function tsOf(r: TestResult): number[] {
   return tokensPerSecond(r.test.nPrompt + r.test.nGen, r.samplesNs);
 }
 
-function columns(layout: RecordLayout): Column[] {
+/** llama-bench's test of a CPU backend (is_cpu_backend in its markdown printer). */
+export function isCpuBackend(backend: string): boolean {
+  return ['CPU', 'BLAS', 'ZenDNN'].some((name) => backend.includes(name));
+}
+
+function columns(layout: RecordLayout, gpu: boolean): Column[] {
   const cols: Column[] = [
     { title: 'model', width: -30, value: (r) => r.facts.modelType },
     { title: 'size', width: 10, value: (r) => formatSize(r.facts.modelSize) },
     { title: 'params', width: 10, value: (r) => formatParams(r.model.nParams) },
     { title: 'backend', width: -10, value: (r) => r.facts.backend },
-    { title: 'threads', width: 7, value: (r) => String(r.threads) },
   ];
+  if (gpu) cols.push({ title: 'ngl', width: 3, value: (r) => String(r.facts.nGpuLayers) });
+  cols.push({ title: 'threads', width: 7, value: (r) => String(r.threads) });
   if (layout.vs) cols.push({ title: 'engine', width: -10, value: (r) => r.facts.engine });
   cols.push({ title: 'test', width: 15, value: (r) => testName(r.test) });
   cols.push({
@@ -63,24 +72,36 @@ function cell(text: string, width: number): string {
   return width < 0 ? text.padEnd(-width) : text.padStart(width);
 }
 
+function header(cols: Column[]): string {
+  const titles = '|' + cols.map((c) => ` ${cell(c.title, c.width)} |`).join('');
+  const rule = '|' + cols.map((c) => ` ${'-'.repeat(Math.abs(c.width) - 1)}${c.width > 0 ? ':' : '-'} |`).join('');
+  return `${titles}\n${rule}\n`;
+}
+
 export function markdownPrinter(layout: RecordLayout): BenchPrinter {
-  const cols = columns(layout);
+  let cols: Column[] | undefined;
   const builds = new Map<string, EngineFacts>();
   return {
-    header() {
-      const titles = '|' + cols.map((c) => ` ${cell(c.title, c.width)} |`).join('');
-      const rule = '|' + cols.map((c) => ` ${'-'.repeat(Math.abs(c.width) - 1)}${c.width > 0 ? ':' : '-'} |`).join('');
-      return `${titles}\n${rule}\n`;
-    },
+    header: () => '',
     test(results) {
+      let out = '';
+      if (!cols) {
+        // petrel's row comes first; its backend decides the ngl column for the whole table.
+        cols = columns(layout, results.length > 0 && !isCpuBackend(results[0]!.facts.backend));
+        out = header(cols);
+      }
+      const table = cols;
       const records = testRecords(results, layout);
-      return results
-        .map((r, i) => {
-          builds.set(r.facts.engine, r.facts);
-          const ratio = records[i]!.values.get('vs_llama_cpp');
-          return '|' + cols.map((c) => ` ${cell(c.value(r, typeof ratio === 'number' ? ratio : null), c.width)} |`).join('') + '\n';
-        })
-        .join('');
+      return (
+        out +
+        results
+          .map((r, i) => {
+            builds.set(r.facts.engine, r.facts);
+            const ratio = records[i]!.values.get('vs_llama_cpp');
+            return '|' + table.map((c) => ` ${cell(c.value(r, typeof ratio === 'number' ? ratio : null), c.width)} |`).join('') + '\n';
+          })
+          .join('')
+      );
     },
     footer() {
       const own = builds.get('petrel');

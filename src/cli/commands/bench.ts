@@ -8,6 +8,8 @@ import { benchCacheDir, ensureDefaultModel } from '../../bench/defaultModel.js';
 import type { EngineName, OpenEngine } from '../../bench/engine.js';
 import { defaultThreadCount } from '../../bench/machine.js';
 import { describeModelFile } from '../../bench/modelDescription.js';
+import { UserError } from '../../errors.js';
+import { deviceFlagsProblem, gpuLayersOption, withLlamaSpellings } from '../deviceFlags.js';
 import { hardwareThreads } from '../flagParsers.js';
 import { groupContextLength, planTests } from '../../bench/testPlan.js';
 import { DEFAULT_MODEL_NOTE, describeDefaultModelStep, describeProgress, progressSink, type ProgressSink } from '../../bench/progress.js';
@@ -16,10 +18,10 @@ interface BenchCliFlags extends RawBenchFlags {
   progress?: boolean;
 }
 
-/** Lets llama-bench's one-dash spellings (-pg) through commander, which only knows one-letter short flags. */
+/** Lets llama-bench's one-dash spellings (-pg, -ngl) through commander, which only knows one-letter short flags. */
 class BenchCommand extends Command {
   override parseOptions(args: string[]) {
-    return super.parseOptions(expandLlamaBenchFlags(args));
+    return super.parseOptions(expandLlamaBenchFlags(withLlamaSpellings(args)));
   }
 }
 
@@ -41,15 +43,30 @@ export function registerBenchCommand(program: Command): void {
     .option('--no-warmup', 'skip the untimed warm-up run before each test')
     .option('--progress', 'print a progress line per step on stderr even when it is not a terminal')
     .option('--seed <n>', 'seed of the random token ids (default: 0)')
-    .option('--vram <GiB>', 'MoE expert offload within this device memory; adds the expert-cache hit rate and MB uploaded per token')
-    .option('--device <name>', "the offload device: 'simulated' (host memory and CPU kernels standing in for a GPU; CUDA inference is not implemented yet)")
+    .option(
+      '--device <name>',
+      "where petrel runs the model: auto (a Vulkan GPU when one is found and the model fits its memory, else the CPU), cpu, vulkan " +
+        '(default: auto; CUDA inference is not implemented yet); simulated, with --vram: MoE expert offload on the CPU, host memory ' +
+        'and CPU kernels standing in for a GPU',
+    )
+    .addOption(
+      gpuLayersOption(
+        "layers on the GPU, as llama-bench's -ngl (one value, no list): all (the default when a GPU runs the model), 0 (none: " +
+          'the CPU), or any number at least the layer count; a model runs wholly on one device, so a partial count is refused',
+      ),
+    )
+    .option('--vram <GiB>', 'MoE expert offload within this device memory (with --device simulated); adds the expert-cache hit rate and MB uploaded per token')
     .addHelpText(
       'after',
       '\nTests are named as llama-bench names them: pp512 (one 512-token prompt), tg128 (128 single-token steps),\n' +
         'pp512+tg128 (-pg), "@ d4096" at a prefilled depth. t/s is tokens / time of each run, mean ± sample stddev.\n\n' +
+        'The backend column says what ran petrel\'s model (CPU, Vulkan; CPU+sim with --device simulated), with an ngl\n' +
+        'column when it is a GPU. --device and -ngl apply to petrel\'s rows only: llama.cpp (--vs) always runs on the CPU.\n\n' +
         `The default model is generated once into ${benchCacheDir()}.\n\n` +
         'Examples:\n  petrel bench\n  petrel bench model.gguf -p 128,512 -n 32 -t 1,2 -o json\n' +
         '  petrel bench model.gguf -d 0,16384 -r 3 --vs llama.cpp\n' +
+        '  petrel bench model.gguf --device vulkan             # on the Vulkan GPU (an error when there is none)\n' +
+        '  petrel bench model.gguf --device cpu --vs llama.cpp # both on the CPU\n' +
         '  petrel bench moe.gguf --vram 8 --device simulated   # expert offload counters (docs/OFFLOAD.md)\n',
     )
     .action(async (models: string[], flags: BenchCliFlags) => {
@@ -68,6 +85,8 @@ async function benchCommand(modelArgs: string[], flags: BenchCliFlags): Promise<
     import('../../store/local.js'),
   ]);
   const parsed = parseBenchFlags(flags, defaultThreadCount());
+  const conflict = deviceFlagsProblem(flags.device?.trim().toLowerCase() ?? 'auto', flags.gpuLayers);
+  if (conflict) throw new UserError(`bench: ${conflict}`, 'ERR_USER_ARGS');
   // As run does: more threads than hardware threads only wait on each other.
   const max = hardwareThreads();
   const tooMany = [...new Set(parsed.threads.filter((t) => t > max))];
@@ -79,7 +98,15 @@ async function benchCommand(modelArgs: string[], flags: BenchCliFlags): Promise<
 
   const longestContext = Math.max(...planTests(options).map(groupContextLength));
   const engines: Array<{ name: EngineName; open: OpenEngine }> = [
-    { name: 'petrel', open: (model, threads) => openPetrel(model, threads, options.offload, longestContext) },
+    {
+      name: 'petrel',
+      open: (model, threads) =>
+        openPetrel(model, threads, {
+          device: options.device,
+          ...(options.gpuLayers !== undefined ? { gpuLayers: options.gpuLayers } : {}),
+          ...(options.offload ? { offload: options.offload, contextLength: longestContext } : {}),
+        }),
+    },
   ];
   if (options.vs === 'llama.cpp') engines.push({ name: 'llama.cpp', open: openLlamaPeer });
 

@@ -4,6 +4,7 @@
 // between turns, so each turn prefills only its own tokens (src/chat/conversation.ts).
 import type { Command } from 'commander';
 import { historyFile, InputHistory } from '../../chat/history.js';
+import { checkDeviceFlags, DeviceCommand, deviceLoadOptions } from '../deviceFlags.js';
 import { ensureModel } from '../ensureModel.js';
 import { addGenerationOptions, THREADS_HELP, type GenerationFlags } from '../generationFlags.js';
 
@@ -13,8 +14,9 @@ interface ChatFlags extends GenerationFlags {
 }
 
 export function registerChatCommand(program: Command): void {
-  const cmd = program
-    .command('chat')
+  const cmd = new DeviceCommand('chat');
+  program.addCommand(cmd);
+  cmd
     .description('talk with a model: a terminal UI, or one turn per line when piped')
     .argument('<model>', 'a pulled model (alias like qwen3.5:0.8b, hf:owner/repo[:quant], URL) or a .gguf path')
     .option('--no-history', 'do not read or write the input history')
@@ -41,6 +43,7 @@ export function registerChatCommand(program: Command): void {
       '  printf "hi\\nand then?\\n" | petrel chat model.gguf --json | jq -r .text\n',
   );
   cmd.action(async (model: string, flags: ChatFlags) => {
+    checkDeviceFlags(flags);
     // A known alias not downloaded yet is offered for download on a terminal, as run does (--pull for
     // scripts); ensureModel loads the store only now, so --help stays fast.
     const modelPath = await ensureModel(model, { ...(flags.pull ? { pull: flags.pull } : {}), ...(flags.ctx !== undefined ? { context: flags.ctx } : {}) });
@@ -64,6 +67,7 @@ async function chatCommand(modelPath: string, flags: ChatFlags): Promise<number>
     ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
     ...(flags.ctx !== undefined ? { contextLength: flags.ctx } : {}),
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+    ...deviceLoadOptions(flags),
   });
   if (flags.ctx !== undefined) {
     // As run does: the trained context is only known once the model is loaded (sessions reserve

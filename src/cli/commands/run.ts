@@ -9,6 +9,7 @@ import type { SamplingOptions } from '../../engine/index.js';
 import type { GenerateOnceResult } from '../../generate/generateOnce.js';
 import { resolvedSamplingFrom } from '../../generate/qwen35Sampling.js';
 import type { ToolDefinition } from '../../templates/index.js';
+import { checkDeviceFlags, DeviceCommand, deviceLoadOptions } from '../deviceFlags.js';
 import { hardwareThreads } from '../flagParsers.js';
 import { addGenerationOptions, THREADS_HELP, type GenerationFlags } from '../generationFlags.js';
 import { combinePrompt, readPromptFile, readStdinIfPiped } from '../promptInput.js';
@@ -28,8 +29,9 @@ interface RunFlags extends GenerationFlags {
 const ONE_SHOT_FLAGS: Array<keyof RunFlags> = ['file', 'json', 'raw', 'tools', 'ignoreEos', 'routingTrace'];
 
 export function registerRunCommand(program: Command): void {
-  const cmd = program
-    .command('run')
+  const cmd = new DeviceCommand('run');
+  program.addCommand(cmd);
+  cmd
     .description('answer one prompt and exit: the answer on stdout (no prompt on a terminal: opens the chat)')
     .argument('<model>', 'a model alias (qwen3.5:0.8b), hf:owner/repo[:quant], URL, or a .gguf path')
     .argument('[prompt...]', 'the prompt; several words need no quotes (petrel run m why is the sky blue)')
@@ -61,6 +63,7 @@ export function registerRunCommand(program: Command): void {
       '  while read -r q; do petrel run model.gguf "$q"; done < questions.txt\n',
   );
   cmd.action(async (model: string, words: string[], flags: RunFlags) => {
+    checkDeviceFlags(flags);
     const argPrompt = words.length > 0 ? words.join(' ') : undefined;
     if (argPrompt === undefined && flags.file === undefined && process.stdin.isTTY) {
       const oneShot = ONE_SHOT_FLAGS.filter((f) => flags[f] !== undefined);
@@ -163,6 +166,7 @@ async function runCommand(modelPath: string, argPrompt: string | undefined, flag
       ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
       ...(flags.ctx !== undefined ? { contextLength: flags.ctx } : {}),
       threads,
+      ...deviceLoadOptions(flags),
       ...(flags.ignoreEos ? { ignoreEos: true } : {}),
       ...(flags.routingTrace !== undefined ? { routingTrace: flags.routingTrace } : {}),
     });

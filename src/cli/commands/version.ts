@@ -14,11 +14,12 @@ export function versionText(): string {
     const info = loadNative().systemInfo();
     lines.push(`cpu features: ${info.cpuFeatures.join(' ') || 'none detected'}`);
     lines.push(`cpu kernels:  ${info.cpuKernels}`);
-    // The GPU libraries built today find devices and run their kernel tests; no model runs on them
-    // yet. Say so here, as bench --help does, rather than let "cuda" or "vulkan" read as GPU inference.
-    const probeOnly: Record<string, string> = { cuda: 'cuda (device probe only)', vulkan: 'vulkan (shader tests only)' };
+    // Models run on the CPU or a Vulkan device (--device); the CUDA library only finds devices and
+    // runs its kernel tests. Say so here, as bench --help does, rather than let "cuda" read as GPU inference.
+    const probeOnly: Record<string, string> = { cuda: 'cuda (device probe only)' };
     const compiled = info.backendsCompiled.map((b) => probeOnly[b] ?? b);
-    lines.push(`inference:    cpu (GPU inference is not implemented yet)`);
+    const inference = info.backendsCompiled.includes('vulkan') ? 'cpu, vulkan (--device auto|cpu|vulkan)' : 'cpu';
+    lines.push(`inference:    ${inference}`);
     lines.push(`backends compiled in: ${compiled.join(', ')}`);
     lines.push(`backends available:  ${info.backendsAvailable.join(', ')}`);
     for (const device of info.devices) lines.push(`device:       ${device}`);
