@@ -7,12 +7,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type Model } from '../../src/engine/index.js';
+import type { Model } from '../../src/engine/index.js';
 import { loadNative } from '../../src/native/index.js';
 import { synthesize } from '../../src/synth/index.js';
 import { writeExtraArch, type ExtraArch } from '../fixtures/extraArchs.js';
 import { klDivergence, logSoftmax, openOracle, type LlamaOracle } from '../support/llamaOracle.js';
 import { LlamaFtype, llamaQuantize } from '../support/llamaQuantize.js';
+import { loadTestModel } from './helpers/device.js';
 
 const GREEDY_TOKENS = 64;
 // Each bound is four times the largest value these tests measure over all their models and weight
@@ -94,7 +95,7 @@ describe.each(MODELS)('$label against llama.cpp', ({ label, make }) => {
       }
       // One compute thread each: the suite runs two test files at once on a 2-core machine, and an
       // oversubscribed pool waits on descheduled workers at every operation.
-      model = await loadModel(file, { threads: 1 });
+      model = await loadTestModel(file, { threads: 1 });
       oracle = await openOracle(file, { threads: 1 });
     });
     afterAll(async () => {
@@ -176,7 +177,7 @@ describe.each(MODELS)('$label: F16 KV cache against llama.cpp\'s F16 cache', ({ 
   beforeAll(async () => {
     const f32 = path.join(dir, `${label}-f32.gguf`);
     if (!existsSync(f32)) await make(f32);
-    model = await loadModel(f32, { threads: 1 });
+    model = await loadTestModel(f32, { threads: 1 });
     oracle = await openOracle(f32, { threads: 1, kvCache: 'f16', flashAttention: 'auto' });
   });
   afterAll(async () => {

@@ -5,11 +5,11 @@
 // rounds activations to the weight type's vec_dot type as llama.cpp does, which this float64
 // reference does not model.)
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../../src/engine/index.js';
 import { loadNative } from '../../src/native/index.js';
 import { loadReferenceModel } from '../support/referenceForward.js';
 import path from 'node:path';
 import { buildExtraArchSpec, EXTRA_ARCH_DIMS, writeExtraArch, writeGgufSpec } from '../fixtures/extraArchs.js';
+import { loadTestModel } from './helpers/device.js';
 import { compareLogits, extraArchModel, maxAbsDiff, presetModel, randomTokens, tempDir, type Diff } from './helpers/models.js';
 
 const tmp = tempDir();
@@ -23,7 +23,7 @@ const MAX_REL_DIFF = 4e-6;
 const results: Record<string, Diff> = {};
 
 async function check(name: string, file: string, nTokens = N_TOKENS, layerTypes?: string[]): Promise<void> {
-  const model = await loadModel(file, { threads: 2 });
+  const model = await loadTestModel(file, { threads: 2 });
   if (layerTypes) expect(model.info.layerTypes).toEqual(layerTypes);
   const session = model.createSession({ kvCacheType: 'f32' });
   const tokens = randomTokens(nTokens, model.info.nVocab, 7);
@@ -83,7 +83,7 @@ describe('weight layouts', () => {
     const fusedFile = await writeGgufSpec(path.join(tmp.dir, 'qwen3moe-fused.gguf'), spec);
     const tokens = randomTokens(12, 512, 5);
     const run = async (file: string) => {
-      const m = await loadModel(file, { threads: 2 });
+      const m = await loadTestModel(file, { threads: 2 });
       const s = m.createSession({ kvCacheType: 'f32' });
       const logits = (await s.evaluate(tokens, { logits: 'all' }))!;
       s.dispose();

@@ -3,16 +3,17 @@
 // equal each alone; the context limit is enforced with a clear error; one evaluation at a time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { ContextLimitError, loadModel, type Model } from '../../src/engine/index.js';
+import { ContextLimitError, type Model } from '../../src/engine/index.js';
+import { loadTestModel } from './helpers/device.js';
 import { extraArchModel, maxAbsDiff, presetModel, randomTokens, tempDir } from './helpers/models.js';
 
 const tmp = tempDir();
 const models: Record<string, Model> = {};
 
 beforeAll(async () => {
-  models.tiny = await loadModel(await presetModel('tiny'), { threads: 2 });
-  models['tiny-moe'] = await loadModel(await presetModel('tiny-moe'), { threads: 2 });
-  models.qwen3next = await loadModel(await extraArchModel('qwen3next', tmp.dir), { threads: 2 });
+  models.tiny = await loadTestModel(await presetModel('tiny'), { threads: 2 });
+  models['tiny-moe'] = await loadTestModel(await presetModel('tiny-moe'), { threads: 2 });
+  models.qwen3next = await loadTestModel(await extraArchModel('qwen3next', tmp.dir), { threads: 2 });
 });
 afterAll(() => {
   for (const m of Object.values(models)) m.dispose();
