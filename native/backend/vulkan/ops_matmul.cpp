@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/vulkan/ops_matmul_coopmat.h"
 #include "backend/vulkan/ops_matmul_int8.h"
 
 namespace petrel::vk {
@@ -205,6 +206,10 @@ Status matmul_with_scratch(VulkanOps& ops, Recording& rec, GgmlType type, Device
 Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
               int64_t n_tokens, DeviceSpan y) {
   if (n_tokens >= 1 && n_tokens <= kMatVecMaxTokens) return mat_vec(ops, rec, type, w, rows, cols, x, n_tokens, y);
+  // Prefill on NV cooperative matrices where the device has them (ops_matmul_coopmat.h).
+  if (n_tokens > kMatVecMaxTokens && mat_mat_coopmat_supports(ops.context(), type)) {
+    return mat_mat_coopmat(ops, rec, type, w, rows, cols, x, n_tokens, y);
+  }
   return mat_mat(ops, rec, type, w, rows, cols, x, n_tokens, y);
 }
 

@@ -86,6 +86,41 @@ std::vector<CoopMatShape> coopmat_shapes(VkInstance inst, VkPhysicalDevice pd) {
   return out;
 }
 
+// The same from VK_NV_cooperative_matrix: its subgroup-scope shapes, in KHR's component numbering
+// (the two extensions number f16 0 and f32 1 alike).
+std::vector<CoopMatShape> coopmat_nv_shapes(VkInstance inst, VkPhysicalDevice pd) {
+  std::vector<CoopMatShape> out;
+  auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+      vkGetInstanceProcAddr(inst, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
+  if (get == nullptr) return out;
+  uint32_t n = 0;
+  if (get(pd, &n, nullptr) != VK_SUCCESS || n == 0) return out;
+  std::vector<VkCooperativeMatrixPropertiesNV> props(n);
+  for (auto& p : props) {
+    p = {};
+    p.sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+  }
+  if (get(pd, &n, props.data()) != VK_SUCCESS) return out;
+  for (uint32_t i = 0; i < n; ++i) {
+    const auto& p = props[i];
+    if (p.scope != VK_SCOPE_SUBGROUP_NV) continue;
+    out.push_back({p.MSize, p.NSize, p.KSize, static_cast<uint32_t>(p.AType), static_cast<uint32_t>(p.BType),
+                   static_cast<uint32_t>(p.CType), static_cast<uint32_t>(p.DType)});
+  }
+  return out;
+}
+
+bool has_f16_f32_shape(const std::vector<CoopMatShape>& shapes, uint32_t m, uint32_t n, uint32_t k) {
+  constexpr uint32_t f16 = 0, f32 = 1;  // VkComponentTypeKHR and VkComponentTypeNV alike
+  for (const CoopMatShape& s : shapes) {
+    if (s.m == m && s.n == n && s.k == k && s.a_type == f16 && s.b_type == f16 && s.c_type == f32 &&
+        s.result_type == f32) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool has_layer(const char* name) {
   uint32_t n = 0;
   if (vkEnumerateInstanceLayerProperties(&n, nullptr) != VK_SUCCESS) return false;
@@ -147,14 +182,11 @@ VkResult create_instance(bool validate, VkInstance* out) {
 }  // namespace
 
 bool DeviceInfo::has_coopmat_f16_f32(uint32_t m, uint32_t n, uint32_t k) const {
-  constexpr uint32_t f16 = 0, f32 = 1;  // VkComponentTypeKHR
-  for (const CoopMatShape& s : coopmat_shapes) {
-    if (s.m == m && s.n == n && s.k == k && s.a_type == f16 && s.b_type == f16 && s.c_type == f32 &&
-        s.result_type == f32) {
-      return true;
-    }
-  }
-  return false;
+  return has_f16_f32_shape(coopmat_shapes, m, n, k);
+}
+
+bool DeviceInfo::has_coopmat_nv_f16_f32(uint32_t m, uint32_t n, uint32_t k) const {
+  return has_f16_f32_shape(coopmat_nv_shapes, m, n, k);
 }
 
 const char* result_name(VkResult r) {
@@ -306,6 +338,10 @@ Status VulkanContext::create(std::unique_ptr<VulkanContext>* out) {
                                has_device_extension(ctx->physical_, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
   const bool has_coopmat_ext = !env_flag("PETREL_VULKAN_NO_COOPMAT") &&
                                has_device_extension(ctx->physical_, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat_nv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  VkPhysicalDeviceVulkanMemoryModelFeatures memory_model{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+  const bool has_coopmat_nv_ext = !env_flag("PETREL_VULKAN_NO_COOPMAT") &&
+                                  has_device_extension(ctx->physical_, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   {
     VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
     void** next = &features.pNext;
@@ -315,7 +351,15 @@ Status VulkanContext::create(std::unique_ptr<VulkanContext>* out) {
     }
     *next = &f16_int8;
     next = &f16_int8.pNext;
-    if (has_coopmat_ext) *next = &coopmat;
+    if (has_coopmat_ext) {
+      *next = &coopmat;
+      next = &coopmat.pNext;
+    }
+    if (has_coopmat_nv_ext) {
+      *next = &coopmat_nv;
+      next = &coopmat_nv.pNext;
+      *next = &memory_model;
+    }
     vkGetPhysicalDeviceFeatures2(ctx->physical_, &features);
   }
   if (has_int_dot_ext && int_dot.shaderIntegerDotProduct) {
@@ -338,6 +382,27 @@ Status VulkanContext::create(std::unique_ptr<VulkanContext>* out) {
     info.float16 = true;
     extensions.push_back(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
   }
+  // NV cooperative matrices: the 16x16x16 fp16 -> fp32 subgroup shape in compute shaders, with
+  // fp16 arithmetic and the Vulkan memory model (glslc declares VulkanMemoryModel in every NV
+  // cooperative-matrix module) and the subgroup index (gl_SubgroupID: basic subgroup operations in
+  // compute, which Vulkan 1.1 guarantees; checked all the same).
+  if (has_coopmat_nv_ext && coopmat_nv.cooperativeMatrix && f16_int8.shaderFloat16 && memory_model.vulkanMemoryModel &&
+      (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+      (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT)) {
+    VkPhysicalDeviceCooperativeMatrixPropertiesNV nv_props{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV};
+    VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    p2.pNext = &nv_props;
+    vkGetPhysicalDeviceProperties2(ctx->physical_, &p2);
+    info.coopmat_nv_shapes = coopmat_nv_shapes(ctx->instance_, ctx->physical_);
+    info.coopmat_nv = (nv_props.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
+                      info.has_coopmat_nv_f16_f32(16, 16, 16);
+  }
+  if (info.coopmat_nv) {
+    info.float16 = true;
+    info.vulkan_memory_model = true;
+    extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  }
   // Only what is used is enabled: the fp16 arithmetic the cooperative-matrix shaders need.
   const VkBool32 float16 = info.float16 ? VK_TRUE : VK_FALSE;
   f16_int8 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
@@ -348,7 +413,19 @@ Status VulkanContext::create(std::unique_ptr<VulkanContext>* out) {
   const void* device_next = nullptr;
   if (info.cooperative_matrix) {
     coopmat.pNext = const_cast<void*>(device_next);
-    f16_int8.pNext = &coopmat;
+    device_next = &coopmat;
+  }
+  if (info.coopmat_nv) {
+    coopmat_nv = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    coopmat_nv.cooperativeMatrix = VK_TRUE;
+    coopmat_nv.pNext = const_cast<void*>(device_next);
+    memory_model = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+    memory_model.vulkanMemoryModel = VK_TRUE;
+    memory_model.pNext = &coopmat_nv;
+    device_next = &memory_model;
+  }
+  if (info.float16) {
+    f16_int8.pNext = const_cast<void*>(device_next);
     device_next = &f16_int8;
   }
   if (info.integer_dot_product) {

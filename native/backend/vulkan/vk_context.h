@@ -8,7 +8,8 @@
 //   PETREL_VULKAN_VALIDATE  1: enable the Khronos validation layer and count what it reports
 //                           (the tests set it and fail on any message)
 //   PETREL_VULKAN_NO_INT_DOT 1: leave integer dot products off (the float decode products run)
-//   PETREL_VULKAN_NO_COOPMAT 1: leave cooperative matrices off (the portable prefill product runs)
+//   PETREL_VULKAN_NO_COOPMAT 1: leave cooperative matrices off, KHR and NV (the portable prefill
+//                           product runs)
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -51,9 +52,18 @@ struct DeviceInfo {
   bool float16 = false;                        // shaderFloat16 (enabled with cooperative matrices)
   bool cooperative_matrix = false;             // VK_KHR_cooperative_matrix, compute stage
   std::vector<CoopMatShape> coopmat_shapes;    // subgroup-scope shapes, as the device lists them
+  // VK_NV_cooperative_matrix (NVIDIA's drivers; the glslc of Debian 12 compiles only this one's
+  // GLSL), on when the device multiplies 16x16x16 fp16 tiles into fp32 at subgroup scope in compute
+  // shaders with fp16 arithmetic and the Vulkan memory model (which glslc's NV cooperative-matrix
+  // SPIR-V declares); then those two are enabled too. The prefill product mat_mat_coopmat runs on it.
+  bool coopmat_nv = false;
+  std::vector<CoopMatShape> coopmat_nv_shapes; // subgroup-scope shapes (VkComponentTypeNV: 0 f16, 1 f32)
+  bool vulkan_memory_model = false;            // vulkanMemoryModel (enabled with coopmat_nv)
 
   // Whether coopmat_shapes has m x n x k with f16 A and B and an f32 accumulator and result.
   bool has_coopmat_f16_f32(uint32_t m, uint32_t n, uint32_t k) const;
+  // The same for coopmat_nv_shapes.
+  bool has_coopmat_nv_f16_f32(uint32_t m, uint32_t n, uint32_t k) const;
 };
 
 // One line per compute device the Vulkan loader reports ("0: NVIDIA H100 80GB HBM3 (discrete)"),
