@@ -1,7 +1,7 @@
 // The engine against llama.cpp itself (node-llama-cpp's prebuilt CPU build) on the same GGUF files:
 // greedy continuations token for token, and next-token log-probabilities at every position.
 // Tolerances: F32 weights bound max |Δlogprob|, quantized weights the mean KL (below), and a first
-// greedy difference is accepted only where llama.cpp's own top-two gap is < 0.05 (llama.cpp
+// greedy difference is accepted only where llama.cpp's own top-two gap is small (below; llama.cpp
 // quantizes activations to 8 bits before integer matmuls; petrel need not).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { synthesize } from '../../src/synth/index.js';
 import { writeExtraArch, type ExtraArch } from '../fixtures/extraArchs.js';
 import { klDivergence, logSoftmax, openOracle, type LlamaOracle } from '../support/llamaOracle.js';
 import { LlamaFtype, llamaQuantize } from '../support/llamaQuantize.js';
-import { loadTestModel } from './helpers/device.js';
+import { loadTestModel, TEST_DEVICE } from './helpers/device.js';
 
 const GREEDY_TOKENS = 64;
 // Each bound is four times the largest value these tests measure over all their models and weight
@@ -21,8 +21,17 @@ const GREEDY_TOKENS = 64;
 // the kernels llama.cpp and petrel pick on other CPUs, while an error beyond round-off fails.
 /** F32 weights, F32 caches: max |Δlogprob| at any position and token. */
 const F32_MAX_DELTA = 5e-5;
-/** Quantized weights, F32 caches: KL(llama.cpp || petrel) averaged over positions. */
-const QUANT_MEAN_KL = 7e-5;
+/**
+ * Quantized weights, F32 caches: KL(llama.cpp || petrel) averaged over positions, and the largest
+ * top-two gap of llama.cpp's at which a greedy continuation may first differ. The CPU backend
+ * rounds activations to 8 bits as llama.cpp does. The Vulkan backend's prefill products keep them
+ * in float: on these files it is within 7e-7 of the float64 reference of the dequantized weights
+ * (reference.test.ts), where 8-bit activations move logits of about 10 by up to 0.19. Against
+ * llama.cpp it therefore measures llama.cpp's rounding: KL up to 1.35e-3 on lavapipe (bound four
+ * times that), and a first greedy difference is accepted below twice that 0.19.
+ */
+const QUANT_MEAN_KL = TEST_DEVICE === 'vulkan' ? 6e-3 : 7e-5;
+const QUANT_GREEDY_GAP = TEST_DEVICE === 'vulkan' ? 0.4 : 0.05;
 /** F32 weights, F16 caches (prompts of 64+ tokens): max |Δlogprob|. */
 const F16_KV_MAX_DELTA = 7e-5;
 
@@ -156,7 +165,7 @@ describe.each(MODELS)('$label against llama.cpp', ({ label, make }) => {
           const gap = expected.gaps[first]!;
           console.log(`${label} ${type}: first difference at ${first}, llama.cpp top-two gap ${gap.toFixed(4)}`);
           expect(type, `F32 greedy continuations must be identical (differ at ${first})`).not.toBe('f32');
-          expect(gap).toBeLessThan(0.05);
+          expect(gap).toBeLessThan(QUANT_GREEDY_GAP);
         }
       }
     });

@@ -1,15 +1,18 @@
 // The engine against the float64 reference forward (test/support/referenceForward.ts) on every
 // supported arch: qwen35 presets tiny (tied, Hv = 2·Hk), tiny-moe (MoE + shared expert),
-// tiny-r3 (Hv = 3·Hk, untied), and the qwen3next / qwen3 / qwen3moe fixtures, all with F32 weights.
-// (Quantized weights are compared with llama.cpp in llamacpp.test.ts instead: the CPU backend
-// rounds activations to the weight type's vec_dot type as llama.cpp does, which this float64
-// reference does not model.)
+// tiny-r3 (Hv = 3·Hk, untied), and the qwen3next / qwen3 / qwen3moe fixtures, with F32 weights;
+// and llama.cpp-quantized Q8_0 / Q4_K_M weights against the reference of their dequantized values.
+// The CPU backend rounds activations to the weight type's vec_dot type as llama.cpp does, which
+// the float64 reference does not model, so its quantized files are compared with llama.cpp in
+// llamacpp.test.ts and only loosely here; the Vulkan backend's prefill products keep activations
+// in float, so here is its tight check for quantized weights.
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNative } from '../../src/native/index.js';
 import { loadReferenceModel } from '../support/referenceForward.js';
 import path from 'node:path';
 import { buildExtraArchSpec, EXTRA_ARCH_DIMS, writeExtraArch, writeGgufSpec } from '../fixtures/extraArchs.js';
-import { loadTestModel } from './helpers/device.js';
+import { loadTestModel, TEST_DEVICE } from './helpers/device.js';
+import { LlamaFtype, llamaQuantize } from '../support/llamaQuantize.js';
 import { compareLogits, extraArchModel, maxAbsDiff, presetModel, randomTokens, tempDir, type Diff } from './helpers/models.js';
 
 const tmp = tempDir();
@@ -58,6 +61,37 @@ describe('engine logits match the float64 reference', () => {
     await writeExtraArch('qwen3next', file, { recurrentLayers: [false, true, true, false, false] });
     await check('qwen3next-flags', file, N_TOKENS, ['attention', 'deltanet', 'deltanet', 'attention']);
   });
+});
+
+// Quantized weights against the float64 reference forward of their dequantized values, 20 tokens
+// in one prefill (the products of a prefill). Bounds as above: four times the largest measured on
+// the device, rounded up (max |Δlogit| over the largest logit: the CPU's avx512 table 1.86e-2,
+// Vulkan on lavapipe 6.7e-7). The CPU's is the error of its 8-bit activations (up to 0.19 in
+// logits of about 10, llama.cpp's own rounding); the Vulkan one is float32 round-off.
+const QUANT_REF_MAX_REL: Record<typeof TEST_DEVICE, number> = { cpu: 8e-2, vulkan: 3e-6 };
+
+describe('quantized weights match the float64 reference of their dequantized values', () => {
+  for (const [type, ftype] of [['q8_0', LlamaFtype.MOSTLY_Q8_0], ['q4_k_m', LlamaFtype.MOSTLY_Q4_K_M]] as const) {
+    for (const preset of ['tiny-moe', 'qwen3next'] as const) {
+      it(`${preset} ${type}`, async () => {
+        const src = preset === 'qwen3next' ? await extraArchModel('qwen3next', tmp.dir) : await presetModel(preset);
+        const file = path.join(tmp.dir, `${preset}-${type}.gguf`);
+        llamaQuantize(src, file, ftype);
+        const model = await loadTestModel(file, { threads: 2 });
+        const session = model.createSession({ kvCacheType: 'f32' });
+        const tokens = randomTokens(N_TOKENS, model.info.nVocab, 9);
+        const logits = (await session.evaluate(tokens, { logits: 'all' }))!;
+        session.dispose();
+        model.dispose();
+        const gguf = loadNative().openGguf(file);
+        const reference = loadReferenceModel(gguf).logits(tokens);
+        gguf.close();
+        const diff = compareLogits(logits, reference);
+        console.log(`[reference ${TEST_DEVICE}] ${preset} ${type}: max |Δlogit| ${diff.maxAbs.toExponential(3)} over scale ${diff.scale.toFixed(3)} (rel ${diff.rel.toExponential(3)})`);
+        expect(diff.rel).toBeLessThan(QUANT_REF_MAX_REL[TEST_DEVICE]);
+      });
+    }
+  }
 });
 
 describe('weight layouts', () => {
