@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
  * directly in it) and one unit per backend; `petrel` is include/petrel/, the public contract. */
 const LAYERS = [
   { name: 'entry points', units: ['addon', 'tools', 'bench', 'fuzz', 'tests'] },
-  { name: 'pipelines', units: ['engine', 'quantize', 'synth'] },
+  // Synthetic models choose each tensor's type as the quantizer would (quantize/type_policy.h).
+  { name: 'synthetic models', units: ['synth'] },
+  { name: 'pipelines', units: ['engine', 'quantize'] },
   { name: 'model', units: ['model'] },
   { name: 'expert offload', units: ['offload'] },
   { name: 'backends', units: ['backend/cpu', 'backend/cuda', 'backend/vulkan'] },
