@@ -1,4 +1,4 @@
-// The one interface every compute backend implements (the CPU now, Vulkan being built), as
+// The one interface every compute backend implements (the CPU, Vulkan), as
 // docs/EXECUTION.md#the-model describes it: operations on tensors that live where the backend
 // keeps them (backend/tensor.h), plus the memory functions that make those tensors and move
 // bytes across for snapshots and logits. Model code (native/model/) expresses a step only as
@@ -105,7 +105,9 @@ class Backend {
 
   // Called once per weight matrix at model load: the backend may keep the weight in a faster
   // layout of its own (owned by the backend for its lifetime) and note it in *w. Leaves *w as it
-  // was when it does not (or cannot: out of memory is not an error here, only slower).
+  // was when it does not (or cannot: for the CPU, out of memory is not an error here, only
+  // slower). A device backend copies every weight here; its failure (no shader for the type, no
+  // device memory) is reported by the next sync().
   // file_mapped: w->data is a read-only file mapping, so once repacked its pages may be dropped
   // from the process (they fault back in from the file if read again).
   virtual void prepare_weight(WeightView* w, bool file_mapped) = 0;

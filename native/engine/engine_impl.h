@@ -28,8 +28,10 @@ struct Model::Impl {
   // MoE expert offload and routing traces (null when neither was asked for). Declared after the
   // backend and weights it refers to, so it goes first.
   std::unique_ptr<offload::ExpertOffload> offload;
-  // The backend is one thread pool; forward passes of different sessions take turns on it.
-  std::mutex compute_mutex;
+  // The backend is one thread pool (or one device queue): forward passes, snapshots, restores and
+  // clones of different sessions take turns on it, so a device error reaches the call that
+  // caused it (Backend::sync).
+  mutable std::mutex compute_mutex;
   ModelInfo info;
   // Model::weights_digest(), computed once on first use.
   mutable std::once_flag digest_once;

@@ -88,7 +88,7 @@ Status choose_backend(const ModelOptions& options, const qwen35::Hparams& hp, ui
                       std::unique_ptr<Backend>* out, std::string* note) {
   const int32_t ngl = options.n_gpu_layers;
   const std::string ngl_flag = "-ngl " + std::to_string(ngl);
-  if (ngl < -1) return Status(StatusCode::invalid_argument, ngl_flag + ": the number of GPU layers is at least 0");
+  if (ngl < -1) return Status(StatusCode::invalid_argument, ngl_flag + ": the number of GPU layers is at least 0 (-1: not given)");
   if (ngl > 0 && ngl < hp.n_layer) {
     return Status(StatusCode::invalid_argument,
                   ngl_flag + ": petrel runs a model wholly on one device; give 0 (the CPU) or at least its " +
@@ -221,23 +221,35 @@ Status Model::load(const std::string& path, const ModelOptions& options, std::sh
     for (const GgufTensorInfo& t : impl->gguf->tensors()) weight_bytes += t.size;
     std::string device_note;
     PETREL_RETURN_IF_ERROR(choose_backend(options, impl->hp, weight_bytes, n_threads, &impl->backend, &device_note));
-    Backend& backend = *impl->backend;
     // A backend that computes on host memory reads the weights in place; a device takes a copy
     // of every one, the embedding table included (the CPU reads its rows from the mapping).
-    float probe = 0.0f;
-    const bool on_host = !backend.wrap_host(&probe, Tensor::contiguous(GgmlType::F32, 1)).empty();
-    // The views point into the GGUF's read-only mapping (gguf/reader.h).
-    uint64_t expert_bytes = 0;
-    qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {
-      if (w->ne[2] > 1) expert_bytes += static_cast<uint64_t>(w->rows()) * static_cast<uint64_t>(w->ne[2]) * w->row_bytes;
-    });
-    const bool with_experts = !on_host || experts_fit_memory(expert_bytes);
-    qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {
-      if (w->ne[2] == 1 || with_experts) backend.prepare_weight(w, true);
-    });
-    if (!on_host) backend.prepare_weight(&impl->weights.token_embd.view, true);
-    PETREL_RETURN_IF_ERROR(qwen35::prepare_vectors(backend, &impl->weights));
-    if (Status st = backend.sync(); !st.ok()) return Status(st.code(), gguf_printable(path) + ": " + st.message());
+    auto prepare = [&](Backend& backend) -> Status {
+      float probe = 0.0f;
+      const bool on_host = !backend.wrap_host(&probe, Tensor::contiguous(GgmlType::F32, 1)).empty();
+      // The views point into the GGUF's read-only mapping (gguf/reader.h).
+      uint64_t expert_bytes = 0;
+      qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {
+        if (w->ne[2] > 1) expert_bytes += static_cast<uint64_t>(w->rows()) * static_cast<uint64_t>(w->ne[2]) * w->row_bytes;
+      });
+      const bool with_experts = !on_host || experts_fit_memory(expert_bytes);
+      qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {
+        if (w->ne[2] == 1 || with_experts) backend.prepare_weight(w, true);
+      });
+      if (!on_host) backend.prepare_weight(&impl->weights.token_embd.view, true);
+      PETREL_RETURN_IF_ERROR(qwen35::prepare_vectors(backend, &impl->weights));
+      return backend.sync();
+    };
+    Status prepared = prepare(*impl->backend);
+    if (!prepared.ok() && options.device == DeviceChoice::auto_select && std::string(impl->backend->name()) != "CPU") {
+      // auto promised the CPU when the GPU cannot take the model: a type without a shader, or
+      // less free device memory than its heap size suggested.
+      device_note = std::string(impl->backend->name()) + " could not take the model: " + prepared.message();
+      impl->backend = make_cpu_backend(n_threads);
+      if (!impl->backend) return Status(StatusCode::unsupported, "the CPU backend could not be started");
+      prepared = prepare(*impl->backend);
+    }
+    if (!prepared.ok()) return Status(prepared.code(), gguf_printable(path) + ": " + prepared.message());
+    Backend& backend = *impl->backend;
     impl->info = make_info(*impl, options);
     impl->info.backend = backend.name();
     impl->info.device_name = backend.device_name();

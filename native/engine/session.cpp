@@ -115,11 +115,12 @@ Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode, Eval
     std::vector<float> chunk_logits;
     std::vector<float> all_logits;
     if (mode == LogitsMode::all) all_logits.reserve(static_cast<size_t>(n) * static_cast<size_t>(hp.n_vocab));
+    std::lock_guard<std::mutex> lock(m.compute_mutex);
     if (control && n > kMicroBatch) {
       backup.save(hp, backend, s.state);
+      if (Status st = backend.sync(); !st.ok()) return Status(st.code(), "evaluate: " + st.message());
       backed_up = true;
     }
-    std::lock_guard<std::mutex> lock(m.compute_mutex);
     for (int64_t done = 0; done < n;) {
       if (control && control->cancel.load(std::memory_order_relaxed)) {
         if (done > 0) backup.rewind(hp, backend, &s, start_pos, start_history);
@@ -139,8 +140,10 @@ Status Session::evaluate(const int32_t* tokens, int64_t n, LogitsMode mode, Eval
         // The device failed part-way (ops cannot fail on the CPU): the state is undefined.
         if (backed_up) {
           backup.rewind(hp, backend, &s, start_pos, start_history);
-          return Status(st.code(), "evaluate: " + st.message() + " (the session is back at position " +
-                                       std::to_string(start_pos) + ")");
+          if (backend.sync().ok()) {
+            return Status(st.code(), "evaluate: " + st.message() + " (the session is back at position " +
+                                         std::to_string(start_pos) + ")");
+          }
         }
         s.broken = true;
         return Status(st.code(), "evaluate: " + st.message() + " (the session must be restored from a snapshot)");
@@ -202,7 +205,10 @@ Status Session::clone(std::unique_ptr<Session>* out) const {
     impl->model = s.model;
     impl->context_length = s.context_length;
     // A deep copy: states and KV (the KV copy keeps its capacity).
-    PETREL_RETURN_IF_ERROR(qwen35::copy_state(s.model->impl().hp, *s.model->impl().backend, s.state, &impl->state));
+    const Model::Impl& m = s.model->impl();
+    std::lock_guard<std::mutex> lock(m.compute_mutex);
+    PETREL_RETURN_IF_ERROR(qwen35::copy_state(m.hp, *m.backend, s.state, &impl->state));
+    if (Status st = m.backend->sync(); !st.ok()) return Status(st.code(), "clone: " + st.message());
     impl->tokens = s.tokens;
     impl->logits = s.logits;
     impl->logits_rows = s.logits_rows;

@@ -114,6 +114,7 @@ Status Session::snapshot(std::vector<uint8_t>* out) const {
   const Model::Impl& m = s.model->impl();
   const qwen35::Hparams& hp = m.hp;
   if (s.broken) return Status(StatusCode::invalid_argument, "snapshot: the session's state was lost in a failed evaluation");
+  std::lock_guard<std::mutex> lock(m.compute_mutex);
   try {
     std::vector<uint8_t> blob;
     Writer w(&blob);
@@ -148,6 +149,7 @@ Status Session::snapshot(std::vector<uint8_t>* out) const {
         }
       }
     }
+    if (Status st = backend.sync(); !st.ok()) return Status(st.code(), "snapshot: " + st.message());
     w.pod(checksum(blob.data(), blob.size()));
     out->swap(blob);
   } catch (const std::bad_alloc&) {
@@ -219,6 +221,7 @@ Status Session::restore(const uint8_t* data, size_t size, bool* other_model) {
       next.logits_rows = 1;
     }
     Backend& backend = *m.backend;
+    std::lock_guard<std::mutex> lock(m.compute_mutex);
     PETREL_RETURN_IF_ERROR(qwen35::make_state(hp, backend, s.state.kv_type, &next.state));
     next.state.n_pos = 0;
     PETREL_RETURN_IF_ERROR(qwen35::reserve_kv(hp, backend, &next.state, n_pos, s.context_length));
@@ -251,6 +254,8 @@ Status Session::restore(const uint8_t* data, size_t size, bool* other_model) {
       }
     }
     if (body.remaining() != 0) return corrupt("trailing bytes after the last layer");
+    // Before the session takes the new state: a device that failed leaves it as it was.
+    if (Status st = backend.sync(); !st.ok()) return Status(st.code(), "restore: " + st.message());
     next.state.n_pos = n_pos;
     // Keep the scratch buffers; take everything else.
     s.state = std::move(next.state);

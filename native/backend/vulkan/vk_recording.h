@@ -57,6 +57,8 @@ class Recording {
   Status run();
 
   size_t commands() const { return commands_.size(); }
+  // The first error of an append so far (an append after one is ignored), or ok.
+  const Status& status() const { return error_; }
   // Whether `other` holds the same commands (pipelines, bindings, push constants, sizes), so that
   // running either does the same: a backend replays a finished recording in place of an equal
   // new one and skips the encoding.

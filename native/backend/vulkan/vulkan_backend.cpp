@@ -85,7 +85,7 @@ class VulkanBackend final : public Backend {
   VulkanBackend(std::unique_ptr<VulkanContext> ctx, std::unique_ptr<VulkanOps> ops)
       : ctx_(std::move(ctx)), ops_(std::move(ops)) {
     const char* profile = std::getenv("PETREL_VULKAN_PROFILE");
-    profile_ = profile != nullptr && profile[0] != '\0' && profile[0] != '0';
+    profile_ = profile != nullptr && std::string(profile) == "1";
   }
 
   ~VulkanBackend() override {
@@ -459,10 +459,7 @@ class VulkanBackend final : public Backend {
   };
 
   Recording& recording() {
-    if (!pending_) {
-      Status st = Recording::create(*ctx_, &pending_);
-      if (!st.ok()) fail(st);
-    }
+    if (!pending_) Recording::create(*ctx_, &pending_);  // makes no Vulkan object: cannot fail
     return *pending_;
   }
 
@@ -476,6 +473,7 @@ class VulkanBackend final : public Backend {
     std::unique_ptr<Recording> rec = std::move(pending_);
     upload_used_ = 0;
     download_used_ = 0;
+    if (rec) fail(rec->status());  // a command the recording refused: the step must not run
     if (!rec || rec->commands() == 0 || !error_.ok()) return;
     for (size_t i = 0; i < replay_.size(); ++i) {
       if (replay_[i]->same_commands(*rec)) {
@@ -593,7 +591,7 @@ class VulkanBackend final : public Backend {
   }
 
   // x as packed rows: x itself when contiguous, else its rows gathered into the gather buffer
-  // (a view such as attention's q heads or gates, until the shaders read strides themselves).
+  // (for a shader that reads no strides: the matrix products).
   DeviceSpan packed_rows(const Tensor& x) {
     if (x.is_contiguous()) return span_of(x);
     const uint64_t bytes = static_cast<uint64_t>(x.n_elements()) * tensor_element_bytes(x.type);
