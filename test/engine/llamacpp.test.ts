@@ -25,7 +25,8 @@ const F32_MAX_DELTA = 5e-5;
  * Quantized weights, F32 caches: KL(llama.cpp || petrel) averaged over positions, and the largest
  * top-two gap of llama.cpp's at which a greedy continuation may first differ. The CPU backend
  * rounds activations to 8 bits as llama.cpp does. The Vulkan backend's prefill products keep them
- * in float: on these files it is within 7e-7 of the float64 reference of the dequantized weights
+ * in float (on a device without cooperative matrices, such as CI's lavapipe; with them the tiles
+ * are fp16): on these files it is within 7e-7 of the float64 reference of the dequantized weights
  * (reference.test.ts), where 8-bit activations move logits of about 10 by up to 0.19. Against
  * llama.cpp it therefore measures llama.cpp's rounding: KL up to 1.35e-3 on lavapipe (bound four
  * times that), and a first greedy difference is accepted below twice that 0.19.

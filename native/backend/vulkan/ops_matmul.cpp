@@ -206,8 +206,11 @@ Status matmul_with_scratch(VulkanOps& ops, Recording& rec, GgmlType type, Device
 Status matmul(VulkanOps& ops, Recording& rec, GgmlType type, DeviceSpan w, int64_t rows, int64_t cols, DeviceSpan x,
               int64_t n_tokens, DeviceSpan y) {
   if (n_tokens >= 1 && n_tokens <= kMatVecMaxTokens) return mat_vec(ops, rec, type, w, rows, cols, x, n_tokens, y);
-  // Prefill on NV cooperative matrices where the device has them (ops_matmul_coopmat.h).
-  if (n_tokens > kMatVecMaxTokens && mat_mat_coopmat_supports(ops.context(), type)) {
+  // Prefill on NV cooperative matrices where the device has them (ops_matmul_coopmat.h), for
+  // quantized weights only: the tiles are fp16, which would cost float weights (F32, F16, BF16)
+  // the precision they were kept in for, and BF16 its range.
+  const bool float_weights = type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16;
+  if (n_tokens > kMatVecMaxTokens && !float_weights && mat_mat_coopmat_supports(ops.context(), type)) {
     return mat_mat_coopmat(ops, rec, type, w, rows, cols, x, n_tokens, y);
   }
   return mat_mat(ops, rec, type, w, rows, cols, x, n_tokens, y);

@@ -32,8 +32,9 @@ namespace {
 // Finished recordings kept for replay: a decode step, the prefill micro-batch and its tail, and
 // one or two other sessions' decode steps.
 constexpr size_t kReplayCache = 8;
-// Host-visible rings that carry a step's uploads and downloads inside its recording. Larger
-// transfers (snapshots, all-token logits) go in pieces of at most kRingMax.
+// Host-visible rings that carry a step's uploads and downloads inside its recording, up to
+// kRingMax at a time; an upload larger than that, or a download run larger than it, goes through
+// vk_buffer's one-off staging copy after what is queued.
 constexpr uint64_t kRingInitial = 1ull << 20;
 constexpr uint64_t kRingMax = 64ull << 20;
 constexpr uint64_t kAlign = 256;  // scratch and ring pieces: at least any device's offset alignment
@@ -531,13 +532,16 @@ class VulkanBackend final : public Backend {
                   replay_.end());
   }
 
-  // `bytes` at *at of a host-visible ring used by the queued step; the ring grows (after running
-  // what is queued) when the step needs more. False after recording an error.
+  // `bytes` at *at of a host-visible ring used by the queued step. A full ring runs what is
+  // queued and starts again from its beginning; it grows (dropping the kept recordings that name
+  // it) only for a transfer larger than itself. False after recording an error.
   bool ring_space(std::unique_ptr<Buffer>* ring, uint64_t* used, uint64_t bytes, uint64_t* at) {
-    const uint64_t need = align_up(*used, 16) + bytes;
-    if (*ring == nullptr || need > (*ring)->size()) {
-      if (*ring != nullptr) forget(**ring);  // resets *used
-      const uint64_t size = std::max(kRingInitial, align_up(std::max(bytes, need), kRingInitial));
+    if (*ring != nullptr && bytes <= (*ring)->size() && align_up(*used, 16) + bytes > (*ring)->size()) {
+      flush();  // resets *used
+    }
+    if (*ring == nullptr || bytes > (*ring)->size()) {
+      if (*ring != nullptr) forget(**ring);
+      const uint64_t size = std::max(kRingInitial, align_up(bytes, kRingInitial));
       std::unique_ptr<Buffer> b;
       Status st = Buffer::create(*ctx_, size, MemoryKind::host, &b);
       if (!st.ok()) {
@@ -545,6 +549,7 @@ class VulkanBackend final : public Backend {
         return false;
       }
       *ring = std::move(b);
+      *used = 0;
     }
     *at = align_up(*used, 16);
     *used = *at + bytes;
