@@ -23,8 +23,10 @@
 #   not this one; every x86 server CPU an H100 is sold with (Intel since Haswell, AMD since Zen)
 #   runs x86-64-v3, while AVX-512 is missing on some (AMD before Zen 4). With -ngl 99 the CPU
 #   only feeds the GPU, so its kernels do not matter to the figures.
-# - static libraries, static libstdc++/libgcc, no OpenMP: the one file needs nothing on the GPU
-#   machine but glibc and the Vulkan loader (libvulkan.so.1).
+# - static libraries and no OpenMP: the one file needs nothing on the GPU machine but glibc,
+#   libstdc++ and the Vulkan loader (libvulkan.so.1). libstdc++ stays shared: linked statically,
+#   Debian 12's pulls in glibc 2.36 symbols (arc4random), which Ubuntu 22.04 lacks; shared, the
+#   program needs glibc 2.34 and GLIBCXX_3.4.30 (GCC 12's libstdc++, Ubuntu 22.04 has it).
 # - no curl/OpenSSL, no tests, examples, server or app: only llama-bench is built.
 set -euo pipefail
 
@@ -60,7 +62,7 @@ exec $root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path $root/us
 WRAP
     chmod +x "$TOOLS_DIR/bin/glslc"
 fi
-"$TOOLS_DIR/bin/glslc" --version | head -3
+"$TOOLS_DIR/bin/glslc" --version | sed -n 1,3p
 
 # ---- llama.cpp's source ----
 if [ -z "${LLAMA_SRC:-}" ]; then
@@ -87,7 +89,7 @@ nice -n "$NICE" cmake -S "$LLAMA_SRC" -B "$BUILD_DIR" "${gen[@]}" \
     -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
     -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_TOOLS=ON \
-    -DCMAKE_EXE_LINKER_FLAGS="-static-libstdc++ -static-libgcc" \
+    -DCMAKE_EXE_LINKER_FLAGS="" \
     >"$BUILD_DIR/cmake.log"
 grep -E "supported by glslc|Vulkan found|CPU backend variant" "$BUILD_DIR/cmake.log" || true
 

@@ -104,8 +104,9 @@ fi
   if [ -f "$stage/llama-own/llama-bench" ]; then
     echo "llama-own: scripts/device/build-llama-vulkan.sh; glslc features: $(grep -o 'GL_[A-Za-z0-9_]* supported' "$stage/llama-own/llama-bench.features" 2>/dev/null | cut -d' ' -f1 | tr '\n' ' ')"
   fi
-  echo "newest glibc symbol needed: $(for f in "$stage"/bin/* "$stage"/llama-*/*; do objdump -T "$f" 2>/dev/null; done |
-    grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
+  syms=$(for f in "$stage"/bin/* "$stage"/llama-*/*; do objdump -T "$f" 2>/dev/null || true; done)
+  echo "newest symbol versions needed: $(grep -o 'GLIBC_[0-9.]*' <<<"$syms" | sort -uV | tail -1)," \
+    "$(grep -o 'GLIBCXX_[0-9.]*' <<<"$syms" | sort -uV | tail -1)"
   (cd "$stage" && find . -type f ! -name MANIFEST.txt -printf '%P %s\n' | sort)
 } >"$stage/MANIFEST.txt"
 say "compressing the payload"
