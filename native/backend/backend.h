@@ -39,6 +39,10 @@ struct WeightView {
 
   int64_t cols() const { return ne[0]; }
   int64_t rows() const { return ne[1]; }
+  // Bytes of the whole tensor in the file's layout (every matrix of a stack).
+  uint64_t bytes() const {
+    return static_cast<uint64_t>(ne[1]) * static_cast<uint64_t>(ne[2]) * static_cast<uint64_t>(ne[3]) * row_bytes;
+  }
   // Matrix `e` of a stacked 3-D tensor (MoE experts: {cols, rows, n_expert}).
   WeightView slab(int64_t e) const {
     WeightView v = *this;
@@ -95,6 +99,12 @@ class Backend {
   // operations write in place, so an output read on the host (the logits) needs no copy; an
   // empty tensor when the backend cannot compute on host memory (then allocate and download).
   virtual Tensor wrap_host(void* host, const Tensor& desc) = 0;
+  // Whether operations compute on host memory (wrap_host gives a tensor): then the weights are
+  // read in place and outputs written straight into the caller's memory.
+  bool computes_on_host_memory() {
+    float probe = 0.0f;
+    return !wrap_host(&probe, Tensor::contiguous(GgmlType::F32, 1)).empty();
+  }
   // host holds t's elements in order (ne[0] fastest), packed: upload writes them into t, download
   // reads t into host (after every operation queued before it). Strided tensors are gathered or
   // scattered, so a snapshot reads the head-major KV cache position by position.

@@ -224,12 +224,11 @@ Status Model::load(const std::string& path, const ModelOptions& options, std::sh
     // A backend that computes on host memory reads the weights in place; a device takes a copy
     // of every one, the embedding table included (the CPU reads its rows from the mapping).
     auto prepare = [&](Backend& backend) -> Status {
-      float probe = 0.0f;
-      const bool on_host = !backend.wrap_host(&probe, Tensor::contiguous(GgmlType::F32, 1)).empty();
+      const bool on_host = backend.computes_on_host_memory();
       // The views point into the GGUF's read-only mapping (gguf/reader.h).
       uint64_t expert_bytes = 0;
       qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {
-        if (w->ne[2] > 1) expert_bytes += static_cast<uint64_t>(w->rows()) * static_cast<uint64_t>(w->ne[2]) * w->row_bytes;
+        if (w->ne[2] > 1) expert_bytes += w->bytes();
       });
       const bool with_experts = !on_host || experts_fit_memory(expert_bytes);
       qwen35::for_each_matrix(&impl->weights, [&](WeightView* w) {

@@ -240,8 +240,7 @@ class VulkanBackend final : public Backend {
 
   void prepare_weight(WeightView* w, bool /*file_mapped*/) override {
     std::lock_guard<std::mutex> lock(mu_);
-    const uint64_t bytes = static_cast<uint64_t>(w->ne[1]) * static_cast<uint64_t>(w->ne[2]) *
-                           static_cast<uint64_t>(w->ne[3]) * w->row_bytes;
+    const uint64_t bytes = w->bytes();
     if (w->data == nullptr || bytes == 0 || weight_span(*w, bytes).buffer != nullptr) return;  // tied: already there
     if (!matmul_supports(w->type)) {
       const GgmlTypeInfo* info = ggml_type_info(static_cast<uint32_t>(w->type));
@@ -625,8 +624,7 @@ class VulkanBackend final : public Backend {
     return DeviceSpan{it->second.buffer.get(), at, bytes};
   }
   DeviceSpan weight_or_fail(const WeightView& w) {
-    const uint64_t bytes = static_cast<uint64_t>(w.ne[1]) * static_cast<uint64_t>(w.ne[2]) *
-                           static_cast<uint64_t>(w.ne[3]) * w.row_bytes;
+    const uint64_t bytes = w.bytes();
     const DeviceSpan s = weight_span(w, bytes);
     if (s.buffer == nullptr) fail(bad_op(std::string("weight ") + w.name + " was not uploaded (prepare_weight)"));
     return s;

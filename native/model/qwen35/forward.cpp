@@ -8,16 +8,6 @@
 #include "offload/expert_offload.h"
 
 namespace petrel::qwen35 {
-namespace {
-
-// Whether the backend writes outputs into host memory in place (Backend::wrap_host): then the
-// logits go straight into the caller's vector, else through the workspace and a download.
-bool writes_host_memory(Backend& backend) {
-  float probe = 0.0f;
-  return !backend.wrap_host(&probe, Tensor::contiguous(GgmlType::F32, 1)).empty();
-}
-
-}  // namespace
 
 Status reserve_workspace(const Hparams& hp, Backend& backend, int64_t n, Workspace* ws) {
   if (n <= ws->n_max) return Status();
@@ -48,7 +38,7 @@ Status reserve_workspace(const Hparams& hp, Backend& backend, int64_t n, Workspa
   alloc(&next.tokens, GgmlType::I32, 1);
   alloc(&next.positions, GgmlType::I32, 1);
   for (TensorBuffer* b : {&next.h, &next.normed, &next.mixer_out, &next.ffn_out}) alloc(b, f32, hp.n_embd);
-  if (!writes_host_memory(backend)) alloc(&next.logits, f32, hp.n_vocab);
+  if (!backend.computes_on_host_memory()) alloc(&next.logits, f32, hp.n_vocab);
   alloc(&next.attn.qg, f32, qg_width);
   for (TensorBuffer* b : {&next.attn.q, &next.attn.kqv_out}) alloc(b, f32, q_width);
   for (TensorBuffer* b : {&next.attn.k_raw, &next.attn.k, &next.attn.v}) alloc(b, f32, kv_width);

@@ -33,7 +33,6 @@ namespace {
 
 using test_models::Kind;
 using test_models::kVocab;
-using test_models::write_tiny;
 
 // ---- a backend whose tensors are handles ---------------------------------------------------------
 
@@ -148,13 +147,10 @@ std::vector<float> run(const qwen35::Hparams& hp, const qwen35::ModelWeights& we
 
 PETREL_TEST(forward_on_an_opaque_backend_equals_the_cpu) {
   for (Kind kind : {Kind::qwen3, Kind::qwen35moe, Kind::qwen3next}) {
-    const std::string path = write_tiny(kind, "/tmp/petrel-forward-test-" + std::to_string(getpid()) + ".gguf");
-    std::unique_ptr<GgufModel> gguf;
-    PETREL_CHECK(GgufModel::open(path, &gguf).ok());
-    qwen35::Hparams hp;
-    qwen35::ModelWeights weights;
-    PETREL_CHECK(qwen35::load_hparams(*gguf, path, &hp).ok());
-    PETREL_CHECK(qwen35::bind_weights(*gguf, path, &hp, &weights).ok());
+    const test_models::TinyModel m =
+        test_models::open_tiny(kind, "/tmp/petrel-forward-test-" + std::to_string(getpid()) + ".gguf");
+    const qwen35::Hparams& hp = m.hp;
+    const qwen35::ModelWeights& weights = m.weights;
     PETREL_CHECK_EQ(hp.grouped_heads, kind == Kind::qwen3next);
 
     auto cpu = make_cpu_backend(2);
@@ -172,7 +168,7 @@ PETREL_TEST(forward_on_an_opaque_backend_equals_the_cpu) {
       test::fail(__FILE__, __LINE__, "the opaque backend's logits differ from the CPU's for arch " + hp.name + " " +
                                          std::to_string(static_cast<int>(kind)));
     }
-    std::remove(path.c_str());
+    std::remove(m.path.c_str());
   }
 }
 

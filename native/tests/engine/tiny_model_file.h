@@ -4,10 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "gguf/model_files.h"
 #include "gguf/writer.h"
+#include "model/qwen35/hparams.h"
+#include "model/qwen35/weights.h"
 #include "synth/random_source.h"
 #include "tests/test.h"
 
@@ -106,6 +110,23 @@ inline std::string write_tiny(Kind kind, const std::string& path) {
   tensor("output_norm.weight", {kEmbd}, 1, 0.1);
   PETREL_CHECK(w.write(path).ok());
   return path;
+}
+
+// A tiny model written to `path`, opened and bound: the weight views point into gguf's mapping.
+struct TinyModel {
+  std::string path;
+  std::unique_ptr<GgufModel> gguf;
+  qwen35::Hparams hp;
+  qwen35::ModelWeights weights;
+};
+
+inline TinyModel open_tiny(Kind kind, const std::string& path) {
+  TinyModel m;
+  m.path = write_tiny(kind, path);
+  PETREL_CHECK(GgufModel::open(m.path, &m.gguf).ok());
+  PETREL_CHECK(qwen35::load_hparams(*m.gguf, m.path, &m.hp).ok());
+  PETREL_CHECK(qwen35::bind_weights(*m.gguf, m.path, &m.hp, &m.weights).ok());
+  return m;
 }
 
 }  // namespace petrel::test_models

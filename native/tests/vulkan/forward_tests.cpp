@@ -67,14 +67,10 @@ int argmax(const float* row) {
 
 PETREL_TEST(vulkan_forward_matches_the_cpu_backend) {
   for (Kind kind : {Kind::qwen3, Kind::qwen35moe, Kind::qwen3next}) {
-    const std::string path =
-        test_models::write_tiny(kind, "/tmp/petrel-vulkan-forward-" + std::to_string(getpid()) + ".gguf");
-    std::unique_ptr<GgufModel> gguf;
-    PETREL_CHECK(GgufModel::open(path, &gguf).ok());
-    qwen35::Hparams hp;
-    qwen35::ModelWeights weights;
-    PETREL_CHECK(qwen35::load_hparams(*gguf, path, &hp).ok());
-    PETREL_CHECK(qwen35::bind_weights(*gguf, path, &hp, &weights).ok());
+    const test_models::TinyModel m =
+        test_models::open_tiny(kind, "/tmp/petrel-vulkan-forward-" + std::to_string(getpid()) + ".gguf");
+    const qwen35::Hparams& hp = m.hp;
+    const qwen35::ModelWeights& weights = m.weights;
 
     auto cpu = make_cpu_backend(2);
     std::unique_ptr<Backend> vulkan;
@@ -121,7 +117,7 @@ PETREL_TEST(vulkan_forward_matches_the_cpu_backend) {
                 qwen35::arch_name(hp.arch), max_err, max_ref, token_mismatches);
     PETREL_CHECK(max_err <= 1e-3 * std::max(1.0, max_ref));
     PETREL_CHECK_EQ(token_mismatches, 0);
-    std::remove(path.c_str());
+    std::remove(m.path.c_str());
   }
 }
 
