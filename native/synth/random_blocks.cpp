@@ -14,25 +14,20 @@
 #include <cstring>
 
 #include "quant/fp16.h"
+#include "synth/random_fill.h"
 
 namespace petrel {
 namespace {
 
-constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ull;
-
-uint64_t mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+constexpr uint64_t kGamma = kSplitmix64Gamma;
 
 // The random words of one block: splitmix64 started at a point that depends on (seed, block).
 struct BlockRng {
   uint64_t state;
-  BlockRng(uint64_t seed_key, uint64_t block) : state(mix(seed_key ^ ((block + 1) * kGamma))) {}
+  BlockRng(uint64_t seed_key, uint64_t block) : state(splitmix64_mix(seed_key ^ ((block + 1) * kGamma))) {}
   uint64_t next() {
     state += kGamma;
-    return mix(state);
+    return splitmix64_mix(state);
   }
   void fill(uint8_t* p, size_t n) {
     while (n >= 8) {
@@ -133,7 +128,7 @@ void random_quant_blocks(GgmlType type, uint64_t seed, double std, uint64_t firs
   const GgmlTypeInfo* info = ggml_type_info(static_cast<uint32_t>(type));
   const size_t size = info->type_size;
   const double base = std / unit_std(type);
-  const uint64_t seed_key = mix(seed ^ 0x5ca1ab1e0ddba11ull);
+  const uint64_t seed_key = splitmix64_mix(seed ^ 0x5ca1ab1e0ddba11ull);
   for (size_t i = 0; i < n_blocks; ++i) {
     uint8_t* b = out + i * size;
     BlockRng rng(seed_key, first_block + i);

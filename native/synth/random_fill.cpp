@@ -18,13 +18,7 @@
 namespace petrel {
 namespace {
 
-constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ull;
-
-uint64_t splitmix64_mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+constexpr uint64_t kGamma = kSplitmix64Gamma;
 
 constexpr double kLn2 = 0.6931471805599453094;
 constexpr double kPiOver2 = 1.5707963267948966192;
@@ -179,6 +173,12 @@ void random_fill(const RandomSpec& spec, uint64_t first, float* out, size_t n) {
     normal_pair(key, (first + k) / 2, &z0, &z1);
     out[k] = finish(spec, z0);
   }
+}
+
+uint64_t splitmix64_mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
 }
 
 }  // namespace petrel

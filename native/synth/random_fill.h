@@ -22,6 +22,11 @@ struct RandomSpec {
   RandomTransform transform = RandomTransform::none;
 };
 
+// splitmix64's increment and its output mix: the hash under both the values here and the random
+// quantized blocks (random_blocks.cpp).
+constexpr uint64_t kSplitmix64Gamma = 0x9e3779b97f4a7c15ull;
+uint64_t splitmix64_mix(uint64_t z);
+
 // out[k] = float(value of element first + k), for k < n.
 void random_fill(const RandomSpec& spec, uint64_t first, float* out, size_t n);
 

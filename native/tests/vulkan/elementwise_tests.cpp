@@ -121,17 +121,6 @@ PETREL_TEST(vulkan_gate_mul_and_add_match_reference) {
   CHECK_NO_VALIDATION_MESSAGES();
 }
 
-// A CPU tensor over host floats: {ne0, ne1, ne2} from `offset` floats in, strides s1, s2 in floats.
-Tensor host_view(CpuBackend& cpu, std::vector<float>& host, int64_t offset, int64_t ne0, int64_t ne1, int64_t ne2,
-                 int64_t s1, int64_t s2) {
-  Tensor t = cpu.wrap_host(host.data(), Tensor::contiguous(GgmlType::F32, ne0, ne1, ne2));
-  t.offset = static_cast<uint64_t>(offset) * 4;
-  t.nb[1] = static_cast<uint64_t>(s1) * 4;
-  t.nb[2] = static_cast<uint64_t>(s2) * 4;
-  t.nb[3] = t.nb[2] * static_cast<uint64_t>(ne2);
-  return t;
-}
-
 // The gated attention projection's rows: per token, per head [q_h (hd) | gate_h (hd)]. q_h is
 // the view {hd, n_head, n} at 0 with strides 2 hd and 2 hd n_head; gate_h the same at hd.
 struct QgRows {

@@ -45,17 +45,6 @@ bool within_ulps(const std::vector<float>& got, const std::vector<float>& want, 
   return true;
 }
 
-// A CPU tensor over host floats: {ne0, ne1, ne2} from `offset` floats in, strides s1, s2 in floats.
-Tensor host_view(CpuBackend& cpu, std::vector<float>& host, int64_t offset, int64_t ne0, int64_t ne1, int64_t ne2,
-                 int64_t s1, int64_t s2) {
-  Tensor t = cpu.wrap_host(host.data(), Tensor::contiguous(GgmlType::F32, ne0, ne1, ne2));
-  t.offset = static_cast<uint64_t>(offset) * 4;
-  t.nb[1] = static_cast<uint64_t>(s1) * 4;
-  t.nb[2] = static_cast<uint64_t>(s2) * 4;
-  t.nb[3] = t.nb[2] * static_cast<uint64_t>(ne2);
-  return t;
-}
-
 // Values of alpha + dt_bias to put on the heads: around softplus's cut at 20 (20 itself takes
 // log1p(exp), the next float up is linear), and where exp's argument is large.
 const float kEdges[] = {20.0f, std::nextafter(20.0f, 30.0f), std::nextafter(20.0f, 0.0f), 19.5f, 20.5f, 25.0f,

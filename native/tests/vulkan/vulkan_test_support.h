@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend/cpu/ops/cpu_backend.h"
 #include "backend/vulkan/vk_buffer.h"
 #include "backend/vulkan/vk_context.h"
 #include "backend/vulkan/vk_ops.h"
@@ -77,6 +78,17 @@ inline bool close(const std::vector<float>& got, const std::vector<double>& want
     }
   }
   return true;
+}
+
+inline // A CPU tensor over host floats: {ne0, ne1, ne2} from `offset` floats in, strides s1, s2 in floats.
+Tensor host_view(CpuBackend& cpu, std::vector<float>& host, int64_t offset, int64_t ne0, int64_t ne1, int64_t ne2,
+                 int64_t s1, int64_t s2) {
+  Tensor t = cpu.wrap_host(host.data(), Tensor::contiguous(GgmlType::F32, ne0, ne1, ne2));
+  t.offset = static_cast<uint64_t>(offset) * 4;
+  t.nb[1] = static_cast<uint64_t>(s1) * 4;
+  t.nb[2] = static_cast<uint64_t>(s2) * 4;
+  t.nb[3] = t.nb[2] * static_cast<uint64_t>(ne2);
+  return t;
 }
 
 }  // namespace petrel::vk::testing
